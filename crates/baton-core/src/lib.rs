@@ -1,0 +1,18 @@
+//! Baton's domain model and pure decision logic.
+//!
+//! This crate does no I/O: no files, no network, no clock. Time comes in as a value, so
+//! every function here is exact and cheap to test, replay and back-test.
+
+pub mod conversation;
+pub mod customer;
+pub mod event;
+pub mod signals;
+pub mod staff;
+
+pub use conversation::{Conversation, ConversationState, PageContext};
+pub use customer::{Account, Customer, IdentityClaims};
+pub use event::{Event, EventBody, NewEvent, PageEventKind, Role, Visibility};
+pub use staff::{Staff, StaffRole};
+
+/// Largest customer message, in Unicode scalar values, unless configured otherwise.
+pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4000;

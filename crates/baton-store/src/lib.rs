@@ -1,0 +1,207 @@
+//! Persistence for Baton: accounts, customers, staff, conversations and their event logs.
+//!
+//! One interface, [`Store`], with two implementations: SQLite (the embedded default, a single
+//! file) and PostgreSQL (for several Baton processes behind a load balancer). Both pass the
+//! same test suite (`tests/store_suite.rs`). The store also carries the event bus: after an
+//! event is durably stored, every subscriber of this process (and, on PostgreSQL, of every
+//! process sharing the database) is notified.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use baton_core::{
+    Account, Conversation, ConversationState, Customer, Event, NewEvent, PageContext, Staff,
+    StaffRole, Visibility,
+};
+use chrono::{DateTime, Utc};
+
+pub mod bus;
+mod postgres;
+mod sqlite;
+
+pub use bus::{EventBus, EventNotice};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// How durable an acknowledged write is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Survives a crash of the Baton process (SQLite: WAL with `synchronous = NORMAL`).
+    #[default]
+    Process,
+    /// Survives a power loss (SQLite: WAL with `synchronous = FULL`).
+    Fsync,
+}
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("conversation {0} not found")]
+    ConversationNotFound(String),
+    #[error("cannot move conversation from {from} to {to}")]
+    InvalidTransition {
+        from: ConversationState,
+        to: ConversationState,
+    },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("could not prepare the database location: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The outcome of appending an event that may carry an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// The event was new and is now stored.
+    Created(Event),
+    /// An event with the same `client_msg_id` was already stored in this conversation; it is
+    /// returned unchanged and nothing was written.
+    Existing(Event),
+}
+
+impl Appended {
+    pub fn event(&self) -> &Event {
+        match self {
+            Appended::Created(e) | Appended::Existing(e) => e,
+        }
+    }
+    pub fn into_event(self) -> Event {
+        match self {
+            Appended::Created(e) | Appended::Existing(e) => e,
+        }
+    }
+    pub fn is_created(&self) -> bool {
+        matches!(self, Appended::Created(_))
+    }
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub state: Option<ConversationState>,
+    pub customer_id: Option<String>,
+    /// At most this many, newest activity first.
+    pub limit: u32,
+}
+
+/// A new member of staff, with the hash of their API key.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub name: String,
+    pub role: StaffRole,
+    pub key_hash: String,
+}
+
+/// The persistence interface shared by the SQLite and PostgreSQL implementations.
+///
+/// Writes return only once they are durable at the configured [`Durability`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    /// The event bus fed by this store's appends (and, on PostgreSQL, other processes').
+    fn bus(&self) -> &EventBus;
+
+    /// Returns the named secret, creating it with `generated` when absent. Every process
+    /// sharing the database gets the same value.
+    async fn secret(&self, name: &str, generated: &str) -> Result<String>;
+
+    // --- accounts and customers ---
+
+    /// Inserts or updates an account (from a verified identity token).
+    async fn upsert_account(&self, account: &Account, now: DateTime<Utc>) -> Result<()>;
+    async fn account(&self, id: &str) -> Result<Option<Account>>;
+    /// Finds the customer with this external id (the identity token's `sub`) and updates
+    /// name, email and account, or creates them.
+    async fn upsert_identified_customer(
+        &self,
+        external_id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+        account_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Customer>;
+    async fn create_anonymous_customer(&self, now: DateTime<Utc>) -> Result<Customer>;
+    async fn customer(&self, id: &str) -> Result<Option<Customer>>;
+
+    // --- staff ---
+
+    async fn create_staff(&self, staff: NewStaff, now: DateTime<Utc>) -> Result<Staff>;
+    async fn list_staff(&self) -> Result<Vec<Staff>>;
+    async fn staff(&self, id: &str) -> Result<Option<Staff>>;
+    /// The staff member whose API key hashes to `key_hash` (disabled ones included).
+    async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<Staff>>;
+    async fn set_staff_disabled(&self, id: &str, disabled: bool) -> Result<Option<Staff>>;
+    async fn set_staff_key_hash(&self, id: &str, key_hash: &str) -> Result<Option<Staff>>;
+
+    // --- conversations and their timelines ---
+
+    /// Creates a conversation in state `ai` and appends its `conversation_started` event
+    /// (seq 1) in the same transaction.
+    async fn create_conversation(
+        &self,
+        customer_id: &str,
+        page: Option<PageContext>,
+        now: DateTime<Utc>,
+    ) -> Result<(Conversation, Event)>;
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
+    async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>>;
+
+    /// Appends one event with the next `seq`. When the event carries a `client_msg_id` that
+    /// this conversation already has, nothing is written and the stored event comes back as
+    /// [`Appended::Existing`].
+    async fn append_event(&self, conversation_id: &str, event: NewEvent) -> Result<Appended>;
+
+    /// Moves the conversation to `to` and appends the `state_changed` event in one
+    /// transaction. Fails with [`StoreError::InvalidTransition`] when the state machine does
+    /// not allow the move; returns `None` when the conversation was already in `to`.
+    async fn change_state(
+        &self,
+        conversation_id: &str,
+        to: ConversationState,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Event>>;
+
+    /// Events with `seq > after`, oldest first, at most `limit`; only those `visibility`
+    /// allows when given (`Visibility::Customer` hides staff-only events).
+    async fn events_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: u32,
+        visibility: Option<Visibility>,
+    ) -> Result<Vec<Event>>;
+
+    /// Waits for in-flight writes and closes the database.
+    async fn close(&self);
+}
+
+/// Opens the store a database URL names, creating the SQLite file and its folder when
+/// needed, and applies migrations.
+pub async fn open(url: &str, durability: Durability) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, durability).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
