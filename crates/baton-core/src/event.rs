@@ -63,6 +63,9 @@ pub enum EventBody {
         /// The staff member who wrote it (agent messages).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         author: Option<String>,
+        /// The page the customer was on when they wrote it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<PageContext>,
     },
     /// Page-aware activity reported by the widget.
     PageEvent {
@@ -73,6 +76,10 @@ pub enum EventBody {
         label: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+        /// When it happened in the browser, as the widget reported it (`at` is when Baton
+        /// stored it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurred_at: Option<DateTime<Utc>>,
     },
     /// The conversation was opened.
     ConversationStarted {
@@ -155,6 +162,7 @@ mod tests {
                 text: "hello".into(),
                 client_msg_id: Some("m1".into()),
                 author: None,
+                page: None,
             },
         };
         let json = serde_json::to_value(&event).unwrap();

@@ -16,6 +16,7 @@ use baton_core::{
 use chrono::{DateTime, Utc};
 
 pub mod bus;
+mod codec;
 mod postgres;
 mod sqlite;
 

@@ -1,0 +1,119 @@
+//! Frustration in [0, 1]: a trajectory over the conversation, not one message. It weighs the
+//! negativity of recent customer turns (the latest most), bursts of customer messages,
+//! repetition of the same complaint, and negative reactions right after AI answers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::sentiment::CueKind;
+use super::{Analysis, SignalSettings};
+use crate::Role;
+
+/// The parts frustration is made of, each in [0, 1], for explanations and briefs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FrustrationFactors {
+    /// Recency-weighted negativity of the customer's turns.
+    pub trajectory: f64,
+    /// Customer messages in quick succession.
+    pub burst: f64,
+    /// The customer repeats the same complaint or question.
+    pub repetition: f64,
+    /// Negative reactions right after AI answers.
+    pub reactions: f64,
+}
+
+/// Computes frustration for the customer turn at `last`, looking at turns `lo..=last`.
+pub(crate) fn assess(
+    analyses: &[Option<Analysis>],
+    roles: &[Role],
+    times: &[Option<DateTime<Utc>>],
+    lo: usize,
+    last: usize,
+    rephrase: f64,
+    settings: &SignalSettings,
+) -> (f64, FrustrationFactors) {
+    let mut weighted = 0.0;
+    let mut weights = 0.0;
+    let mut age = 0i32;
+    let mut reactions = 0.0f64;
+    let mut repetition_cues = 0u32;
+    for i in (lo..=last).rev() {
+        let Some(Analysis::Customer(c)) = &analyses[i] else {
+            continue;
+        };
+        let negativity = (-c.reading.score).max(0.0);
+        let w = settings.frustration_decay.powi(age);
+        weighted += w * negativity;
+        weights += w;
+        // A negative turn right after an AI answer is a reaction to that answer.
+        let after_ai = i > lo && roles[i - 1] == Role::Ai;
+        if after_ai
+            && (c.reading.score <= -0.25
+                || c.reading.count(CueKind::NotHelped) > 0
+                || c.reading.count(CueKind::Repetition) > 0)
+        {
+            reactions += w;
+        }
+        repetition_cues += u32::from(c.reading.count(CueKind::Repetition));
+        age += 1;
+    }
+    let trajectory = if weights > 0.0 {
+        weighted / weights
+    } else {
+        0.0
+    };
+    // The latest turn counts on its own too: one furious message is enough.
+    let latest = match &analyses[last] {
+        Some(Analysis::Customer(c)) => (-c.reading.score).max(0.0),
+        _ => 0.0,
+    };
+    let trajectory = trajectory.max(0.85 * latest);
+
+    let burst = burst(roles, times, lo, last, settings);
+    let repetition = (((rephrase - 0.35) / 0.4).clamp(0.0, 1.0)
+        + 0.35 * f64::from(repetition_cues.min(3)))
+    .min(1.0);
+    let reactions = (reactions / 1.5).min(1.0);
+
+    let factors = FrustrationFactors {
+        trajectory,
+        burst,
+        repetition,
+        reactions,
+    };
+    let calm = (1.0 - 0.95 * trajectory)
+        * (1.0 - 0.3 * burst * (0.5 + trajectory).min(1.0))
+        * (1.0 - 0.35 * repetition)
+        * (1.0 - 0.3 * reactions);
+    ((1.0 - calm).clamp(0.0, 1.0), factors)
+}
+
+/// Customer messages in quick succession before the last one: by time when messages carry
+/// `at`, else by a run of customer messages with no reply in between.
+fn burst(
+    roles: &[Role],
+    times: &[Option<DateTime<Utc>>],
+    lo: usize,
+    last: usize,
+    settings: &SignalSettings,
+) -> f64 {
+    if let Some(end) = times[last] {
+        let mut recent = 0u32;
+        for i in (lo..last).rev() {
+            if roles[i] != Role::Customer {
+                continue;
+            }
+            match times[i] {
+                Some(t) if (end - t).num_seconds() <= settings.burst_window_secs => recent += 1,
+                _ => break,
+            }
+        }
+        return (f64::from(recent) / 3.0).min(1.0);
+    }
+    let run = (lo..last)
+        .rev()
+        .take_while(|&i| roles[i] == Role::Customer)
+        .count();
+    ((run as f64 - 1.0) / 3.0).clamp(0.0, 1.0)
+}

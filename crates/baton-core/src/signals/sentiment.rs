@@ -1,0 +1,790 @@
+//! Sentiment of one customer message in [-1, 1]: the VADER lexicon model of the
+//! `vader-sentimental` crate, corrected and extended for support language.
+//!
+//! The crate scores general English well but misreads support chats: its old "no" rule turns
+//! "no problem" negative, negation leaks across sentences ("Never again. Worst service
+//! ever!!!" comes out positive), "please help" reads as praise, and it knows nothing of "still
+//! not working", "third time", "waste of time", shouting, a burst of "???" or angry emoji.
+//! This module scores each sentence with the crate (after fixing the "no" rule), adds valences
+//! for support phrases in VADER's own scale, and folds everything back through VADER's
+//! normalisation, so scores stay comparable with plain VADER.
+
+use vader_sentimental::SentimentIntensityAnalyzer;
+
+use super::SignalError;
+use super::issue_type::{IssueClassifier, LabelledText, Taxonomy};
+use super::text::{PhraseMatch, PhraseSet, fold, words};
+
+/// VADER's normalisation constant: `compound = x / sqrt(x² + ALPHA)`.
+const ALPHA: f64 = 15.0;
+
+/// What a support phrase says about the customer's state, beyond its valence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CueKind {
+    /// Something is broken or not happening ("still not working", "on hold for an hour").
+    Complaint,
+    /// The customer says this happened or was asked before ("third time", "as I said").
+    Repetition,
+    /// The last answer did not help ("that didn't help", "not what I asked").
+    NotHelped,
+    /// Swearing.
+    Profanity,
+    /// The problem is solved or the answer helped ("thanks, that worked").
+    Progress,
+    /// Politeness and requests for help that VADER reads as praise ("please help").
+    Request,
+}
+
+/// A support phrase and its valence on VADER's -4..4 scale.
+struct Cue {
+    pattern: &'static str,
+    valence: f64,
+    kind: CueKind,
+}
+
+const fn cue(pattern: &'static str, valence: f64, kind: CueKind) -> Cue {
+    Cue {
+        pattern,
+        valence,
+        kind,
+    }
+}
+
+const NEG_AUX: &str = "not|n't|isn't|isnt|doesn't|doesnt|don't|dont|didn't|didnt|can't|cant|cannot|won't|wont|haven't|havent|hasn't|hasnt|aren't|arent|wasn't|wasnt|couldn't|couldnt";
+
+/// Support-language phrases. `{NEG}` stands for the negated auxiliaries above.
+const CUES: &[Cue] = &[
+    // Still broken, not working.
+    cue("still {NEG}", -2.0, CueKind::Complaint),
+    cue(
+        "still broken|waiting|down|failing|stuck|missing|nothing|unable|getting|having|happening|crashing|the",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue("still no", -0.4, CueKind::Complaint),
+    cue(
+        "not working|loading|responding|syncing|fixed|resolved|solved|received|sent|showing|available|acceptable",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "{NEG} work|works|load|loads|open|opens|connect|sync|login|log|sign|access|save|export|import|send|receive|print|update|upload|download|respond|show|get|find|pay|reach",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("{NEG} be reached|contacted", -1.2, CueKind::Complaint),
+    cue("unable to", -1.0, CueKind::Complaint),
+    cue(
+        "{NEG} working|loading|responding|syncing|opening|connecting",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue(
+        "site|website|app|server|servers|system|service|page|portal|api|login|platform down|broken|crashed|unavailable",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("crashed|crashes|crashing|crashed", -1.2, CueKind::Complaint),
+    cue(
+        "never arrives|arrived|arrive|came|comes|showed|shows|works|worked|loads|loaded",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("hold time|times", -1.0, CueKind::Complaint),
+    cue(
+        "# hours|hrs|hour|hr|days|weeks|months|mins|minutes on|of|in|waiting|later",
+        -1.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "less than helpful|ideal|impressed|satisfied|stellar|great|pleased",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "you can|could|should|need to do better",
+        -1.6,
+        CueKind::Complaint,
+    ),
+    cue(
+        "not|never|won't|wont|will not be using|buying|ordering|coming|recommending|renewing|flying",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue("never * again", -1.6, CueKind::Complaint),
+    cue("never * * again", -1.6, CueKind::Complaint),
+    cue(
+        "delayed|cancelled|canceled|late|down|broken|failed|crashed|stuck again",
+        -1.2,
+        CueKind::Repetition,
+    ),
+    cue(
+        "waste|wasting more|my|our|so much|all time",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("no way to", -1.0, CueKind::Complaint),
+    cue("what's|whats the point", -1.2, CueKind::Complaint),
+    cue("come on", -1.0, CueKind::Complaint),
+    cue(
+        "stopped working|responding|loading|syncing",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue(
+        "bug|bugs|buggy|glitch|glitches|glitchy|laggy|outage|froze|frozen|freezes|unusable|unresponsive|unhelpful",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("is|was|are|went|goes down", -1.2, CueKind::Complaint),
+    cue("keeps going down", -1.5, CueKind::Complaint),
+    cue(
+        "keeps|keep|kept crashing|failing|freezing|happening|breaking|logging|timing",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("on hold", -1.2, CueKind::Complaint),
+    cue(
+        "waiting|waited|wait for|over|almost|nearly|than * hours|hrs|days|weeks|months|ages|forever",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "for|over * hours|hrs|days|weeks|months",
+        -0.8,
+        CueKind::Complaint,
+    ),
+    cue(
+        "no response|reply|replies|answer|answers|update|updates|callback|solution|help|refund|resolution|communication|info|information|explanation",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue("no one", -0.8, CueKind::Complaint),
+    cue("nobody", -0.8, CueKind::Complaint),
+    cue(
+        "waiting|waited for hours|days|weeks|ages|forever|months",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "never received|got|heard|arrived|came|answered|responded|replied|showed|called|fixed",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "haven't|havent|hasn't|hasnt|didn't|didnt received|receive|heard|gotten|got|arrived|come|responded|replied|answered",
+        -1.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waste|wasted|wasting of|my|our time|money|day",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waste|wasted|wasting of my|our time|money|day",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("unacceptable", -1.0, CueKind::Complaint),
+    cue("a|what|such joke", -2.7, CueKind::Complaint),
+    cue("kidding me", -2.0, CueKind::Complaint),
+    cue("are you serious", -1.5, CueKind::Complaint),
+    cue("fed up", -2.2, CueKind::Complaint),
+    cue("had enough", -1.8, CueKind::Complaint),
+    cue("sick|tired of", -1.2, CueKind::Complaint),
+    cue("never again", -2.2, CueKind::Complaint),
+    cue("give|giving up", -1.2, CueKind::Complaint),
+    cue(
+        "charged|billed twice|double|again",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("double charged|billed", -1.5, CueKind::Complaint),
+    cue("overcharged|overbilled", -1.5, CueKind::Complaint),
+    cue(
+        "lost|missing|delayed|cancelled|canceled|stuck",
+        -0.4,
+        CueKind::Complaint,
+    ),
+    cue("delays|late|canceled|slow|slower", -0.8, CueKind::Complaint),
+    cue("asap|urgently|immediately", -0.5, CueKind::Complaint),
+    cue(
+        "why is|isn't|isnt|does|doesn't|doesnt|can't|cant|won't|wont|did|didn't|didnt|would|has|hasn't|hasnt|are|aren't|was|do|don't|dont|am",
+        -0.6,
+        CueKind::Complaint,
+    ),
+    cue("what's going on", -0.8, CueKind::Complaint),
+    cue("what is going on", -0.8, CueKind::Complaint),
+    cue(
+        "cancel my account|subscription|plan|contract|membership",
+        -0.6,
+        CueKind::Complaint,
+    ),
+    // Repetition.
+    cue(
+        "second|third|fourth|fifth|2nd|3rd|4th|5th|nth|umpteenth|hundredth time",
+        -1.8,
+        CueKind::Repetition,
+    ),
+    cue("again and again", -1.5, CueKind::Repetition),
+    cue("over and over", -1.5, CueKind::Repetition),
+    cue("how many times", -1.5, CueKind::Repetition),
+    cue(
+        "keep|keeps|kept asking|telling|saying|getting|sending|repeating",
+        -1.2,
+        CueKind::Repetition,
+    ),
+    cue(
+        "already told|said|asked|explained|tried|did|done|sent|gave|provided|contacted|called|emailed|wrote",
+        -1.2,
+        CueKind::Repetition,
+    ),
+    cue(
+        "as i said|mentioned|explained|wrote",
+        -1.0,
+        CueKind::Repetition,
+    ),
+    cue("i just said|told", -1.0, CueKind::Repetition),
+    cue("once again", -0.8, CueKind::Repetition),
+    cue(
+        "same problem|issue|error|answer|thing|response",
+        -0.6,
+        CueKind::Repetition,
+    ),
+    // The answer did not help.
+    cue(
+        "{NEG} help|helpful|helped|answer|work|solve|fix",
+        -1.2,
+        CueKind::NotHelped,
+    ),
+    cue(
+        "not what i asked|meant|need|needed|wanted",
+        -1.6,
+        CueKind::NotHelped,
+    ),
+    cue("that's|thats not what i", -1.6, CueKind::NotHelped),
+    cue(
+        "you're|youre not listening|understanding|answering|helping",
+        -1.8,
+        CueKind::NotHelped,
+    ),
+    cue(
+        "you are not listening|understanding|answering|helping",
+        -1.8,
+        CueKind::NotHelped,
+    ),
+    cue(
+        "you don't|dont understand|get|listen",
+        -1.6,
+        CueKind::NotHelped,
+    ),
+    cue("read my|the question|message", -1.0, CueKind::NotHelped),
+    cue("useless|pointless", -0.6, CueKind::NotHelped),
+    // Profanity beyond what VADER already scores.
+    cue(
+        "fucking|fuckin|effing|frigging|friggin|freaking|freakin",
+        -1.6,
+        CueKind::Profanity,
+    ),
+    cue(
+        "fuck*|shit*|bullshit|goddamn|dammit|damnit",
+        -0.8,
+        CueKind::Profanity,
+    ),
+    cue("wtf|ffs|omfg|stfu|smh", -0.6, CueKind::Profanity),
+    cue("what the hell|heck|fuck", -0.6, CueKind::Profanity),
+    cue("piece of shit|crap|junk|garbage", -2.0, CueKind::Profanity),
+    cue(
+        "crap|crappy|garbage|trash|bs|rubbish",
+        -1.2,
+        CueKind::Profanity,
+    ),
+    cue("argh|arggh|grr|grrr|ugh|ughh", -1.0, CueKind::Profanity),
+    // Progress and thanks.
+    cue(
+        "that|it|this worked|works|helped|helps|fixed|solved",
+        2.0,
+        CueKind::Progress,
+    ),
+    cue(
+        "works|working|fixed|sorted|resolved|solved now",
+        1.8,
+        CueKind::Progress,
+    ),
+    cue("works|worked perfectly|great|fine", 1.6, CueKind::Progress),
+    cue("all set|good|sorted", 1.4, CueKind::Progress),
+    cue(
+        "problem|issue solved|resolved|fixed",
+        1.6,
+        CueKind::Progress,
+    ),
+    cue("got it", 1.0, CueKind::Progress),
+    cue("makes sense", 1.2, CueKind::Progress),
+    cue("you rock", 2.2, CueKind::Progress),
+    cue("you guys rock", 2.2, CueKind::Progress),
+    // Requests VADER reads as praise: "please help" is a need, not a compliment.
+    cue("please help", -2.4, CueKind::Request),
+    cue("help me|please|pls|plz", -1.6, CueKind::Request),
+    cue("need|needs|any|some help", -1.5, CueKind::Request),
+    cue(
+        "can|could|would|will you|someone|anyone help",
+        -1.5,
+        CueKind::Request,
+    ),
+    cue("please", -1.0, CueKind::Request),
+    cue("help", -1.4, CueKind::Request),
+];
+
+/// Emoji the crate leaves at zero or misjudges, with valences in VADER's scale.
+const EMOJI: &[(char, f64)] = &[
+    ('❤', 2.5),
+    ('💙', 2.3),
+    ('💕', 2.3),
+    ('👍', 1.5),
+    ('👎', -1.8),
+    ('😡', -2.6),
+    ('🤬', -3.0),
+    ('😤', -2.0),
+    ('🙄', -1.5),
+    ('😒', -1.5),
+    ('💩', -1.5),
+    ('🤦', -1.5),
+    ('😑', -0.8),
+    ('😐', -0.4),
+    ('👏', 1.2),
+    ('🙏', 0.5),
+    ('💯', 1.0),
+    ('✅', 0.6),
+    ('❌', -0.8),
+    ('🥳', 2.0),
+    ('🤩', 2.5),
+    ('😠', -2.2),
+];
+
+/// The sentiment of one message, with the support cues found in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SentimentReading {
+    /// Sentiment in [-1, 1] (VADER compound scale).
+    pub score: f64,
+    /// Most letters are capitals ("THIS IS BROKEN AGAIN").
+    pub shouting: bool,
+    /// Runs of "!!" / "??" / "?!".
+    pub emphatic_punctuation: bool,
+    /// Number of cues of each kind, indexed like [`CueKind`] declaration order.
+    counts: [u8; 6],
+    /// The support phrases found, as the customer wrote them (folded).
+    pub evidence: Vec<String>,
+}
+
+impl SentimentReading {
+    /// How many cues of `kind` the message holds.
+    pub fn count(&self, kind: CueKind) -> u8 {
+        self.counts[kind_index(kind)]
+    }
+}
+
+fn kind_index(kind: CueKind) -> usize {
+    match kind {
+        CueKind::Complaint => 0,
+        CueKind::Repetition => 1,
+        CueKind::NotHelped => 2,
+        CueKind::Profanity => 3,
+        CueKind::Progress => 4,
+        CueKind::Request => 5,
+    }
+}
+
+/// The sentiment model: VADER plus support language, optionally adapted to a domain with
+/// labelled messages. Build once; scoring is `&self`.
+pub struct SentimentModel {
+    vader: SentimentIntensityAnalyzer<'static>,
+    phrases: PhraseSet,
+    /// Valence and kind of each phrase, by phrase index.
+    cues: Vec<(f64, CueKind)>,
+    adapted: Option<Adaptation>,
+}
+
+/// A classifier learned from the operator's own labelled messages, blended with the lexicon.
+struct Adaptation {
+    classifier: IssueClassifier,
+    negative: usize,
+    positive: usize,
+}
+
+/// Labels an adapted sentiment model learns from.
+pub const SENTIMENT_LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+
+impl std::fmt::Debug for SentimentModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentimentModel")
+            .field("cues", &self.cues.len())
+            .field("adapted", &self.adapted.is_some())
+            .finish()
+    }
+}
+
+impl Default for SentimentModel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SentimentModel {
+    /// Builds the model with the built-in support lexicon.
+    pub fn new() -> Self {
+        let mut phrases = PhraseSet::default();
+        let mut cues = Vec::with_capacity(CUES.len());
+        for c in CUES {
+            let pattern = c.pattern.replace("{NEG}", NEG_AUX);
+            phrases.add(&pattern);
+            cues.push((c.valence, c.kind));
+        }
+        SentimentModel {
+            vader: SentimentIntensityAnalyzer::new(),
+            phrases,
+            cues,
+            adapted: None,
+        }
+    }
+
+    /// The model adapted to a domain: a text classifier learned from messages labelled
+    /// `negative`, `neutral` or `positive` (e.g. past conversations rated by the team) is
+    /// blended half and half with the lexicon score. Without examples, use [`Self::new`].
+    pub fn with_examples(examples: &[LabelledText]) -> Result<Self, SignalError> {
+        if let Some(bad) = examples
+            .iter()
+            .find(|e| !SENTIMENT_LABELS.contains(&e.label.as_str()))
+        {
+            return Err(SignalError::SentimentExamples(format!(
+                "examples are labelled negative, neutral or positive, not `{}`",
+                bad.label
+            )));
+        }
+        let taxonomy = Taxonomy::from_labels(SENTIMENT_LABELS);
+        let classifier = IssueClassifier::train(&taxonomy, examples)
+            .map_err(|e| SignalError::SentimentExamples(e.to_string()))?;
+        let position = |name: &str| classifier.labels().iter().position(|l| l == name);
+        let (Some(negative), Some(positive)) = (position("negative"), position("positive")) else {
+            return Err(SignalError::SentimentExamples("labels missing".into()));
+        };
+        let mut model = Self::new();
+        model.adapted = Some(Adaptation {
+            classifier,
+            negative,
+            positive,
+        });
+        Ok(model)
+    }
+
+    /// Scores one message.
+    pub fn read(&self, text: &str) -> SentimentReading {
+        let mut reading = SentimentReading::default();
+        let mut raw = 0.0;
+
+        // @mentions and links carry no sentiment ("@united" is a name, not praise).
+        let text = strip_handles_and_links(text);
+        let text = text.as_ref();
+
+        // Emoji the crate does not know: take them out of its input and score them here.
+        let mut cleaned = String::with_capacity(text.len());
+        for c in text.chars() {
+            match EMOJI.iter().find(|(e, _)| *e == c) {
+                Some((_, v)) => {
+                    raw += v;
+                    cleaned.push(' ');
+                }
+                None => cleaned.push(c),
+            }
+        }
+
+        let cleaned = unglue_sentences(&cleaned);
+        for sentence in sentences(&cleaned) {
+            raw += self.vader_raw(sentence);
+        }
+
+        let folded = fold(&cleaned);
+        let ws: Vec<&str> = words(&folded).collect();
+        let mut found: Vec<PhraseMatch> = Vec::new();
+        self.phrases.find(&ws, &mut found);
+        for m in &found {
+            let (valence, kind) = self.cues[m.phrase];
+            raw += valence;
+            reading.counts[kind_index(kind)] = reading.counts[kind_index(kind)].saturating_add(1);
+            if kind != CueKind::Request {
+                reading.evidence.push(ws[m.start..m.end].join(" "));
+            }
+        }
+
+        reading.shouting = is_shouting(text);
+        reading.emphatic_punctuation = has_emphatic_punctuation(text);
+        if reading.shouting {
+            raw = if raw > 0.5 {
+                raw * 1.2
+            } else {
+                raw * 1.3 - 0.8
+            };
+        }
+        if reading.emphatic_punctuation && raw < 0.0 {
+            raw -= 0.6;
+        }
+        reading.score = normalize(raw);
+        if let Some(a) = &self.adapted {
+            let p = a.classifier.probabilities(text);
+            let learned = f64::from(p[a.positive] - p[a.negative]);
+            reading.score = (0.35 * reading.score + 0.65 * learned).clamp(-1.0, 1.0);
+        }
+        reading
+    }
+
+    /// The crate's compound for one sentence, mapped back to VADER's raw valence sum, after
+    /// rewriting "no <sentiment word>" to "not <sentiment word>" (the rule of VADER 3.3.2:
+    /// "no problem" is positive, "no help" negative). Exclamation and question marks are
+    /// applied here as VADER 3.3.2 does: they amplify sentiment that is there, and never
+    /// make a neutral sentence negative (the crate subtracts them when the sum is zero).
+    fn vader_raw(&self, sentence: &str) -> f64 {
+        let (bangs, questions) = sentence.chars().fold((0u32, 0u32), |(b, q), c| match c {
+            '!' => (b + 1, q),
+            '?' => (b, q + 1),
+            _ => (b, q),
+        });
+        let plain: std::borrow::Cow<'_, str> = if bangs + questions > 0 {
+            sentence.replace(['!', '?'], " ").into()
+        } else {
+            sentence.into()
+        };
+        let rewritten = self.fix_no_rule(&plain);
+        let compound = self
+            .vader
+            .polarity_scores(rewritten.as_deref().unwrap_or(&plain))
+            .compound;
+        let raw = denormalize(compound);
+        let emphasis = f64::from(bangs.min(4)) * 0.292
+            + match questions {
+                0 | 1 => 0.0,
+                2 | 3 => f64::from(questions) * 0.18,
+                _ => 0.96,
+            };
+        if raw > 0.0 {
+            raw + emphasis
+        } else if raw < 0.0 {
+            raw - emphasis
+        } else {
+            0.0
+        }
+    }
+
+    fn fix_no_rule(&self, sentence: &str) -> Option<String> {
+        let has_no = sentence
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].eq_ignore_ascii_case(&b'n') && w[1].eq_ignore_ascii_case(&b'o'));
+        if !has_no {
+            return None;
+        }
+        let tokens: Vec<&str> = sentence.split_whitespace().collect();
+        let mut out: Option<Vec<&str>> = None;
+        for i in 0..tokens.len().saturating_sub(1) {
+            let t = tokens[i].trim_matches(|c: char| !c.is_alphanumeric());
+            // "No, ..." keeps the crate's reading of a flat refusal.
+            if !t.eq_ignore_ascii_case("no") || tokens[i].ends_with([',', '.', '!', '?']) {
+                continue;
+            }
+            let next = tokens[i + 1].trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+            if next.is_empty() || self.vader.polarity_scores(next).compound == 0.0 {
+                continue;
+            }
+            out.get_or_insert_with(|| tokens.clone())[i] = "not";
+        }
+        out.map(|t| t.join(" "))
+    }
+}
+
+/// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
+/// which the crate would read as one unknown word.
+fn unglue_sentences(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    let glued = (1..b.len().saturating_sub(1)).any(|i| {
+        matches!(b[i], b'.' | b'!' | b'?' | b',' | b';')
+            && b[i - 1].is_ascii_alphabetic()
+            && b[i + 1].is_ascii_alphabetic()
+    });
+    if !glued {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        out.push(c);
+        if matches!(c, '.' | '!' | '?' | ',' | ';')
+            && i > 0
+            && chars[i - 1].is_ascii_alphabetic()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic())
+        {
+            out.push(' ');
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Removes @mentions and URLs, which name things rather than judge them.
+fn strip_handles_and_links(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_noise = |w: &str| {
+        (w.starts_with('@') && w.len() > 1)
+            || w.starts_with("http://")
+            || w.starts_with("https://")
+            || w.starts_with("www.")
+    };
+    if !text.split_whitespace().any(is_noise) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, w) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if !is_noise(w) {
+            out.push_str(w);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// VADER's normalisation of a raw valence sum into [-1, 1].
+fn normalize(raw: f64) -> f64 {
+    (raw / (raw * raw + ALPHA).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// The inverse of [`normalize`].
+fn denormalize(compound: f64) -> f64 {
+    let c = compound.clamp(-0.9999, 0.9999);
+    c * (ALPHA / (1.0 - c * c)).sqrt()
+}
+
+/// Splits a message into sentences, keeping each sentence's own end punctuation so that
+/// VADER's "!!!" emphasis still applies, and negation never reaches into the next sentence.
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            i += 1;
+            if matches!(b, b'.' | b'!' | b'?' | b'\n' | b';') {
+                while i < bytes.len() && matches!(bytes[i], b'.' | b'!' | b'?' | b'\n' | b';') {
+                    i += 1;
+                }
+                // "v2.0" and "e.g." are not sentence ends: require a space or the end.
+                if i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                    continue;
+                }
+                let s = &text[start..i];
+                start = i;
+                if s.trim().is_empty() {
+                    continue;
+                }
+                return Some(s);
+            }
+        }
+        if start < bytes.len() {
+            let s = &text[start..];
+            start = bytes.len();
+            if !s.trim().is_empty() {
+                return Some(s);
+            }
+        }
+        None
+    })
+}
+
+/// Most words of three letters or more are in capitals, and there are at least two of them.
+fn is_shouting(text: &str) -> bool {
+    let (mut caps, mut total) = (0usize, 0usize);
+    for w in text.split(|c: char| !c.is_alphabetic()) {
+        if w.chars().count() < 3 {
+            continue;
+        }
+        total += 1;
+        if w.chars().all(char::is_uppercase) {
+            caps += 1;
+        }
+    }
+    caps >= 2 && caps * 2 >= total
+}
+
+/// "!!", "??", "?!" and longer runs.
+fn has_emphatic_punctuation(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '!' || c == '?' {
+            run += 1;
+            if run >= 2 {
+                return true;
+            }
+        } else if !c.is_whitespace() {
+            run = 0;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(text: &str) -> f64 {
+        SentimentModel::new().read(text).score
+    }
+
+    #[test]
+    fn no_problem_is_positive() {
+        assert!(score("no problem at all, you guys rock") > 0.3);
+    }
+
+    #[test]
+    fn negation_does_not_cross_sentences() {
+        assert!(score("Never again. Worst service ever!!!") < -0.6);
+    }
+
+    #[test]
+    fn support_complaints_are_negative() {
+        for text in [
+            "still not working",
+            "this is the third time I ask",
+            "unacceptable",
+            "what a waste of time",
+            "I've been on hold for 2 hours",
+            "why is this not working???",
+            "😡😡",
+        ] {
+            assert!(score(text) < -0.3, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn shouting_and_swearing_make_it_worse() {
+        let calm = score("this is broken again");
+        assert!(score("THIS IS BROKEN AGAIN") < calm);
+        assert!(score("this fucking thing is broken again") < calm);
+    }
+
+    #[test]
+    fn a_plain_request_for_help_is_not_praise() {
+        assert!(score("please help, I can't log in").abs() < 0.5);
+        assert!(score("Can you help me export my invoices?").abs() < 0.3);
+    }
+
+    #[test]
+    fn thanks_that_worked_is_positive_progress() {
+        let r = SentimentModel::new().read("thanks, that worked!");
+        assert!(r.score > 0.5);
+        assert_eq!(r.count(CueKind::Progress), 1);
+    }
+
+    #[test]
+    fn sentences_keep_their_punctuation() {
+        let s: Vec<&str> = sentences("Never again. Worst ever!!! v2.0 is out").collect();
+        assert_eq!(s, vec!["Never again.", " Worst ever!!!", " v2.0 is out"]);
+    }
+}

@@ -1,0 +1,414 @@
+//! Configuration: one typed struct, read from `baton.toml`, then `BATON_*` environment
+//! variables, then command-line flags (each later source wins). Validated once at start, with
+//! errors that name the key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use baton_store::Durability;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where the embedded default keeps its data.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://baton-data/baton.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything Baton can be configured with. `docs/CONFIGURATION.md` documents every key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub identity: IdentityConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Origins allowed to call the API from a browser (the host product's domains), e.g.
+    /// `https://app.example.com`; `*` allows any origin.
+    pub cors_origins: Vec<String>,
+    /// Longest customer message, in Unicode scalar values.
+    pub max_message_chars: usize,
+    /// Seconds between WebSocket pings.
+    pub stream_ping_secs: u64,
+    /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.to_string(),
+            cors_origins: Vec::new(),
+            max_message_chars: baton_core::DEFAULT_MAX_MESSAGE_CHARS,
+            stream_ping_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative to the working directory) or `postgres://...`.
+    pub url: String,
+    /// `process` (survives a crash of Baton) or `fsync` (survives power loss).
+    pub durability: Durability,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: DEFAULT_DATABASE_URL.to_string(),
+            durability: Durability::Process,
+        }
+    }
+}
+
+/// Verification of the host product's signed identity tokens (HS256 JWT).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// The shared secret the host product signs identity tokens with. Without it, identity
+    /// tokens are refused and every customer is an anonymous visitor.
+    pub secret: Option<String>,
+    /// The secret being rotated out; accepted until `previous_secret_valid_until`.
+    pub previous_secret: Option<String>,
+    /// End of the grace period for `previous_secret` (RFC 3339).
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    /// Clock skew tolerated on `exp`, in seconds.
+    pub leeway_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `baton_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".to_string(),
+        }
+    }
+}
+
+/// A configuration problem, naming the key (or variable) and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Environment variables that override keys, as (variable, key).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("BATON_LISTEN", "server.listen"),
+    ("BATON_CORS_ORIGINS", "server.cors_origins"),
+    ("BATON_MAX_MESSAGE_CHARS", "server.max_message_chars"),
+    ("BATON_DATABASE_URL", "database.url"),
+    ("BATON_DURABILITY", "database.durability"),
+    ("BATON_IDENTITY_SECRET", "identity.secret"),
+    ("BATON_IDENTITY_PREVIOUS_SECRET", "identity.previous_secret"),
+    (
+        "BATON_IDENTITY_PREVIOUS_SECRET_VALID_UNTIL",
+        "identity.previous_secret_valid_until",
+    ),
+    ("BATON_LOG_FORMAT", "log.format"),
+    ("BATON_LOG", "log.level"),
+];
+
+impl Config {
+    /// Reads the file at `path` (when given), then applies environment overrides read through
+    /// `env`, then validates. Without a file every key has its default.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Config::from_toml(&text, &path.display().to_string())?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: describe_toml_error(text, &e),
+        })
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for (var, _) in ENV_OVERRIDES {
+            let Some(value) = env(var) else { continue };
+            let bad = |message: String| ConfigError::Env {
+                var: var.to_string(),
+                message,
+            };
+            match *var {
+                "BATON_LISTEN" => self.server.listen = value,
+                "BATON_CORS_ORIGINS" => {
+                    self.server.cors_origins = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                }
+                "BATON_MAX_MESSAGE_CHARS" => {
+                    self.server.max_message_chars = value
+                        .parse()
+                        .map_err(|_| bad(format!("expected a positive number, got {value:?}")))?
+                }
+                "BATON_DATABASE_URL" => self.database.url = value,
+                "BATON_DURABILITY" => {
+                    self.database.durability = match value.as_str() {
+                        "process" => Durability::Process,
+                        "fsync" => Durability::Fsync,
+                        _ => return Err(bad(format!("expected process or fsync, got {value:?}"))),
+                    }
+                }
+                "BATON_IDENTITY_SECRET" => self.identity.secret = Some(value),
+                "BATON_IDENTITY_PREVIOUS_SECRET" => self.identity.previous_secret = Some(value),
+                "BATON_IDENTITY_PREVIOUS_SECRET_VALID_UNTIL" => {
+                    self.identity.previous_secret_valid_until =
+                        Some(value.parse().map_err(|_| {
+                            bad(format!("expected an RFC 3339 time, got {value:?}"))
+                        })?)
+                }
+                "BATON_LOG_FORMAT" => {
+                    self.log.format = match value.as_str() {
+                        "human" => LogFormat::Human,
+                        "json" => LogFormat::Json,
+                        _ => return Err(bad(format!("expected human or json, got {value:?}"))),
+                    }
+                }
+                "BATON_LOG" => self.log.level = value,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        self.listen_addr()?;
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite://")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                format!("expected sqlite://PATH or postgres://..., got {url:?}"),
+            ));
+        }
+        if url == "sqlite://" {
+            return Err(invalid(
+                "database.url",
+                "sqlite:// needs a file path".to_string(),
+            ));
+        }
+        if self.server.max_message_chars == 0 {
+            return Err(invalid(
+                "server.max_message_chars",
+                "must be at least 1".to_string(),
+            ));
+        }
+        if self.server.stream_ping_secs == 0 {
+            return Err(invalid(
+                "server.stream_ping_secs",
+                "must be at least 1".to_string(),
+            ));
+        }
+        for origin in &self.server.cors_origins {
+            if origin != "*" && !valid_origin(origin) {
+                return Err(invalid(
+                    "server.cors_origins",
+                    format!("{origin:?} is not an origin like https://app.example.com"),
+                ));
+            }
+        }
+        for (key, secret) in [
+            ("identity.secret", &self.identity.secret),
+            ("identity.previous_secret", &self.identity.previous_secret),
+        ] {
+            if let Some(secret) = secret
+                && secret.len() < 16
+            {
+                return Err(invalid(
+                    key,
+                    "must be at least 16 bytes long; use a random value".to_string(),
+                ));
+            }
+        }
+        if self.identity.previous_secret.is_some()
+            && self.identity.previous_secret_valid_until.is_none()
+        {
+            return Err(invalid(
+                "identity.previous_secret_valid_until",
+                "required with identity.previous_secret: when does the grace period end?"
+                    .to_string(),
+            ));
+        }
+        if tracing_level_is_bad(&self.log.level) {
+            return Err(invalid(
+                "log.level",
+                format!("{:?} is not a tracing filter", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "server.listen".to_string(),
+                message: format!(
+                    "expected an address like 127.0.0.1:8080, got {:?}",
+                    self.server.listen
+                ),
+            })
+    }
+}
+
+fn valid_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match rest {
+        Some(host) => !host.is_empty() && !host.contains('/') && !host.contains(' '),
+        None => false,
+    }
+}
+
+fn tracing_level_is_bad(level: &str) -> bool {
+    level.trim().is_empty()
+}
+
+/// Turns a TOML error into "line N: ..." so the message points at the offending key.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().to_string();
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let source_line = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} ({source_line}): {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn no_file_means_the_embedded_default() {
+        let config = Config::load(None, no_env).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:8080");
+        assert_eq!(config.database.url, "sqlite://baton-data/baton.db");
+        assert_eq!(config.database.durability, Durability::Process);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key_and_line() {
+        let err = Config::from_toml(
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n",
+            "baton.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("baton.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_an_error_naming_the_key() {
+        let err = Config::from_toml("[database]\ndurability = \"sometimes\"\n", "baton.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let mut config = Config::default();
+        config.server.listen = "localhost".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = |var: &str| match var {
+            "BATON_LISTEN" => Some("127.0.0.1:0".to_string()),
+            "BATON_DATABASE_URL" => Some("sqlite://x.db".to_string()),
+            "BATON_CORS_ORIGINS" => Some("https://a.example, https://b.example".to_string()),
+            _ => None,
+        };
+        let mut config = Config::from_toml("[server]\nlisten = \"127.0.0.1:9\"\n", "t").unwrap();
+        config.apply_env(env).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:0");
+        assert_eq!(config.database.url, "sqlite://x.db");
+        assert_eq!(config.server.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let env = |var: &str| (var == "BATON_DURABILITY").then(|| "maybe".to_string());
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.starts_with("BATON_DURABILITY"), "{err}");
+    }
+
+    #[test]
+    fn previous_secret_needs_an_end_to_its_grace_period() {
+        let mut config = Config::default();
+        config.identity.secret = Some("0123456789abcdef0123".into());
+        config.identity.previous_secret = Some("fedcba9876543210fedc".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("previous_secret_valid_until"), "{err}");
+    }
+}

@@ -1,0 +1,54 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use baton_store::Store;
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+
+use crate::auth::{ConversationTokens, IdentityVerifier, generate_secret};
+use crate::config::Config;
+
+/// Name of the database secret that signs conversation tokens.
+const CONVERSATION_TOKEN_SECRET: &str = "conversation_token_key";
+
+/// Shared by all handlers, behind an `Arc`.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub tokens: ConversationTokens,
+    pub identity: IdentityVerifier,
+    pub metrics: Option<PrometheusHandle>,
+    /// Flips to `true` when the server starts shutting down, so long-lived streams close.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Builds the state, creating the token-signing secret in the database on first start.
+    pub async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        metrics: Option<PrometheusHandle>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<AppState, baton_store::StoreError> {
+        let secret = store
+            .secret(CONVERSATION_TOKEN_SECRET, &generate_secret())
+            .await?;
+        Ok(AppState {
+            identity: IdentityVerifier::new(&config.identity),
+            tokens: ConversationTokens::new(&secret),
+            config,
+            store,
+            metrics,
+            shutdown,
+        })
+    }
+
+    /// The current time. Handlers read the clock here, at the edge, and pass it inward.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

@@ -1,0 +1,241 @@
+//! How domain values are stored, shared by both backends: ids, timestamps as microseconds,
+//! JSON columns, and the rows read back into domain types.
+
+use baton_core::{
+    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
+    Staff, StaffRole,
+};
+use chrono::{DateTime, Utc};
+
+use crate::{Result, StoreError};
+
+/// The page of [`crate::Store::list_conversations`] when the caller asks for `0`.
+pub(crate) const DEFAULT_CONVERSATION_LIMIT: u32 = 100;
+/// The page of [`crate::Store::events_after`] when the caller asks for `0`.
+pub(crate) const DEFAULT_EVENT_LIMIT: u32 = 1000;
+
+/// A new id: UUID v7, so ids sort by creation time.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A timestamp as stored: microseconds since the Unix epoch.
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// A stored timestamp read back.
+pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} is out of range")))
+}
+
+/// `at` as it will read back from the database, so what a write returns equals what a
+/// later read returns.
+pub(crate) fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// The row limit for a caller's `limit`, where 0 asks for the default.
+pub(crate) fn limit_or(limit: u32, default: u32) -> i64 {
+    i64::from(if limit == 0 { default } else { limit })
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::Corrupt(format!("cannot serialize a value: {error}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json)
+        .map_err(|error| StoreError::Corrupt(format!("unreadable {what}: {error}")))
+}
+
+/// Turns a unique violation into [`StoreError::Conflict`]; other errors stay database errors.
+pub(crate) fn database_error(error: sqlx::Error) -> StoreError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+        _ => StoreError::Database(error),
+    }
+}
+
+/// An event ready to be inserted: every column computed once, before any lock is taken.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRecord {
+    pub at: DateTime<Utc>,
+    pub body: EventBody,
+    pub body_json: String,
+}
+
+impl EventRecord {
+    pub fn new(event: NewEvent) -> Result<Self> {
+        Ok(EventRecord {
+            at: truncate_to_micros(event.at),
+            body_json: to_json(&event.body)?,
+            body: event.body,
+        })
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        self.body.type_name()
+    }
+
+    pub fn visibility(&self) -> &'static str {
+        self.body.visibility().as_str()
+    }
+
+    pub fn client_msg_id(&self) -> Option<&str> {
+        self.body.client_msg_id()
+    }
+
+    pub fn at_micros(&self) -> i64 {
+        micros(self.at)
+    }
+
+    /// The stored event once it has its `seq`.
+    pub fn into_event(self, seq: i64) -> Event {
+        Event {
+            seq,
+            at: self.at,
+            body: self.body,
+        }
+    }
+}
+
+/// `seq, at, body` of the `events` table.
+pub(crate) type EventRow = (i64, i64, String);
+
+pub(crate) fn event((seq, at, body): EventRow) -> Result<Event> {
+    Ok(Event {
+        seq,
+        at: from_micros(at)?,
+        body: from_json("event body", &body)?,
+    })
+}
+
+/// `id, customer_id, state, page, last_seq, created_at, updated_at` of `conversations`.
+pub(crate) type ConversationRow = (String, String, String, Option<String>, i64, i64, i64);
+
+pub(crate) fn conversation(
+    (id, customer_id, state, page, last_seq, created_at, updated_at): ConversationRow,
+) -> Result<Conversation> {
+    Ok(Conversation {
+        state: conversation_state(&state)?,
+        page: page
+            .map(|json| from_json::<PageContext>("page", &json))
+            .transpose()?,
+        id,
+        customer_id,
+        last_seq,
+        created_at: from_micros(created_at)?,
+        updated_at: from_micros(updated_at)?,
+    })
+}
+
+pub(crate) fn conversation_state(name: &str) -> Result<ConversationState> {
+    ConversationState::parse(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown conversation state {name:?}")))
+}
+
+pub(crate) fn page_json(page: Option<&PageContext>) -> Result<Option<String>> {
+    page.map(to_json).transpose()
+}
+
+/// The `state_changed` event for moving from the stored `state` to `to`, `None` when the
+/// conversation is already there, or the transition error.
+pub(crate) fn state_change(
+    state: &str,
+    to: ConversationState,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<Option<EventRecord>> {
+    let from = conversation_state(state)?;
+    if from == to {
+        return Ok(None);
+    }
+    if !from.can_move_to(to) {
+        return Err(StoreError::InvalidTransition { from, to });
+    }
+    EventRecord::new(NewEvent {
+        at,
+        body: EventBody::StateChanged { from, to, reason },
+    })
+    .map(Some)
+}
+
+/// `id, name, tier, signup_at, owner, attrs` of `accounts`.
+pub(crate) type AccountRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
+pub(crate) fn account((id, name, tier, signup_at, owner, attrs): AccountRow) -> Result<Account> {
+    Ok(Account {
+        id,
+        name,
+        tier,
+        signup_at: signup_at.map(from_micros).transpose()?,
+        owner,
+        attrs: from_json("account attributes", &attrs)?,
+    })
+}
+
+/// `id, external_id, name, email, account_id, created_at` of `customers`.
+pub(crate) type CustomerRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+pub(crate) fn customer(
+    (id, external_id, name, email, account_id, created_at): CustomerRow,
+) -> Result<Customer> {
+    Ok(Customer {
+        id,
+        external_id,
+        name,
+        email,
+        account_id,
+        created_at: from_micros(created_at)?,
+    })
+}
+
+/// `id, name, role, disabled, created_at` of `staff`.
+pub(crate) type StaffRow = (String, String, String, bool, i64);
+
+pub(crate) fn staff((id, name, role, disabled, created_at): StaffRow) -> Result<Staff> {
+    Ok(Staff {
+        role: StaffRole::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown staff role {role:?}")))?,
+        id,
+        name,
+        disabled,
+        created_at: from_micros(created_at)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_to_the_microsecond() {
+        let at: DateTime<Utc> = "2026-03-02T10:00:00.123456789Z".parse().unwrap();
+        let stored = truncate_to_micros(at);
+        assert_eq!(stored.to_rfc3339(), "2026-03-02T10:00:00.123456+00:00");
+        assert_eq!(from_micros(micros(stored)).unwrap(), stored);
+    }
+
+    #[test]
+    fn zero_limit_means_the_default() {
+        assert_eq!(limit_or(0, 100), 100);
+        assert_eq!(limit_or(7, 100), 7);
+    }
+}

@@ -1,0 +1,700 @@
+//! The PostgreSQL backend, for several Baton processes sharing one database.
+//!
+//! Every write is its own transaction. Appends to one conversation queue up on the row lock
+//! that bumping `conversations.last_seq` takes, which keeps seqs gap-free across processes.
+//! Each committed event is announced with `NOTIFY baton_events`; a listener task relays the
+//! announcements of other processes to this process's [`EventBus`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton_core::{
+    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
+    Staff, Visibility,
+};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::codec::{
+    self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
+};
+use crate::{
+    Appended, ConversationFilter, EventBus, EventNotice, NewStaff, Result, Store, StoreError,
+};
+
+/// The `NOTIFY` channel. Its payload is `conversation_id:seq:origin:schema`: `origin` names
+/// the store that wrote the event (so it can skip its own notices) and `schema` keeps
+/// installations that share a database in separate schemas apart.
+const CHANNEL: &str = "baton_events";
+/// Connections for queries; the listener has its own.
+const POOL_SIZE: u32 = 16;
+/// Waits between attempts to get the listener back after it failed.
+const RELAY_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL implementation of [`Store`].
+///
+/// Tables are created unqualified, so the schema is the connection's `search_path`: add
+/// `options=-c%20search_path%3DNAME` to the URL to keep one installation (or one test) in
+/// its own schema.
+pub struct PostgresStore {
+    pool: PgPool,
+    bus: EventBus,
+    /// This store's `origin` in notices.
+    origin: String,
+    /// The schema the tables live in, from `current_schema()`.
+    schema: String,
+    relay: Mutex<Option<Relay>>,
+}
+
+/// The background task relaying other processes' notices.
+struct Relay {
+    /// Dropping or firing it stops the task.
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database `postgres://...` names, brings its schema up to date and
+    /// starts listening for other processes' events. Durability is PostgreSQL's own.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        let schema = schema.unwrap_or_else(|| "public".to_string());
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+
+        // The listener gets its own one-connection pool so that queries can never starve it
+        // (nor it them). It listens before `open` returns: from then on no notice is missed.
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with(options)
+            .await?;
+        let listener = connect_listener(&listener_pool).await?;
+        let bus = EventBus::default();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(relay(
+            listener,
+            listener_pool.clone(),
+            bus.clone(),
+            origin.clone(),
+            schema.clone(),
+            stopped,
+        ));
+        Ok(PostgresStore {
+            pool,
+            bus,
+            origin,
+            schema,
+            relay: Mutex::new(Some(Relay {
+                stop,
+                task,
+                pool: listener_pool,
+            })),
+        })
+    }
+
+    /// Inserts an event and announces it to other processes (delivered at commit).
+    async fn insert_event(
+        &self,
+        conn: &mut PgConnection,
+        conversation_id: &str,
+        seq: i64,
+        record: &EventRecord,
+    ) -> Result<()> {
+        let payload = format!("{conversation_id}:{seq}:{}:{}", self.origin, self.schema);
+        sqlx::query(
+            "WITH inserted AS (
+                INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+                RETURNING seq
+             )
+             SELECT pg_notify($8, $9) FROM inserted",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(record.type_name())
+        .bind(record.visibility())
+        .bind(record.client_msg_id())
+        .bind(record.at_micros())
+        .bind(&record.body_json)
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    fn publish(&self, conversation_id: &str, event: &Event) {
+        self.bus.publish(EventNotice {
+            conversation_id: conversation_id.to_string(),
+            seq: event.seq,
+            event: Some(event.clone()),
+        });
+    }
+}
+
+/// Bumps the conversation's `last_seq` (and `updated_at`), taking its row lock until the
+/// transaction ends, and returns the new seq.
+async fn next_seq(
+    conn: &mut PgConnection,
+    conversation_id: &str,
+    at: DateTime<Utc>,
+    state: Option<ConversationState>,
+) -> Result<i64> {
+    let seq: Option<i64> = match state {
+        None => {
+            sqlx::query_scalar(
+                "UPDATE conversations SET last_seq = last_seq + 1,
+                    updated_at = GREATEST(updated_at, $2)
+                 WHERE id = $1 RETURNING last_seq",
+            )
+            .bind(conversation_id)
+            .bind(codec::micros(at))
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        Some(state) => {
+            sqlx::query_scalar(
+                "UPDATE conversations SET state = $3, last_seq = last_seq + 1,
+                    updated_at = GREATEST(updated_at, $2)
+                 WHERE id = $1 RETURNING last_seq",
+            )
+            .bind(conversation_id)
+            .bind(codec::micros(at))
+            .bind(state.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    seq.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
+}
+
+async fn connect_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // The relay stops on its own signal; the pool closing must not look like a failure.
+    listener.ignore_pool_close_event(true);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Relays other processes' notices to the bus until `stop` fires or its sender is dropped,
+/// reconnecting after failures. Notices sent while the listener is down are lost; the next
+/// one tells subscribers to catch up from the store.
+async fn relay(
+    listener: PgListener,
+    pool: PgPool,
+    bus: EventBus,
+    origin: String,
+    schema: String,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (first_backoff, max_backoff) = RELAY_BACKOFF;
+    let mut backoff = first_backoff;
+    let mut ready = Some(listener);
+    loop {
+        let connected = match ready.take() {
+            Some(listener) => Ok(listener),
+            None => connect_listener(&pool).await,
+        };
+        match connected {
+            Ok(mut listener) => loop {
+                let received = tokio::select! {
+                    _ = &mut stop => return,
+                    received = listener.recv() => received,
+                };
+                match received {
+                    Ok(notification) => {
+                        backoff = first_backoff;
+                        if let Some(notice) = parse_notice(notification.payload(), &origin, &schema)
+                        {
+                            bus.publish(notice);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "lost the PostgreSQL event listener; reconnecting");
+                        // Dropping the listener hands its connection back for the next try.
+                        break;
+                    }
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for PostgreSQL events; retrying");
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(max_backoff);
+    }
+}
+
+/// Reads a notice payload; `None` for our own notices, other schemas' and garbage.
+fn parse_notice(payload: &str, origin: &str, schema: &str) -> Option<EventNotice> {
+    let mut fields = payload.splitn(4, ':');
+    let conversation_id = fields.next()?;
+    let seq = fields.next()?.parse().ok()?;
+    let from = fields.next()?;
+    let from_schema = fields.next()?;
+    if from == origin || from_schema != schema {
+        return None;
+    }
+    Some(EventNotice {
+        conversation_id: conversation_id.to_string(),
+        seq,
+        event: None,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    async fn secret(&self, name: &str, generated: &str) -> Result<String> {
+        let read = || {
+            sqlx::query_scalar::<_, String>("SELECT value FROM secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+        };
+        if let Some(value) = read().await? {
+            return Ok(value);
+        }
+        // When two processes race, the loser's insert waits for the winner's and does
+        // nothing; both then read the winner's value.
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(generated)
+        .execute(&self.pool)
+        .await?;
+        read()
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("secret {name:?} vanished")))
+    }
+
+    async fn upsert_account(&self, account: &Account, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, tier, signup_at, owner, attrs, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, tier = EXCLUDED.tier,
+                signup_at = EXCLUDED.signup_at, owner = EXCLUDED.owner, attrs = EXCLUDED.attrs,
+                updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&account.id)
+        .bind(&account.name)
+        .bind(&account.tier)
+        .bind(account.signup_at.map(codec::micros))
+        .bind(&account.owner)
+        .bind(codec::to_json(&account.attrs)?)
+        .bind(codec::micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(codec::database_error)?;
+        Ok(())
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(
+            "SELECT id, name, tier, signup_at, owner, attrs::text FROM accounts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::account).transpose()
+    }
+
+    async fn upsert_identified_customer(
+        &self,
+        external_id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+        account_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
+        // A token that leaves a field out keeps what an earlier token said.
+        let row: CustomerRow = sqlx::query_as(
+            "INSERT INTO customers (id, external_id, name, email, account_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (external_id) DO UPDATE SET
+                name = COALESCE(EXCLUDED.name, customers.name),
+                email = COALESCE(EXCLUDED.email, customers.email),
+                account_id = COALESCE(EXCLUDED.account_id, customers.account_id)
+             RETURNING id, external_id, name, email, account_id, created_at",
+        )
+        .bind(codec::new_id())
+        .bind(external_id)
+        .bind(name)
+        .bind(email)
+        .bind(account_id)
+        .bind(codec::micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(codec::database_error)?;
+        codec::customer(row)
+    }
+
+    async fn create_anonymous_customer(&self, now: DateTime<Utc>) -> Result<Customer> {
+        let customer = Customer {
+            id: codec::new_id(),
+            external_id: None,
+            name: None,
+            email: None,
+            account_id: None,
+            created_at: codec::truncate_to_micros(now),
+        };
+        sqlx::query("INSERT INTO customers (id, created_at) VALUES ($1, $2)")
+            .bind(&customer.id)
+            .bind(codec::micros(customer.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(codec::database_error)?;
+        Ok(customer)
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        let row: Option<CustomerRow> = sqlx::query_as(
+            "SELECT id, external_id, name, email, account_id, created_at
+             FROM customers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::customer).transpose()
+    }
+
+    async fn create_staff(&self, staff: NewStaff, now: DateTime<Utc>) -> Result<Staff> {
+        let created = Staff {
+            id: codec::new_id(),
+            name: staff.name,
+            role: staff.role,
+            disabled: false,
+            created_at: codec::truncate_to_micros(now),
+        };
+        sqlx::query(
+            "INSERT INTO staff (id, name, role, disabled, key_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&created.id)
+        .bind(&created.name)
+        .bind(created.role.as_str())
+        .bind(created.disabled)
+        .bind(&staff.key_hash)
+        .bind(codec::micros(created.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(codec::database_error)?;
+        Ok(created)
+    }
+
+    async fn list_staff(&self) -> Result<Vec<Staff>> {
+        let rows: Vec<StaffRow> = sqlx::query_as(
+            "SELECT id, name, role, disabled, created_at FROM staff ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(codec::staff).collect()
+    }
+
+    async fn staff(&self, id: &str) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> =
+            sqlx::query_as("SELECT id, name, role, disabled, created_at FROM staff WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> = sqlx::query_as(
+            "SELECT id, name, role, disabled, created_at FROM staff WHERE key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn set_staff_disabled(&self, id: &str, disabled: bool) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> = sqlx::query_as(
+            "UPDATE staff SET disabled = $2 WHERE id = $1
+             RETURNING id, name, role, disabled, created_at",
+        )
+        .bind(id)
+        .bind(disabled)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn set_staff_key_hash(&self, id: &str, key_hash: &str) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> = sqlx::query_as(
+            "UPDATE staff SET key_hash = $2 WHERE id = $1
+             RETURNING id, name, role, disabled, created_at",
+        )
+        .bind(id)
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(codec::database_error)?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn create_conversation(
+        &self,
+        customer_id: &str,
+        page: Option<PageContext>,
+        now: DateTime<Utc>,
+    ) -> Result<(Conversation, Event)> {
+        let now = codec::truncate_to_micros(now);
+        let page_json = codec::page_json(page.as_ref())?;
+        let record = EventRecord::new(NewEvent {
+            at: now,
+            body: EventBody::ConversationStarted { page: page.clone() },
+        })?;
+        let conversation = Conversation {
+            id: codec::new_id(),
+            customer_id: customer_id.to_string(),
+            state: ConversationState::Ai,
+            page,
+            last_seq: 1,
+            created_at: now,
+            updated_at: now,
+        };
+
+        let mut tx = self.pool.begin().await?;
+        let customer: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if customer.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "customer {customer_id} does not exist"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO conversations
+                (id, customer_id, state, page, last_seq, created_at, updated_at)
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
+        )
+        .bind(&conversation.id)
+        .bind(&conversation.customer_id)
+        .bind(conversation.state.as_str())
+        .bind(page_json)
+        .bind(conversation.last_seq)
+        .bind(codec::micros(conversation.created_at))
+        .bind(codec::micros(conversation.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        self.insert_event(&mut tx, &conversation.id, conversation.last_seq, &record)
+            .await?;
+        tx.commit().await?;
+
+        let event = record.into_event(conversation.last_seq);
+        self.publish(&conversation.id, &event);
+        Ok((conversation, event))
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let row: Option<ConversationRow> = sqlx::query_as(
+            "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+             FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::conversation).transpose()
+    }
+
+    async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>> {
+        // One statement per filter shape, so each can use its index.
+        let sql = match (filter.state.is_some(), filter.customer_id.is_some()) {
+            (false, false) => {
+                "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+                 FROM conversations
+                 ORDER BY updated_at DESC, id DESC LIMIT $1"
+            }
+            (true, false) => {
+                "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+                 FROM conversations WHERE state = $2
+                 ORDER BY updated_at DESC, id DESC LIMIT $1"
+            }
+            (false, true) => {
+                "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+                 FROM conversations WHERE customer_id = $2
+                 ORDER BY updated_at DESC, id DESC LIMIT $1"
+            }
+            (true, true) => {
+                "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+                 FROM conversations WHERE state = $2 AND customer_id = $3
+                 ORDER BY updated_at DESC, id DESC LIMIT $1"
+            }
+        };
+        let mut query = sqlx::query_as::<_, ConversationRow>(sql).bind(codec::limit_or(
+            filter.limit,
+            codec::DEFAULT_CONVERSATION_LIMIT,
+        ));
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(customer_id) = &filter.customer_id {
+            query = query.bind(customer_id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::conversation).collect()
+    }
+
+    async fn append_event(&self, conversation_id: &str, event: NewEvent) -> Result<Appended> {
+        let record = EventRecord::new(event)?;
+        let mut tx = self.pool.begin().await?;
+        // Bump first: the row lock makes a concurrent duplicate wait here until this
+        // transaction ends, and then see its event in the check below.
+        let seq = next_seq(&mut tx, conversation_id, record.at, None).await?;
+        if let Some(client_msg_id) = record.client_msg_id() {
+            let stored: Option<EventRow> = sqlx::query_as(
+                "SELECT seq, at, body::text FROM events
+                 WHERE conversation_id = $1 AND client_msg_id = $2",
+            )
+            .bind(conversation_id)
+            .bind(client_msg_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = stored {
+                // Undo the bump: nothing is written for a duplicate.
+                tx.rollback().await?;
+                return Ok(Appended::Existing(codec::event(row)?));
+            }
+        }
+        self.insert_event(&mut tx, conversation_id, seq, &record)
+            .await?;
+        tx.commit().await?;
+
+        let event = record.into_event(seq);
+        self.publish(conversation_id, &event);
+        Ok(Appended::Created(event))
+    }
+
+    async fn change_state(
+        &self,
+        conversation_id: &str,
+        to: ConversationState,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Event>> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
+                .bind(conversation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let state =
+            state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))?;
+        let Some(record) = codec::state_change(&state, to, reason.map(str::to_string), now)? else {
+            return Ok(None);
+        };
+        let seq = next_seq(&mut tx, conversation_id, record.at, Some(to)).await?;
+        self.insert_event(&mut tx, conversation_id, seq, &record)
+            .await?;
+        tx.commit().await?;
+
+        let event = record.into_event(seq);
+        self.publish(conversation_id, &event);
+        Ok(Some(event))
+    }
+
+    async fn events_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: u32,
+        visibility: Option<Visibility>,
+    ) -> Result<Vec<Event>> {
+        let sql = match visibility {
+            Some(Visibility::Customer) => {
+                "SELECT seq, at, body::text FROM events
+                 WHERE conversation_id = $1 AND seq > $2 AND visibility = 'customer'
+                 ORDER BY seq LIMIT $3"
+            }
+            Some(Visibility::Staff) | None => {
+                "SELECT seq, at, body::text FROM events
+                 WHERE conversation_id = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3"
+            }
+        };
+        let rows: Vec<EventRow> = sqlx::query_as(sql)
+            .bind(conversation_id)
+            .bind(after)
+            .bind(codec::limit_or(limit, codec::DEFAULT_EVENT_LIMIT))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(codec::event).collect()
+    }
+
+    async fn close(&self) {
+        let relay = self
+            .relay
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(Relay { stop, task, pool }) = relay {
+            let _ = stop.send(());
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "the PostgreSQL event relay failed");
+            }
+            pool.close().await;
+        }
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_from_other_stores_of_the_same_schema_are_relayed() {
+        let notice = parse_notice("c1:42:other:public", "me", "public").unwrap();
+        assert_eq!(notice.conversation_id, "c1");
+        assert_eq!(notice.seq, 42);
+        assert!(notice.event.is_none());
+        assert!(parse_notice("c1:42:me:public", "me", "public").is_none());
+        assert!(parse_notice("c1:42:other:elsewhere", "me", "public").is_none());
+        assert!(parse_notice("c1:x:other:public", "me", "public").is_none());
+        assert!(parse_notice("garbage", "me", "public").is_none());
+    }
+}

@@ -1,0 +1,822 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! Reads use a small pool of read-only connections. Every write goes through one writer task
+//! that owns the only writing connection: it takes all the writes queued since its last
+//! commit, applies them in one transaction (group commit) and answers each caller only once
+//! `COMMIT` has returned. One commit per batch rather than per write is what lets thousands
+//! of appends per second through, at either durability.
+
+mod append;
+mod writer;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton_core::{
+    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
+    Staff, Visibility,
+};
+use chrono::{DateTime, Utc};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use self::append::AppendEvent;
+use self::writer::{Command, Message, Pending};
+use crate::codec::{
+    self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
+};
+use crate::{
+    Appended, ConversationFilter, Durability, EventBus, EventNotice, NewStaff, Result, Store,
+    StoreError,
+};
+
+/// Read connections; WAL lets them run alongside the writer.
+const READERS: u32 = 4;
+/// Writes waiting for the writer before callers are made to wait (back-pressure).
+const QUEUE_CAPACITY: usize = 4096;
+/// How long a connection waits for a lock another process holds (e.g. `baton admin`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writes: mpsc::Sender<Message>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    bus: EventBus,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the database `sqlite://PATH` names, relative to the
+    /// working directory unless absolute, and brings its schema up to date.
+    pub async fn open(url: &str, durability: Durability) -> Result<Self> {
+        let options: SqliteConnectOptions = url
+            .parse()
+            .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?;
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Process => SqliteSynchronous::Normal,
+                Durability::Fsync => SqliteSynchronous::Full,
+            })
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        create_parent_folder(options.get_filename())?;
+
+        // The bulk append statements come in a few dozen shapes; keep them all prepared.
+        let mut writer = options
+            .clone()
+            .statement_cache_capacity(256)
+            .connect()
+            .await?;
+        MIGRATOR.run(&mut writer).await?;
+        // Readers never write: the single writer is what keeps batches free of lock waits.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await?;
+
+        let bus = EventBus::default();
+        let (writes, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = tokio::spawn(writer::run(writer, queue, bus.clone()));
+        Ok(SqliteStore {
+            readers,
+            writes,
+            writer: Mutex::new(Some(writer)),
+            bus,
+        })
+    }
+
+    /// Queues a write and waits until it is committed.
+    async fn write<C: Command>(&self, command: C) -> Result<C::Output> {
+        let (job, answer) = Pending::job(command);
+        self.writes
+            .send(Message::Write(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn create_parent_folder(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => Ok(std::fs::create_dir_all(parent)?),
+        _ => Ok(()),
+    }
+}
+
+// --- the commands ---
+
+/// Moves the conversation to `state` and bumps its `last_seq` (and `updated_at`),
+/// returning the new seq.
+async fn move_to(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    state: ConversationState,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET state = ?, last_seq = last_seq + 1,
+            updated_at = MAX(updated_at, ?)
+         WHERE id = ? RETURNING last_seq",
+    )
+    .bind(state.as_str())
+    .bind(codec::micros(at))
+    .bind(conversation_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    seq.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
+}
+
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    seq: i64,
+    record: &EventRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(record.type_name())
+    .bind(record.visibility())
+    .bind(record.client_msg_id())
+    .bind(record.at_micros())
+    .bind(&record.body_json)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn notice_of(conversation_id: &str, event: &Event) -> EventNotice {
+    EventNotice {
+        conversation_id: conversation_id.to_string(),
+        seq: event.seq,
+        event: Some(event.clone()),
+    }
+}
+
+struct CreateConversation {
+    conversation: Conversation,
+    page_json: Option<String>,
+    record: EventRecord,
+}
+
+#[async_trait]
+impl Command for CreateConversation {
+    type Output = (Conversation, Event);
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Self::Output> {
+        let c = &self.conversation;
+        let customer: Option<i64> = sqlx::query_scalar("SELECT 1 FROM customers WHERE id = ?")
+            .bind(&c.customer_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if customer.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "customer {} does not exist",
+                c.customer_id
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO conversations
+                (id, customer_id, state, page, last_seq, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.customer_id)
+        .bind(c.state.as_str())
+        .bind(&self.page_json)
+        .bind(c.last_seq)
+        .bind(codec::micros(c.created_at))
+        .bind(codec::micros(c.updated_at))
+        .execute(&mut *conn)
+        .await?;
+        insert_event(conn, &c.id, c.last_seq, &self.record).await?;
+        Ok((c.clone(), self.record.clone().into_event(c.last_seq)))
+    }
+
+    fn notice(&self, (conversation, event): &Self::Output) -> Option<EventNotice> {
+        Some(notice_of(&conversation.id, event))
+    }
+}
+
+struct ChangeState {
+    conversation_id: String,
+    to: ConversationState,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl Command for ChangeState {
+    type Output = Option<Event>;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Option<Event>> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
+                .bind(&self.conversation_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let state =
+            state.ok_or_else(|| StoreError::ConversationNotFound(self.conversation_id.clone()))?;
+        let Some(record) = codec::state_change(&state, self.to, self.reason.clone(), self.at)?
+        else {
+            return Ok(None);
+        };
+        let seq = move_to(conn, &self.conversation_id, self.to, record.at).await?;
+        insert_event(conn, &self.conversation_id, seq, &record).await?;
+        Ok(Some(record.into_event(seq)))
+    }
+
+    fn notice(&self, output: &Option<Event>) -> Option<EventNotice> {
+        output
+            .as_ref()
+            .map(|event| notice_of(&self.conversation_id, event))
+    }
+}
+
+struct Secret {
+    name: String,
+    generated: String,
+}
+
+#[async_trait]
+impl Command for Secret {
+    type Output = String;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(&self.generated)
+        .execute(&mut *conn)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+                .bind(&self.name)
+                .fetch_one(&mut *conn)
+                .await?,
+        )
+    }
+}
+
+struct UpsertAccount {
+    account: Account,
+    attrs_json: String,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl Command for UpsertAccount {
+    type Output = ();
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<()> {
+        let a = &self.account;
+        sqlx::query(
+            "INSERT INTO accounts (id, name, tier, signup_at, owner, attrs, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
+                signup_at = excluded.signup_at, owner = excluded.owner, attrs = excluded.attrs,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(&a.tier)
+        .bind(a.signup_at.map(codec::micros))
+        .bind(&a.owner)
+        .bind(&self.attrs_json)
+        .bind(codec::micros(self.now))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+struct UpsertIdentifiedCustomer {
+    /// Used only when the customer is new.
+    id: String,
+    external_id: String,
+    name: Option<String>,
+    email: Option<String>,
+    account_id: Option<String>,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl Command for UpsertIdentifiedCustomer {
+    type Output = Customer;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Customer> {
+        // A token that leaves a field out keeps what an earlier token said.
+        let row: CustomerRow = sqlx::query_as(
+            "INSERT INTO customers (id, external_id, name, email, account_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (external_id) DO UPDATE SET
+                name = COALESCE(excluded.name, customers.name),
+                email = COALESCE(excluded.email, customers.email),
+                account_id = COALESCE(excluded.account_id, customers.account_id)
+             RETURNING id, external_id, name, email, account_id, created_at",
+        )
+        .bind(&self.id)
+        .bind(&self.external_id)
+        .bind(&self.name)
+        .bind(&self.email)
+        .bind(&self.account_id)
+        .bind(codec::micros(self.now))
+        .fetch_one(&mut *conn)
+        .await?;
+        codec::customer(row)
+    }
+}
+
+struct InsertCustomer {
+    customer: Customer,
+}
+
+#[async_trait]
+impl Command for InsertCustomer {
+    type Output = Customer;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Customer> {
+        let c = &self.customer;
+        sqlx::query(
+            "INSERT INTO customers (id, external_id, name, email, account_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.external_id)
+        .bind(&c.name)
+        .bind(&c.email)
+        .bind(&c.account_id)
+        .bind(codec::micros(c.created_at))
+        .execute(&mut *conn)
+        .await?;
+        Ok(c.clone())
+    }
+}
+
+struct CreateStaff {
+    staff: Staff,
+    key_hash: String,
+}
+
+#[async_trait]
+impl Command for CreateStaff {
+    type Output = Staff;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Staff> {
+        let s = &self.staff;
+        sqlx::query(
+            "INSERT INTO staff (id, name, role, disabled, key_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(s.role.as_str())
+        .bind(s.disabled)
+        .bind(&self.key_hash)
+        .bind(codec::micros(s.created_at))
+        .execute(&mut *conn)
+        .await?;
+        Ok(s.clone())
+    }
+}
+
+/// A change to one member of staff.
+enum StaffChange {
+    Disabled(bool),
+    KeyHash(String),
+}
+
+struct UpdateStaff {
+    id: String,
+    change: StaffChange,
+}
+
+#[async_trait]
+impl Command for UpdateStaff {
+    type Output = Option<Staff>;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> = match &self.change {
+            StaffChange::Disabled(disabled) => {
+                sqlx::query_as(
+                    "UPDATE staff SET disabled = ? WHERE id = ?
+                     RETURNING id, name, role, disabled, created_at",
+                )
+                .bind(disabled)
+                .bind(&self.id)
+                .fetch_optional(&mut *conn)
+                .await?
+            }
+            StaffChange::KeyHash(key_hash) => {
+                sqlx::query_as(
+                    "UPDATE staff SET key_hash = ? WHERE id = ?
+                     RETURNING id, name, role, disabled, created_at",
+                )
+                .bind(key_hash)
+                .bind(&self.id)
+                .fetch_optional(&mut *conn)
+                .await?
+            }
+        };
+        row.map(codec::staff).transpose()
+    }
+}
+
+// --- the interface ---
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    async fn secret(&self, name: &str, generated: &str) -> Result<String> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.readers)
+            .await?;
+        match stored {
+            Some(value) => Ok(value),
+            None => {
+                self.write(Secret {
+                    name: name.to_string(),
+                    generated: generated.to_string(),
+                })
+                .await
+            }
+        }
+    }
+
+    async fn upsert_account(&self, account: &Account, now: DateTime<Utc>) -> Result<()> {
+        self.write(UpsertAccount {
+            attrs_json: codec::to_json(&account.attrs)?,
+            account: account.clone(),
+            now,
+        })
+        .await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(
+            "SELECT id, name, tier, signup_at, owner, attrs FROM accounts WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(codec::account).transpose()
+    }
+
+    async fn upsert_identified_customer(
+        &self,
+        external_id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+        account_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
+        self.write(UpsertIdentifiedCustomer {
+            id: codec::new_id(),
+            external_id: external_id.to_string(),
+            name: name.map(str::to_string),
+            email: email.map(str::to_string),
+            account_id: account_id.map(str::to_string),
+            now: codec::truncate_to_micros(now),
+        })
+        .await
+    }
+
+    async fn create_anonymous_customer(&self, now: DateTime<Utc>) -> Result<Customer> {
+        let customer = Customer {
+            id: codec::new_id(),
+            external_id: None,
+            name: None,
+            email: None,
+            account_id: None,
+            created_at: codec::truncate_to_micros(now),
+        };
+        self.write(InsertCustomer { customer }).await
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        let row: Option<CustomerRow> = sqlx::query_as(
+            "SELECT id, external_id, name, email, account_id, created_at
+             FROM customers WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(codec::customer).transpose()
+    }
+
+    async fn create_staff(&self, staff: NewStaff, now: DateTime<Utc>) -> Result<Staff> {
+        self.write(CreateStaff {
+            staff: Staff {
+                id: codec::new_id(),
+                name: staff.name,
+                role: staff.role,
+                disabled: false,
+                created_at: codec::truncate_to_micros(now),
+            },
+            key_hash: staff.key_hash,
+        })
+        .await
+    }
+
+    async fn list_staff(&self) -> Result<Vec<Staff>> {
+        let rows: Vec<StaffRow> = sqlx::query_as(
+            "SELECT id, name, role, disabled, created_at FROM staff ORDER BY created_at, id",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter().map(codec::staff).collect()
+    }
+
+    async fn staff(&self, id: &str) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> =
+            sqlx::query_as("SELECT id, name, role, disabled, created_at FROM staff WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<Staff>> {
+        let row: Option<StaffRow> = sqlx::query_as(
+            "SELECT id, name, role, disabled, created_at FROM staff WHERE key_hash = ?",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(codec::staff).transpose()
+    }
+
+    async fn set_staff_disabled(&self, id: &str, disabled: bool) -> Result<Option<Staff>> {
+        self.write(UpdateStaff {
+            id: id.to_string(),
+            change: StaffChange::Disabled(disabled),
+        })
+        .await
+    }
+
+    async fn set_staff_key_hash(&self, id: &str, key_hash: &str) -> Result<Option<Staff>> {
+        self.write(UpdateStaff {
+            id: id.to_string(),
+            change: StaffChange::KeyHash(key_hash.to_string()),
+        })
+        .await
+    }
+
+    async fn create_conversation(
+        &self,
+        customer_id: &str,
+        page: Option<PageContext>,
+        now: DateTime<Utc>,
+    ) -> Result<(Conversation, Event)> {
+        let now = codec::truncate_to_micros(now);
+        let page_json = codec::page_json(page.as_ref())?;
+        let record = EventRecord::new(NewEvent {
+            at: now,
+            body: EventBody::ConversationStarted { page: page.clone() },
+        })?;
+        let conversation = Conversation {
+            id: codec::new_id(),
+            customer_id: customer_id.to_string(),
+            state: ConversationState::Ai,
+            page,
+            last_seq: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.write(CreateConversation {
+            conversation,
+            page_json,
+            record,
+        })
+        .await
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let row: Option<ConversationRow> = sqlx::query_as(
+            "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+             FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(codec::conversation).transpose()
+    }
+
+    async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>> {
+        // One statement per filter shape, so each can use its index.
+        let sql = match (filter.state.is_some(), filter.customer_id.is_some()) {
+            (false, false) => {
+                "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+                 FROM conversations
+                 ORDER BY updated_at DESC, id DESC LIMIT ?"
+            }
+            (true, false) => {
+                "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+                 FROM conversations WHERE state = ?
+                 ORDER BY updated_at DESC, id DESC LIMIT ?"
+            }
+            (false, true) => {
+                "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+                 FROM conversations WHERE customer_id = ?
+                 ORDER BY updated_at DESC, id DESC LIMIT ?"
+            }
+            (true, true) => {
+                "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+                 FROM conversations WHERE state = ? AND customer_id = ?
+                 ORDER BY updated_at DESC, id DESC LIMIT ?"
+            }
+        };
+        let mut query = sqlx::query_as::<_, ConversationRow>(sql);
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(customer_id) = &filter.customer_id {
+            query = query.bind(customer_id);
+        }
+        let rows = query
+            .bind(codec::limit_or(
+                filter.limit,
+                codec::DEFAULT_CONVERSATION_LIMIT,
+            ))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.into_iter().map(codec::conversation).collect()
+    }
+
+    async fn append_event(&self, conversation_id: &str, event: NewEvent) -> Result<Appended> {
+        // Serialize before queueing so the writer spends its time on SQL only.
+        let record = EventRecord::new(event)?;
+        self.write(AppendEvent {
+            conversation_id: conversation_id.to_string(),
+            record,
+        })
+        .await
+    }
+
+    async fn change_state(
+        &self,
+        conversation_id: &str,
+        to: ConversationState,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Event>> {
+        self.write(ChangeState {
+            conversation_id: conversation_id.to_string(),
+            to,
+            reason: reason.map(str::to_string),
+            at: now,
+        })
+        .await
+    }
+
+    async fn events_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: u32,
+        visibility: Option<Visibility>,
+    ) -> Result<Vec<Event>> {
+        let sql = match visibility {
+            Some(Visibility::Customer) => {
+                "SELECT seq, at, body FROM events
+                 WHERE conversation_id = ? AND seq > ? AND visibility = 'customer'
+                 ORDER BY seq LIMIT ?"
+            }
+            Some(Visibility::Staff) | None => {
+                "SELECT seq, at, body FROM events
+                 WHERE conversation_id = ? AND seq > ?
+                 ORDER BY seq LIMIT ?"
+            }
+        };
+        let rows: Vec<EventRow> = sqlx::query_as(sql)
+            .bind(conversation_id)
+            .bind(after)
+            .bind(codec::limit_or(limit, codec::DEFAULT_EVENT_LIMIT))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.into_iter().map(codec::event).collect()
+    }
+
+    async fn close(&self) {
+        let (ack, acked) = oneshot::channel();
+        if self.writes.send(Message::Close(ack)).await.is_ok() {
+            let _ = acked.await;
+        }
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(writer) = writer
+            && let Err(error) = writer.await
+        {
+            tracing::warn!(%error, "the SQLite writer task failed");
+        }
+        self.readers.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::{Role, StaffRole};
+    use sqlx::Connection;
+
+    fn append(conversation_id: &str, text: &str) -> AppendEvent {
+        let body = EventBody::Message {
+            role: Role::Customer,
+            text: text.to_string(),
+            client_msg_id: None,
+            author: None,
+            page: None,
+        };
+        AppendEvent {
+            conversation_id: conversation_id.to_string(),
+            record: EventRecord::new(NewEvent {
+                at: Utc::now(),
+                body,
+            })
+            .unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_in_a_batch_fails_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/baton.db", dir.path().display());
+        let store = SqliteStore::open(&url, Durability::Process).await.unwrap();
+        let staff = NewStaff {
+            name: "Alice".into(),
+            role: StaffRole::Agent,
+            key_hash: "taken".into(),
+        };
+        store.create_staff(staff, Utc::now()).await.unwrap();
+        let customer = store.create_anonymous_customer(Utc::now()).await.unwrap();
+        let (conversation, _) = store
+            .create_conversation(&customer.id, None, Utc::now())
+            .await
+            .unwrap();
+
+        // Drive one batch by hand on a second connection, as the writer would.
+        let options: SqliteConnectOptions = url.parse().unwrap();
+        let mut conn = options.connect().await.unwrap();
+        let (first, first_answer) = Pending::job(append(&conversation.id, "before"));
+        let duplicate = CreateStaff {
+            staff: Staff {
+                id: codec::new_id(),
+                name: "Mallory".into(),
+                role: StaffRole::Agent,
+                disabled: false,
+                created_at: Utc::now(),
+            },
+            key_hash: "taken".into(),
+        };
+        let (failing, failing_answer) = Pending::job(duplicate);
+        let (last, last_answer) = Pending::job(append(&conversation.id, "after"));
+        let mut batch = vec![first, failing, last];
+        writer::commit_batch(&mut conn, &mut batch, &store.bus).await;
+
+        assert_eq!(first_answer.await.unwrap().unwrap().event().seq, 2);
+        assert!(matches!(
+            failing_answer.await.unwrap(),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(last_answer.await.unwrap().unwrap().event().seq, 3);
+        conn.close().await.unwrap();
+        store.close().await;
+    }
+}

@@ -1,0 +1,988 @@
+//! The behaviour every store must have, written once and run against both backends.
+//!
+//! Each test below is an `async fn` taking a [`TestDb`]; the `suite!` macro at the bottom
+//! instantiates it for SQLite (a fresh file per test) and for PostgreSQL (a fresh schema per
+//! test in the database `BATON_TEST_DATABASE_URL` names; skipped when it is unset).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_core::{
+    Account, ConversationState, Event, EventBody, NewEvent, PageContext, Role, StaffRole,
+    Visibility,
+};
+use baton_store::{
+    Appended, ConversationFilter, Durability, EventNotice, NewStaff, Store, StoreError,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::Connection;
+use tokio::sync::broadcast;
+
+/// Generous: the suite runs on busy two-core machines next to other builds.
+const WAIT: Duration = Duration::from_secs(10);
+
+// --- fixtures ---
+
+/// One test's database, and how to reach it again.
+struct TestDb {
+    store: Arc<dyn Store>,
+    /// The URL that opens this same database again.
+    url: String,
+    backend: Backend,
+    /// Stores opened with [`TestDb::open_again`], closed at the end.
+    others: std::sync::Mutex<Vec<Arc<dyn Store>>>,
+}
+
+enum Backend {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder that does not exist yet: opening must create it.
+        let url = format!("sqlite://{}/data/baton.db", dir.path().display());
+        let store = baton_store::open(&url, Durability::Process).await.unwrap();
+        TestDb {
+            store,
+            url,
+            backend: Backend::Sqlite(dir),
+            others: Default::default(),
+        }
+    }
+
+    /// `None`, after saying so, when no PostgreSQL server is configured.
+    async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("BATON_TEST_DATABASE_URL") else {
+            println!("skipping PostgreSQL store tests: BATON_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let (store, schema) = open_isolated_postgres(&admin_url).await;
+        Some(TestDb {
+            store,
+            url: url_with_search_path(&admin_url, &schema),
+            backend: Backend::Postgres { admin_url, schema },
+            others: Default::default(),
+        })
+    }
+
+    /// Another store on the same database, as a second Baton process would open it.
+    async fn open_again(&self) -> Arc<dyn Store> {
+        let store = baton_store::open(&self.url, Durability::Process)
+            .await
+            .unwrap();
+        self.others.lock().unwrap().push(store.clone());
+        store
+    }
+
+    /// Runs SQL that both backends understand, outside the store (to stage odd data).
+    async fn execute_raw(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Backend::Postgres { .. } => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        let others = std::mem::take(&mut *self.others.lock().unwrap());
+        for other in others {
+            other.close().await;
+        }
+        if let Backend::Postgres { admin_url, schema } = &self.backend {
+            drop_schema(admin_url, schema).await;
+        }
+    }
+}
+
+/// Opens a store in a schema of its own, created for the occasion, so that tests sharing
+/// one PostgreSQL database never see each other's rows (nor each other's notices).
+/// Returns the store and the schema's name; drop the schema with `DROP SCHEMA ... CASCADE`.
+pub async fn open_isolated_postgres(url: &str) -> (Arc<dyn Store>, String) {
+    let schema = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let store = baton_store::open(&url_with_search_path(url, &schema), Durability::Process)
+        .await
+        .unwrap();
+    (store, schema)
+}
+
+/// `url` with `options=-c search_path=SCHEMA`, which sqlx passes to the server at connect:
+/// every connection of the pool, and the listener's, then works in that schema.
+pub fn url_with_search_path(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    // Percent-encoded: the space and `=` would otherwise end the parameter.
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+async fn drop_schema(admin_url: &str, schema: &str) {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+}
+
+// --- building blocks ---
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_772_445_600 + seconds, 0).unwrap()
+}
+
+fn message(text: &str, client_msg_id: Option<&str>) -> EventBody {
+    EventBody::Message {
+        role: Role::Customer,
+        text: text.to_string(),
+        client_msg_id: client_msg_id.map(str::to_string),
+        author: None,
+        page: None,
+    }
+}
+
+fn new_event(seconds: i64, body: EventBody) -> NewEvent {
+    NewEvent {
+        at: at(seconds),
+        body,
+    }
+}
+
+/// A customer with a fresh conversation; returns the conversation's id.
+async fn conversation(store: &dyn Store) -> String {
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    conversation.id
+}
+
+async fn all_events(store: &dyn Store, conversation_id: &str) -> Vec<Event> {
+    store
+        .events_after(conversation_id, 0, 100_000, None)
+        .await
+        .unwrap()
+}
+
+async fn next_notice(receiver: &mut broadcast::Receiver<Arc<EventNotice>>) -> Arc<EventNotice> {
+    tokio::time::timeout(WAIT, receiver.recv())
+        .await
+        .expect("no notice arrived in time")
+        .unwrap()
+}
+
+/// The first notice at or past `seq`: a notice from another process may arrive late, after
+/// the subscription that was meant to start after it.
+async fn notice_reaching(
+    receiver: &mut broadcast::Receiver<Arc<EventNotice>>,
+    seq: i64,
+) -> Arc<EventNotice> {
+    loop {
+        let notice = next_notice(receiver).await;
+        if notice.seq >= seq {
+            return notice;
+        }
+    }
+}
+
+fn seqs(events: &[Event]) -> Vec<i64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+// --- the suite ---
+
+async fn conversation_starts_with_its_started_event_as_seq_1(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let page = PageContext {
+        url: Some("https://app.example.com/billing".into()),
+        title: Some("Billing".into()),
+        referrer: None,
+    };
+    let (conversation, started) = store
+        .create_conversation(&customer.id, Some(page.clone()), at(0))
+        .await
+        .unwrap();
+    assert_eq!(conversation.state, ConversationState::Ai);
+    assert_eq!(conversation.last_seq, 1);
+    assert_eq!(conversation.page, Some(page.clone()));
+    assert_eq!(started.seq, 1);
+    assert_eq!(
+        started.body,
+        EventBody::ConversationStarted { page: Some(page) }
+    );
+    assert_eq!(
+        store.conversation(&conversation.id).await.unwrap(),
+        Some(conversation.clone())
+    );
+    assert_eq!(all_events(store, &conversation.id).await, vec![started]);
+    assert!(uuid::Uuid::parse_str(&conversation.id).is_ok());
+}
+
+async fn appended_events_are_numbered_without_gaps(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    for i in 0..10 {
+        let appended = store
+            .append_event(&id, new_event(i, message(&format!("hello {i}"), None)))
+            .await
+            .unwrap();
+        assert!(appended.is_created());
+        assert_eq!(appended.event().seq, i + 2);
+    }
+    let events = all_events(store, &id).await;
+    assert_eq!(seqs(&events), (1..=11).collect::<Vec<_>>());
+    assert_eq!(store.conversation(&id).await.unwrap().unwrap().last_seq, 11);
+
+    let page = store.events_after(&id, 5, 3, None).await.unwrap();
+    assert_eq!(seqs(&page), vec![6, 7, 8]);
+    assert!(
+        store
+            .events_after(&id, 11, 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn appending_to_an_unknown_conversation_fails(db: &TestDb) {
+    let error = db
+        .store
+        .append_event("no-such-conversation", new_event(0, message("hi", None)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::ConversationNotFound(ref id) if id == "no-such-conversation"),
+        "{error:?}"
+    );
+}
+
+async fn conversation_needs_an_existing_customer(db: &TestDb) {
+    let error = db
+        .store
+        .create_conversation("no-such-customer", None, at(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+}
+
+async fn timestamps_round_trip_to_the_microsecond(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    let precise = at(5) + TimeDelta::nanoseconds(123_456_789);
+    let appended = store
+        .append_event(
+            &id,
+            NewEvent {
+                at: precise,
+                body: message("now", None),
+            },
+        )
+        .await
+        .unwrap()
+        .into_event();
+    assert_eq!(appended.at, at(5) + TimeDelta::microseconds(123_456));
+    let stored = store.events_after(&id, 1, 1, None).await.unwrap();
+    assert_eq!(stored, vec![appended]);
+    let conversation = store.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(
+        conversation.updated_at,
+        at(5) + TimeDelta::microseconds(123_456)
+    );
+}
+
+async fn repeated_client_msg_id_returns_the_stored_event(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    let first = store
+        .append_event(
+            &id,
+            new_event(1, message("my invoice is wrong", Some("m-1"))),
+        )
+        .await
+        .unwrap();
+    assert!(first.is_created());
+    // A retry, even with different content, gets the original back and writes nothing.
+    let retry = store
+        .append_event(
+            &id,
+            new_event(2, message("my invoice is wrong!", Some("m-1"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retry, Appended::Existing(first.event().clone()));
+    assert_eq!(seqs(&all_events(store, &id).await), vec![1, 2]);
+    assert_eq!(store.conversation(&id).await.unwrap().unwrap().last_seq, 2);
+
+    // The key is per conversation.
+    let other = conversation(store).await;
+    let elsewhere = store
+        .append_event(&other, new_event(3, message("same key", Some("m-1"))))
+        .await
+        .unwrap();
+    assert!(elsewhere.is_created());
+}
+
+async fn concurrent_duplicates_store_one_event(db: &TestDb) {
+    let id = conversation(&*db.store).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = db.store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                store
+                    .append_event(&id, new_event(i, message("double click", Some("dup"))))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut stored = HashSet::new();
+    for task in tasks {
+        let appended = task.await.unwrap();
+        created += usize::from(appended.is_created());
+        stored.insert(appended.event().seq);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(stored, HashSet::from([2]));
+    assert_eq!(seqs(&all_events(&*db.store, &id).await), vec![1, 2]);
+}
+
+async fn concurrent_appends_get_consecutive_seqs(db: &TestDb) {
+    const TASKS: i64 = 20;
+    const EACH: i64 = 50;
+    let id = conversation(&*db.store).await;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = db.store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    // Half of them carry a key, which takes the duplicate check's path.
+                    let key = (i % 2 == 0).then(|| format!("t{t}-m{i}"));
+                    let body = message(&format!("task {t} message {i}"), key.as_deref());
+                    let appended = store.append_event(&id, new_event(i, body)).await.unwrap();
+                    assert!(appended.is_created());
+                    seqs.push(appended.event().seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        // One task's appends are answered in order.
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    let last = 1 + TASKS * EACH;
+    assert_eq!(all, (2..=last).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(&all_events(&*db.store, &id).await),
+        (1..=last).collect::<Vec<_>>()
+    );
+    let conversation = db.store.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(conversation.last_seq, last);
+}
+
+async fn a_failing_write_fails_only_its_caller(db: &TestDb) {
+    let key = NewStaff {
+        name: "Alice".into(),
+        role: StaffRole::Agent,
+        key_hash: "taken".into(),
+    };
+    db.store.create_staff(key.clone(), at(0)).await.unwrap();
+    let id = conversation(&*db.store).await;
+
+    // Queued together, so on SQLite they tend to share a batch with the failing writes.
+    let appends: Vec<_> = (0..200)
+        .map(|i| {
+            let store = db.store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let body = message(&format!("message {i}"), None);
+                store.append_event(&id, new_event(i, body)).await
+            })
+        })
+        .collect();
+    let store = db.store.clone();
+    let duplicate_key = tokio::spawn(async move { store.create_staff(key, at(1)).await });
+    let store = db.store.clone();
+    let unknown = tokio::spawn(async move {
+        store
+            .append_event("no-such-conversation", new_event(1, message("hi", None)))
+            .await
+    });
+
+    let mut seqs = Vec::new();
+    for append in appends {
+        seqs.push(append.await.unwrap().unwrap().event().seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (2..=201).collect::<Vec<_>>());
+    let error = duplicate_key.await.unwrap().unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let error = unknown.await.unwrap().unwrap_err();
+    assert!(
+        matches!(error, StoreError::ConversationNotFound(_)),
+        "{error:?}"
+    );
+    assert_eq!(db.store.list_staff().await.unwrap().len(), 1);
+}
+
+async fn customer_sees_only_customer_visible_events(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    store
+        .append_event(&id, new_event(1, message("question", None)))
+        .await
+        .unwrap();
+    // No event type is staff-only yet, so stage one the way a future type would be stored.
+    db.execute_raw(&format!(
+        r#"INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
+           VALUES ('{id}', 3, 'message', 'staff', NULL, 1772445602000000,
+                   '{{"type": "message", "role": "system", "text": "internal note"}}');
+           UPDATE conversations SET last_seq = 3 WHERE id = '{id}';"#
+    ))
+    .await;
+    store
+        .append_event(&id, new_event(4, message("answer", None)))
+        .await
+        .unwrap();
+
+    let customer = store
+        .events_after(&id, 0, 100, Some(Visibility::Customer))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&customer), vec![1, 2, 4]);
+    let staff = store
+        .events_after(&id, 0, 100, Some(Visibility::Staff))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&staff), vec![1, 2, 3, 4]);
+    assert_eq!(seqs(&all_events(store, &id).await), vec![1, 2, 3, 4]);
+    // The limit counts visible events only.
+    let page = store
+        .events_after(&id, 1, 1, Some(Visibility::Customer))
+        .await
+        .unwrap();
+    let after_gap = store
+        .events_after(&id, 2, 1, Some(Visibility::Customer))
+        .await
+        .unwrap();
+    assert_eq!((seqs(&page), seqs(&after_gap)), (vec![2], vec![4]));
+}
+
+async fn state_changes_follow_the_state_machine(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    let error = store
+        .change_state(&id, ConversationState::Human, None, at(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::InvalidTransition {
+                from: ConversationState::Ai,
+                to: ConversationState::Human
+            }
+        ),
+        "{error:?}"
+    );
+
+    let changed = store
+        .change_state(
+            &id,
+            ConversationState::WaitingHuman,
+            Some("asked for a person"),
+            at(2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.seq, 2);
+    assert_eq!(
+        changed.body,
+        EventBody::StateChanged {
+            from: ConversationState::Ai,
+            to: ConversationState::WaitingHuman,
+            reason: Some("asked for a person".into()),
+        }
+    );
+    // Already there: nothing happens.
+    assert_eq!(
+        store
+            .change_state(&id, ConversationState::WaitingHuman, None, at(3))
+            .await
+            .unwrap(),
+        None
+    );
+    let conversation = store.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::WaitingHuman);
+    assert_eq!(conversation.last_seq, 2);
+    assert_eq!(conversation.updated_at, at(2));
+    assert_eq!(all_events(store, &id).await.last(), Some(&changed));
+
+    let error = store
+        .change_state(
+            "no-such-conversation",
+            ConversationState::Resolved,
+            None,
+            at(4),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::ConversationNotFound(_)),
+        "{error:?}"
+    );
+}
+
+async fn conversations_are_listed_newest_activity_first(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let other_customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (conversation, _) = store
+            .create_conversation(&customer.id, None, at(i))
+            .await
+            .unwrap();
+        ids.push(conversation.id);
+    }
+    let (theirs, _) = store
+        .create_conversation(&other_customer.id, None, at(10))
+        .await
+        .unwrap();
+    // New activity moves the oldest to the top.
+    store
+        .append_event(&ids[0], new_event(20, message("still there?", None)))
+        .await
+        .unwrap();
+    store
+        .change_state(&ids[1], ConversationState::WaitingHuman, None, at(5))
+        .await
+        .unwrap();
+
+    let listed = |filter: ConversationFilter| async move {
+        store
+            .list_conversations(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(ConversationFilter::default()).await,
+        vec![
+            ids[0].clone(),
+            theirs.id.clone(),
+            ids[1].clone(),
+            ids[2].clone()
+        ]
+    );
+    assert_eq!(
+        listed(ConversationFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        vec![ids[0].clone(), theirs.id.clone()]
+    );
+    assert_eq!(
+        listed(ConversationFilter {
+            customer_id: Some(customer.id.clone()),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[0].clone(), ids[1].clone(), ids[2].clone()]
+    );
+    assert_eq!(
+        listed(ConversationFilter {
+            state: Some(ConversationState::Ai),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[0].clone(), theirs.id.clone(), ids[2].clone()]
+    );
+    assert_eq!(
+        listed(ConversationFilter {
+            state: Some(ConversationState::Ai),
+            customer_id: Some(other_customer.id.clone()),
+            limit: 10,
+        })
+        .await,
+        vec![theirs.id.clone()]
+    );
+}
+
+async fn secret_is_generated_once_and_shared(db: &TestDb) {
+    let store = &*db.store;
+    assert_eq!(store.secret("token-key", "first").await.unwrap(), "first");
+    assert_eq!(store.secret("token-key", "second").await.unwrap(), "first");
+
+    // Two processes starting at once agree on one value.
+    let other = db.open_again().await;
+    let (a, b) = tokio::join!(
+        db.store.secret("webhook-key", "from-a"),
+        other.secret("webhook-key", "from-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert!(a == "from-a" || a == "from-b");
+    assert_eq!(other.secret("token-key", "third").await.unwrap(), "first");
+}
+
+async fn staff_are_created_disabled_and_rotated(db: &TestDb) {
+    let store = &*db.store;
+    let alice = store
+        .create_staff(
+            NewStaff {
+                name: "Alice".into(),
+                role: StaffRole::Admin,
+                key_hash: "hash-a".into(),
+            },
+            at(0),
+        )
+        .await
+        .unwrap();
+    assert!(!alice.disabled);
+    let bob = store
+        .create_staff(
+            NewStaff {
+                name: "Bob".into(),
+                role: StaffRole::Agent,
+                key_hash: "hash-b".into(),
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_staff().await.unwrap(),
+        vec![alice.clone(), bob.clone()]
+    );
+    assert_eq!(store.staff(&bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        store.staff_by_key_hash("hash-b").await.unwrap(),
+        Some(bob.clone())
+    );
+
+    let duplicate = store
+        .create_staff(
+            NewStaff {
+                name: "Mallory".into(),
+                role: StaffRole::Agent,
+                key_hash: "hash-a".into(),
+            },
+            at(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict(_)),
+        "{duplicate:?}"
+    );
+
+    // Disabled staff are still found by key: the server decides what to do with them.
+    let disabled = store
+        .set_staff_disabled(&bob.id, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(
+        store.staff_by_key_hash("hash-b").await.unwrap(),
+        Some(disabled.clone())
+    );
+    let enabled = store
+        .set_staff_disabled(&bob.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!enabled.disabled);
+
+    let rotated = store.set_staff_key_hash(&bob.id, "hash-b2").await.unwrap();
+    assert_eq!(rotated, Some(enabled.clone()));
+    assert_eq!(store.staff_by_key_hash("hash-b").await.unwrap(), None);
+    assert_eq!(
+        store.staff_by_key_hash("hash-b2").await.unwrap(),
+        Some(enabled)
+    );
+    let taken = store
+        .set_staff_key_hash(&bob.id, "hash-a")
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
+
+    assert_eq!(
+        store.set_staff_disabled("nobody", true).await.unwrap(),
+        None
+    );
+    assert_eq!(store.set_staff_key_hash("nobody", "x").await.unwrap(), None);
+    assert_eq!(store.staff("nobody").await.unwrap(), None);
+}
+
+async fn identified_customer_is_upserted_by_external_id(db: &TestDb) {
+    let store = &*db.store;
+    let account = Account {
+        id: "acme".into(),
+        name: Some("Acme".into()),
+        tier: Some("enterprise".into()),
+        signup_at: Some(at(-86_400 * 400)),
+        owner: Some("dana@vendor.example".into()),
+        attrs: serde_json::json!({"plan": "scale", "seats": 40})
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    store.upsert_account(&account, at(0)).await.unwrap();
+    assert_eq!(store.account("acme").await.unwrap(), Some(account.clone()));
+    let upgraded = Account {
+        tier: Some("vip".into()),
+        ..account
+    };
+    store.upsert_account(&upgraded, at(1)).await.unwrap();
+    assert_eq!(store.account("acme").await.unwrap(), Some(upgraded));
+    assert_eq!(store.account("nobody").await.unwrap(), None);
+
+    let first = store
+        .upsert_identified_customer(
+            "u-42",
+            Some("Ann"),
+            Some("ann@acme.example"),
+            Some("acme"),
+            at(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.external_id.as_deref(), Some("u-42"));
+    assert!(!first.is_anonymous());
+    let again = store
+        .upsert_identified_customer("u-42", Some("Ann Lee"), None, Some("acme"), at(9))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.created_at, first.created_at);
+    assert_eq!(again.name.as_deref(), Some("Ann Lee"));
+    // A token without an email keeps the one already known.
+    assert_eq!(again.email.as_deref(), Some("ann@acme.example"));
+    assert_eq!(store.customer(&first.id).await.unwrap(), Some(again));
+
+    let someone_else = store
+        .upsert_identified_customer("u-43", None, None, None, at(0))
+        .await
+        .unwrap();
+    assert_ne!(someone_else.id, first.id);
+
+    let a = store.create_anonymous_customer(at(0)).await.unwrap();
+    let b = store.create_anonymous_customer(at(0)).await.unwrap();
+    assert!(a.is_anonymous() && b.is_anonymous());
+    assert_ne!(a.id, b.id);
+    assert_eq!(store.customer(&a.id).await.unwrap(), Some(a));
+    assert_eq!(store.customer("nobody").await.unwrap(), None);
+}
+
+async fn data_survives_close_and_reopen(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    store
+        .append_event(&id, new_event(1, message("remember me", Some("m-1"))))
+        .await
+        .unwrap();
+    store
+        .change_state(&id, ConversationState::WaitingHuman, None, at(2))
+        .await
+        .unwrap();
+    let before = all_events(store, &id).await;
+    let conversation = store.conversation(&id).await.unwrap();
+    store.close().await;
+    // Closed means closed.
+    assert!(matches!(
+        store
+            .append_event(&id, new_event(3, message("late", None)))
+            .await,
+        Err(StoreError::Closed) | Err(StoreError::Database(_))
+    ));
+
+    let reopened = db.open_again().await;
+    assert_eq!(reopened.conversation(&id).await.unwrap(), conversation);
+    assert_eq!(all_events(&*reopened, &id).await, before);
+    let retry = reopened
+        .append_event(&id, new_event(4, message("remember me", Some("m-1"))))
+        .await
+        .unwrap();
+    assert!(!retry.is_created());
+    let next = reopened
+        .append_event(&id, new_event(5, message("and more", None)))
+        .await
+        .unwrap();
+    assert_eq!(next.event().seq, 4);
+}
+
+async fn bus_delivers_committed_events(db: &TestDb) {
+    let store = &*db.store;
+    let id = conversation(store).await;
+    let other = conversation(store).await;
+    let mut mine = store.bus().subscribe(&id);
+    let mut everything = store.bus().subscribe_all();
+
+    store
+        .append_event(&other, new_event(1, message("not yours", None)))
+        .await
+        .unwrap();
+    let appended = store
+        .append_event(&id, new_event(2, message("hello", Some("m-1"))))
+        .await
+        .unwrap()
+        .into_event();
+    let notice = next_notice(&mut mine).await;
+    assert_eq!(notice.conversation_id, id);
+    assert_eq!(notice.seq, appended.seq);
+    assert_eq!(notice.event.as_ref(), Some(&appended));
+    // Published after the commit: a reader finds the event.
+    let stored = store
+        .events_after(&id, notice.seq - 1, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![appended.clone()]);
+
+    // A duplicate announces nothing; the next notice is the state change.
+    store
+        .append_event(&id, new_event(3, message("hello", Some("m-1"))))
+        .await
+        .unwrap();
+    let changed = store
+        .change_state(&id, ConversationState::WaitingHuman, None, at(4))
+        .await
+        .unwrap()
+        .unwrap();
+    let notice = next_notice(&mut mine).await;
+    assert_eq!(notice.event.as_ref(), Some(&changed));
+
+    let global: Vec<(String, i64)> = [
+        next_notice(&mut everything).await,
+        next_notice(&mut everything).await,
+        next_notice(&mut everything).await,
+    ]
+    .iter()
+    .map(|n| (n.conversation_id.clone(), n.seq))
+    .collect();
+    assert_eq!(global, vec![(other, 2), (id.clone(), 2), (id, 3)]);
+}
+
+/// PostgreSQL only: a second process on the same database hears about the first's events.
+async fn second_store_hears_events_of_the_first(db: &TestDb) {
+    let first = &*db.store;
+    let second = db.open_again().await;
+    let id = conversation(first).await;
+    let mut theirs = second.bus().subscribe(&id);
+
+    let appended = first
+        .append_event(&id, new_event(1, message("over here", None)))
+        .await
+        .unwrap()
+        .into_event();
+    let notice = notice_reaching(&mut theirs, 2).await;
+    assert_eq!(
+        (notice.conversation_id.as_str(), notice.seq),
+        (id.as_str(), 2)
+    );
+    // Other processes' notices carry no event: subscribers read it from the store.
+    assert_eq!(notice.event, None);
+    let read = second.events_after(&id, 1, 10, None).await.unwrap();
+    assert_eq!(read, vec![appended]);
+
+    // And the other way round, with the seq continuing across processes.
+    let mut ours = first.bus().subscribe(&id);
+    let reply = second
+        .append_event(&id, new_event(2, message("hi", None)))
+        .await
+        .unwrap();
+    assert_eq!(reply.event().seq, 3);
+    let notice = notice_reaching(&mut ours, 3).await;
+    assert_eq!((notice.seq, notice.event.as_ref()), (3, None));
+}
+
+macro_rules! suite {
+    (shared: [$($test:ident),* $(,)?], postgres_only: [$($pg_test:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$test(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$test(&db).await;
+                    db.finish().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $pg_test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$pg_test(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+suite! {
+    shared: [
+        conversation_starts_with_its_started_event_as_seq_1,
+        appended_events_are_numbered_without_gaps,
+        appending_to_an_unknown_conversation_fails,
+        conversation_needs_an_existing_customer,
+        timestamps_round_trip_to_the_microsecond,
+        repeated_client_msg_id_returns_the_stored_event,
+        concurrent_duplicates_store_one_event,
+        concurrent_appends_get_consecutive_seqs,
+        a_failing_write_fails_only_its_caller,
+        customer_sees_only_customer_visible_events,
+        state_changes_follow_the_state_machine,
+        conversations_are_listed_newest_activity_first,
+        secret_is_generated_once_and_shared,
+        staff_are_created_disabled_and_rotated,
+        identified_customer_is_upserted_by_external_id,
+        data_survives_close_and_reopen,
+        bus_delivers_committed_events,
+    ],
+    postgres_only: [
+        second_store_hears_events_of_the_first,
+    ],
+}

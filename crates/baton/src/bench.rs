@@ -1,0 +1,188 @@
+//! `baton bench`: load generators that measure a real Baton server over loopback and print
+//! figures. They are measurements, not tests: nothing here asserts a speed.
+
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Message ingest: many conversations posting customer messages at once, each waiting
+    /// for its acknowledgement before sending the next. Prints messages/s and latency.
+    Ingest {
+        /// Conversations posting concurrently.
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        /// Messages to post in all.
+        #[arg(long, default_value_t = 50_000)]
+        messages: usize,
+        /// Durability of the server started for the run: process or fsync.
+        #[arg(long, default_value = "process")]
+        durability: String,
+        /// Measure this running server instead of starting one (e.g. http://127.0.0.1:8080).
+        #[arg(long)]
+        url: Option<String>,
+        /// Database for the server started for the run (default: a new SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Ingest {
+            conversations,
+            messages,
+            durability,
+            url,
+            database,
+        } => {
+            if conversations == 0 || messages == 0 {
+                bail!("--conversations and --messages must be at least 1");
+            }
+            let dir = tempfile_dir()?;
+            let mut server = None;
+            let base = match url {
+                Some(url) => url.trim_end_matches('/').to_string(),
+                None => {
+                    let database = database
+                        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+                    let (child, base) = start_server(&database, &durability).await?;
+                    server = Some(child);
+                    base
+                }
+            };
+            let result = ingest(&base, conversations, messages).await;
+            if let Some(mut child) = server {
+                let _ = child.kill().await;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("baton-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Starts `baton serve` on a free port and waits for its `listening on` line.
+async fn start_server(database: &str, durability: &str) -> anyhow::Result<(Child, String)> {
+    let exe = std::env::current_exe().context("cannot find the baton executable")?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+        .env("BATON_DURABILITY", durability)
+        .env("BATON_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start baton serve")?;
+    let stdout = child.stdout.take().context("no stdout from baton serve")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .context("baton serve did not become ready within 60 s")??
+        .context("baton serve exited before it was ready")?;
+    let base = line
+        .strip_prefix("listening on ")
+        .context("unexpected first line from baton serve")?
+        .to_string();
+    Ok((child, base))
+}
+
+async fn ingest(base: &str, conversations: usize, messages: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(conversations)
+        .build()?;
+    eprintln!("opening {conversations} conversations on {base} ...");
+    let mut tokens = Vec::with_capacity(conversations);
+    for _ in 0..conversations {
+        let response: serde_json::Value = client
+            .post(format!("{base}/v1/conversations"))
+            .json(&json!({"page": {"url": "https://app.example.com/bench"}}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = response["id"].as_str().context("no id")?.to_string();
+        let token = response["token"].as_str().context("no token")?.to_string();
+        tokens.push((id, token));
+    }
+    let per_conversation = messages.div_ceil(conversations);
+    let total = per_conversation * conversations;
+    eprintln!("posting {total} messages ({per_conversation} per conversation) ...");
+    let client = Arc::new(client);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(conversations);
+    for (i, (id, token)) in tokens.into_iter().enumerate() {
+        let client = client.clone();
+        let url = format!("{base}/v1/conversations/{id}/messages");
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_conversation);
+            let mut failures = 0usize;
+            for n in 0..per_conversation {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"client_msg_id": format!("c{i}-m{n}"),
+                                  "text": "Hello, I cannot find where to download last month's invoice."}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => latencies.push(sent.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failures = 0;
+    for task in tasks {
+        let (l, f) = task.await?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    println!("ingest over HTTP on loopback: {conversations} concurrent conversations");
+    println!(
+        "  acknowledged: {} messages in {:.2} s ({} failed)",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        failures
+    );
+    println!(
+        "  throughput:   {:.0} messages/s",
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  latency:      p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    if failures > 0 {
+        bail!("{failures} messages were not acknowledged");
+    }
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! The HTTP and WebSocket API, driven over loopback against the real binary, on SQLite and
+//! (when `BATON_TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn posting_the_same_client_msg_id_twice_stores_one_message() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = Server::start(&db).await;
+        let (id, token) = server.open_conversation(json!({})).await;
+
+        let (first, body1) = server
+            .post_message(&id, &token, "m-1", "Where is my invoice?")
+            .await;
+        let (second, body2) = server
+            .post_message(&id, &token, "m-1", "Where is my invoice?")
+            .await;
+        assert_eq!(first, 201, "{backend:?}: {body1}");
+        assert_eq!(
+            second, 200,
+            "{backend:?}: a retry is acknowledged, not stored again"
+        );
+        assert_eq!(body1["message"], body2["message"]);
+        assert_eq!(body1["replies"], json!([]));
+        assert_eq!(body1["message"]["type"], "message");
+        assert_eq!(body1["message"]["role"], "customer");
+        assert_eq!(body1["message"]["client_msg_id"], "m-1");
+
+        let (status, page) = server
+            .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+            .await;
+        assert_eq!(status, 200);
+        let messages: Vec<&Value> = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "message")
+            .collect();
+        assert_eq!(messages.len(), 1, "{backend:?}: exactly one message stored");
+    }
+}
+
+#[tokio::test]
+async fn stream_replays_then_goes_live_and_resumes_without_gap_or_duplicate() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = Server::start(&db).await;
+        let (id, token) = server
+            .open_conversation(json!({"page": {"url": "https://app.example.com/billing"}}))
+            .await;
+        for n in 0..5 {
+            let (s, _) = server
+                .post_message(&id, &token, &format!("a{n}"), &format!("first {n}"))
+                .await;
+            assert_eq!(s, 201);
+        }
+        // seq 1 is conversation_started; messages are 2..=6.
+        let url = format!(
+            "{}/v1/conversations/{id}/stream?after=0&token={token}",
+            server.ws_base
+        );
+        let mut stream = Stream::connect(&url).await;
+        let replayed = stream.collect_until_seq(6, 20).await;
+        let seqs: Vec<i64> = replayed
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6], "{backend:?}: replay");
+
+        // Live: new messages arrive on the open stream.
+        for n in 0..3 {
+            server
+                .post_message(&id, &token, &format!("b{n}"), &format!("live {n}"))
+                .await;
+        }
+        let live = stream.collect_until_seq(9, 20).await;
+        let seqs: Vec<i64> = live.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![7, 8, 9], "{backend:?}: live");
+        stream.close().await;
+
+        // Messages sent while disconnected arrive on reconnect from `after`, exactly once.
+        for n in 0..4 {
+            server
+                .post_message(&id, &token, &format!("c{n}"), &format!("offline {n}"))
+                .await;
+        }
+        let url = format!(
+            "{}/v1/conversations/{id}/stream?after=9&token={token}",
+            server.ws_base
+        );
+        let mut stream = Stream::connect(&url).await;
+        let resumed = stream.collect_until_seq(13, 20).await;
+        let seqs: Vec<i64> = resumed.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![10, 11, 12, 13], "{backend:?}: resume");
+        assert_eq!(resumed[3]["text"], "offline 3");
+        // Nothing more is pending.
+        assert!(stream.next_json(1).await.is_none());
+    }
+}
+
+#[tokio::test]
+async fn events_page_with_after_and_limit() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (id, token) = server.open_conversation(json!({})).await;
+    for n in 0..6 {
+        server
+            .post_message(&id, &token, &format!("m{n}"), "hello")
+            .await;
+    }
+    let (status, page) = server
+        .get(
+            &format!("/v1/conversations/{id}/events?after=2&limit=3"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seqs: Vec<i64> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![3, 4, 5]);
+    assert_eq!(page["next_after"], 5);
+    let (status, page) = server
+        .get(
+            &format!("/v1/conversations/{id}/events?after=7"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["events"], json!([]));
+    assert_eq!(page["next_after"], 7);
+    let (status, body) = server
+        .get(
+            &format!("/v1/conversations/{id}/events?limit=0"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_request");
+}
+
+#[tokio::test]
+async fn credentials_open_only_what_they_should() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = Server::start(&db).await;
+        let (a, token_a) = server.open_conversation(json!({})).await;
+        let (b, _token_b) = server.open_conversation(json!({})).await;
+
+        // A customer token never reads another conversation.
+        let (status, body) = server
+            .get(&format!("/v1/conversations/{b}/events"), Some(&token_a))
+            .await;
+        assert_eq!(status, 404, "{backend:?}");
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, _) = server.post_message(&b, &token_a, "x", "hi").await;
+        assert_eq!(status, 404);
+        // No credentials, or a forged token.
+        let (status, body) = server
+            .get(&format!("/v1/conversations/{a}/events"), None)
+            .await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], "unauthorized");
+        let forged = token_a.replace(&a, &b);
+        let (status, _) = server
+            .get(&format!("/v1/conversations/{b}/events"), Some(&forged))
+            .await;
+        assert_eq!(status, 401);
+
+        // Staff: agent keys work on agent routes, not admin routes.
+        let admin = create_staff(&server.database_url, "admin", "Ada Admin");
+        let (status, created) = server
+            .post(
+                "/v1/admin/staff",
+                Some(&admin),
+                json!({"name": "Dana", "role": "agent"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let agent_key = created["key"].as_str().unwrap().to_string();
+        let agent_id = created["staff"]["id"].as_str().unwrap().to_string();
+        let (status, list) = server
+            .get("/v1/agent/conversations", Some(&agent_key))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(list["conversations"].as_array().unwrap().len(), 2);
+        let (status, body) = server.get("/v1/admin/staff", Some(&agent_key)).await;
+        assert_eq!(status, 403, "agent key on an admin route");
+        assert_eq!(body["error"]["code"], "forbidden");
+        let (status, _) = server.get("/v1/agent/conversations", Some(&token_a)).await;
+        assert_eq!(status, 401, "a conversation token is not a staff key");
+        let (status, _) = server.get("/v1/agent/conversations", None).await;
+        assert_eq!(status, 401);
+
+        // Rotating a key retires the old one.
+        let (status, rotated) = server
+            .post(
+                &format!("/v1/admin/staff/{agent_id}/rotate-key"),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let new_key = rotated["key"].as_str().unwrap().to_string();
+        assert_eq!(
+            server
+                .get("/v1/agent/conversations", Some(&agent_key))
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            server
+                .get("/v1/agent/conversations", Some(&new_key))
+                .await
+                .0,
+            200
+        );
+
+        // A disabled key gets 401 at once; enabling restores it.
+        let (status, staff) = server
+            .post(
+                &format!("/v1/admin/staff/{agent_id}/disable"),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(staff["disabled"], true);
+        assert_eq!(
+            server
+                .get("/v1/agent/conversations", Some(&new_key))
+                .await
+                .0,
+            401
+        );
+        server
+            .post(
+                &format!("/v1/admin/staff/{agent_id}/enable"),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            server
+                .get("/v1/agent/conversations", Some(&new_key))
+                .await
+                .0,
+            200
+        );
+
+        // Staff read the full timeline of any conversation.
+        let (status, page) = server
+            .get(
+                &format!("/v1/agent/conversations/{a}/events"),
+                Some(&new_key),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(page["events"][0]["type"], "conversation_started");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_documented_json_errors() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (id, token) = server.open_conversation(json!({})).await;
+
+    let (status, body) = server.post_message(&id, &token, "e1", "   ").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert!(body["error"]["message"].as_str().unwrap().contains("text"));
+
+    let long = "é".repeat(4001);
+    let (status, body) = server.post_message(&id, &token, "e2", &long).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "text_too_long");
+    let exactly = "é".repeat(4000);
+    assert_eq!(
+        server.post_message(&id, &token, "e3", &exactly).await.0,
+        201
+    );
+
+    let response = server
+        .http
+        .post(server.url(&format!("/v1/conversations/{id}/messages")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"client_msg_id\": \"x\", \"text\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed_json");
+
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            Some(&token),
+            json!({"text": "no id"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "invalid_request");
+
+    // Unknown conversation: a valid-looking token for an id that does not exist.
+    let (status, body) = server
+        .post_message("does-not-exist", &token, "e4", "hi")
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let (status, body) = server.get("/v1/no/such/route", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{id}/events"),
+            Some(&token),
+            json!({"kind": "teleport"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Nothing of the failed requests was stored.
+    let (_, page) = server
+        .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+        .await;
+    let messages = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .count();
+    assert_eq!(messages, 1);
+}
+
+#[tokio::test]
+async fn identity_tokens_decide_who_the_customer_is() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let claims = |exp: i64| {
+        json!({"sub": "user-42", "name": "Ada Lovelace", "email": "ada@example.com", "exp": exp,
+               "account": {"id": "acme", "name": "Acme Inc", "tier": "enterprise",
+                           "signup_at": "2026-01-05T00:00:00Z", "owner": "Sam", "attrs": {"plan": "scale", "seats": 120}}})
+    };
+    let token = identity_token(IDENTITY_SECRET, claims(now_secs() + 600));
+    let response = server
+        .http
+        .post(server.url("/v1/conversations"))
+        .json(&json!({"identity_token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let opened: Value = response.json().await.unwrap();
+    assert_eq!(opened["anonymous"], false);
+    assert_eq!(opened["state"], "ai");
+
+    let admin = create_staff(&server.database_url, "admin", "Ada Admin");
+    let id = opened["id"].as_str().unwrap();
+    let (status, detail) = server
+        .get(&format!("/v1/agent/conversations/{id}"), Some(&admin))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["customer"]["external_id"], "user-42");
+    assert_eq!(detail["customer"]["email"], "ada@example.com");
+    assert_eq!(detail["account"]["tier"], "enterprise");
+    assert_eq!(detail["account"]["attrs"]["seats"], 120);
+
+    // Expired, badly signed and alg-swapped tokens get 401.
+    let expired = identity_token(IDENTITY_SECRET, claims(now_secs() - 600));
+    let forged = identity_token("not-the-right-secret-0123456789", claims(now_secs() + 600));
+    let swapped = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
+        &claims(now_secs() + 600),
+        &jsonwebtoken::EncodingKey::from_secret(IDENTITY_SECRET.as_bytes()),
+    )
+    .unwrap();
+    for bad in [expired, forged, swapped, "not-a-jwt".to_string()] {
+        let (status, body) = server
+            .post("/v1/conversations", None, json!({"identity_token": bad}))
+            .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    // Without a token the customer is an anonymous visitor.
+    let (status, body) = server.post("/v1/conversations", None, json!({})).await;
+    assert_eq!(status, 201);
+    assert_eq!(body["anonymous"], true);
+}
+
+#[tokio::test]
+async fn page_activity_is_stored_and_shown_to_its_customer() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (id, token) = server
+        .open_conversation(
+            json!({"page": {"url": "https://app.example.com/billing", "title": "Billing"}}),
+        )
+        .await;
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{id}/events"),
+            Some(&token),
+            json!({"kind": "error", "url": "https://app.example.com/billing", "detail": "Payment failed: card declined", "at": "2026-03-02T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["event"]["type"], "page_event");
+    assert_eq!(body["event"]["kind"], "error");
+    assert_eq!(body["event"]["occurred_at"], "2026-03-02T10:00:00Z");
+    let (_, page) = server
+        .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+        .await;
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events[0]["type"], "conversation_started");
+    assert_eq!(events[0]["page"]["title"], "Billing");
+    assert_eq!(events[1]["detail"], "Payment failed: card declined");
+}
+
+#[tokio::test]
+async fn operations_endpoints_answer() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (id, token) = server.open_conversation(json!({})).await;
+    server.post_message(&id, &token, "m", "hello").await;
+
+    assert_eq!(
+        server.get("/healthz", None).await,
+        (200, json!({"status": "ok"}))
+    );
+    let (status, ready) = server.get("/readyz", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["database"], "sqlite");
+
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("baton_messages_stored_total"), "{metrics}");
+    assert!(metrics.contains("baton_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("baton_http_request_duration_seconds"),
+        "{metrics}"
+    );
+
+    let (status, doc) = server.get("/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/conversations",
+        "/v1/conversations/{id}/messages",
+        "/v1/conversations/{id}/stream",
+        "/v1/admin/staff",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_only_listed_origins() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let mut options = ServerOptions::default();
+    options
+        .env
+        .push(("BATON_CORS_ORIGINS", "https://app.example.com".to_string()));
+    let server = Server::start_with(&db, options).await;
+    let preflight = |origin: &'static str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, server.url("/v1/conversations"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("https://app.example.com")
+    );
+    let refused = preflight("https://evil.example.net").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

@@ -1,0 +1,313 @@
+//! Shared fixtures for the integration tests: the real `baton` binary started on an ephemeral
+//! port, on a fresh SQLite file or a fresh PostgreSQL schema, and small HTTP/WebSocket clients.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_baton");
+pub const IDENTITY_SECRET: &str = "test-identity-secret-0123456789";
+
+/// Which database a test server runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// Every backend available here: SQLite always, PostgreSQL when
+    /// `BATON_TEST_DATABASE_URL` is set.
+    pub fn all() -> Vec<Backend> {
+        let mut all = vec![Backend::Sqlite];
+        match std::env::var("BATON_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => all.push(Backend::Postgres(url)),
+            _ => eprintln!("skipping the PostgreSQL variant: BATON_TEST_DATABASE_URL is not set"),
+        }
+        all
+    }
+}
+
+/// A database for one test: a SQLite file in a temporary folder, or a new schema.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: &Backend) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("baton.db").display()),
+            Backend::Postgres(base) => postgres_schema_url(base).await,
+        };
+        TestDatabase { url, dir }
+    }
+}
+
+/// Creates a fresh schema and returns a URL whose connections use it.
+pub async fn postgres_schema_url(base: &str) -> String {
+    use sqlx::Connection;
+    let schema = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to BATON_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// A running `baton serve`.
+pub struct Server {
+    pub base: String,
+    pub ws_base: String,
+    pub database_url: String,
+    pub child: Child,
+    pub http: reqwest::Client,
+    stderr_log: PathBuf,
+}
+
+pub struct ServerOptions<'a> {
+    pub env: Vec<(&'a str, String)>,
+    pub config: Option<&'a Path>,
+}
+
+impl Default for ServerOptions<'_> {
+    fn default() -> Self {
+        ServerOptions {
+            env: vec![("BATON_IDENTITY_SECRET", IDENTITY_SECRET.to_string())],
+            config: None,
+        }
+    }
+}
+
+impl Server {
+    pub async fn start(db: &TestDatabase) -> Server {
+        Server::start_with(db, ServerOptions::default()).await
+    }
+
+    pub async fn start_with(db: &TestDatabase, options: ServerOptions<'_>) -> Server {
+        let stderr_log = db
+            .dir
+            .path()
+            .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
+        let log = std::fs::File::create(&stderr_log).expect("log file");
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--database", &db.url])
+            .current_dir(db.dir.path())
+            .env_remove("BATON_CONFIG")
+            .env_remove("BATON_LISTEN")
+            .env_remove("BATON_DATABASE_URL")
+            .env("BATON_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        if let Some(config) = options.config {
+            command.arg("--config").arg(config);
+        }
+        for (k, v) in options.env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start baton serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("server ready within 60 s")
+            .expect("read stdout");
+        let Some(line) = line else {
+            let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+            panic!("baton serve exited before it was ready:\n{log}");
+        };
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server {
+            ws_base: base.replacen("http://", "ws://", 1),
+            base,
+            database_url: db.url.clone(),
+            child,
+            http: reqwest::Client::new(),
+            stderr_log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Kills the process at once (SIGKILL): nothing gets to flush.
+    pub async fn kill_hard(&mut self) {
+        self.child.kill().await.expect("kill -9");
+    }
+
+    /// Opens a conversation and returns (id, token).
+    pub async fn open_conversation(&self, body: Value) -> (String, String) {
+        let response = self
+            .http
+            .post(self.url("/v1/conversations"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /v1/conversations");
+        assert_eq!(response.status(), 201, "open conversation");
+        let v: Value = response.json().await.expect("json");
+        (
+            v["id"].as_str().expect("id").to_string(),
+            v["token"].as_str().expect("token").to_string(),
+        )
+    }
+
+    /// Posts a customer message; returns (status, body).
+    pub async fn post_message(
+        &self,
+        id: &str,
+        token: &str,
+        client_msg_id: &str,
+        text: &str,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/v1/conversations/{id}/messages")))
+            .bearer_auth(token)
+            .json(&json!({"client_msg_id": client_msg_id, "text": text}))
+            .send()
+            .await
+            .expect("POST messages");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET with an optional bearer credential; returns (status, body).
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        let response = request.send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST JSON with an optional bearer credential; returns (status, body).
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        let response = request.send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Runs `baton admin ...` on a database and returns the key printed on the last line.
+pub fn create_staff(database_url: &str, role: &str, name: &str) -> String {
+    let output = std::process::Command::new(BIN)
+        .args(["admin", &format!("create-{role}"), "--name", name])
+        .args(["--database", database_url])
+        .env("BATON_LOG", "warn")
+        .output()
+        .expect("run baton admin");
+    assert!(
+        output.status.success(),
+        "baton admin failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    stdout
+        .lines()
+        .last()
+        .expect("a key line")
+        .trim()
+        .to_string()
+}
+
+/// A WebSocket client for a stream.
+pub struct Stream {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Stream {
+    pub async fn connect(url: &str) -> Stream {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        Stream { ws }
+    }
+
+    /// The next JSON frame, waiting at most `secs` seconds; `None` on timeout or close.
+    pub async fn next_json(&mut self, secs: u64) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                Message::Text(text) => return serde_json::from_str(&text).ok(),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Collects frames until one with `seq == last` arrives (or `secs` pass).
+    pub async fn collect_until_seq(&mut self, last: i64, secs: u64) -> Vec<Value> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while tokio::time::Instant::now() < deadline {
+            let remaining = deadline - tokio::time::Instant::now();
+            match self.next_json(remaining.as_secs().max(1)).await {
+                Some(v) => {
+                    let seq = v["seq"].as_i64();
+                    out.push(v);
+                    if seq == Some(last) {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// Signs an identity token the way a host product would.
+pub fn identity_token(secret: &str, claims: Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
