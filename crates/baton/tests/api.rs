@@ -509,3 +509,64 @@ async fn cors_allows_only_listed_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn two_processes_on_postgres_share_conversations_and_live_events() {
+    let Some(Backend::Postgres(url)) = Backend::all()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!("skipping: BATON_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let db = TestDatabase::new(&Backend::Postgres(url)).await;
+    let a = Server::start(&db).await;
+    let b = Server::start(&db).await;
+    // A conversation opened on one process is served by the other: tokens are signed with a
+    // secret both read from the database.
+    let (id, token) = a.open_conversation(json!({})).await;
+    let url = format!(
+        "{}/v1/conversations/{id}/stream?after=1&token={token}",
+        b.ws_base
+    );
+    let mut stream = Stream::connect(&url).await;
+    // Messages posted to either process reach the stream on B, in order, once each.
+    assert_eq!(
+        a.post_message(&id, &token, "m1", "posted on A").await.0,
+        201
+    );
+    assert_eq!(
+        b.post_message(&id, &token, "m2", "posted on B").await.0,
+        201
+    );
+    assert_eq!(
+        a.post_message(&id, &token, "m3", "posted on A again")
+            .await
+            .0,
+        201
+    );
+    // A retry on the other process is still the same message.
+    assert_eq!(
+        b.post_message(&id, &token, "m1", "posted on A").await.0,
+        200
+    );
+    let events = stream.collect_until_seq(4, 20).await;
+    let texts: Vec<&str> = events.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        vec!["posted on A", "posted on B", "posted on A again"]
+    );
+    assert!(stream.next_json(1).await.is_none());
+}
+
+#[tokio::test]
+async fn stream_route_without_websocket_upgrade_is_a_json_error() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (id, token) = server.open_conversation(json!({})).await;
+    let (status, body) = server
+        .get(&format!("/v1/conversations/{id}/stream"), Some(&token))
+        .await;
+    assert!(status >= 400, "{status}");
+    assert_eq!(body["error"]["code"], "websocket_required");
+}

@@ -1,5 +1,6 @@
 //! The agent API: conversations and their full timelines (staff-only events included).
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::response::Response;
 use baton_core::{Conversation, ConversationState, Customer};
@@ -151,7 +152,7 @@ async fn stream_events(
     _staff: StreamStaffAuth,
     Path(id): Path<String>,
     Query(query): Query<StreamQuery>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     open_stream(state, id, query.after, Reader::Staff, upgrade).await
 }

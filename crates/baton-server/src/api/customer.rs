@@ -1,5 +1,6 @@
 //! The customer API: what the widget (or any client acting for a customer) calls.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -332,7 +333,7 @@ async fn stream_events(
     StreamCustomerAuth(auth): StreamCustomerAuth,
     Path(id): Path<String>,
     Query(query): Query<StreamQuery>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     auth.require(&id)?;
     open_stream(state, id, query.after, Reader::Customer, upgrade).await
@@ -344,8 +345,18 @@ pub async fn open_stream(
     id: String,
     after: i64,
     reader: Reader,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "websocket_required",
+            format!(
+                "this route is a WebSocket stream: {}",
+                rejection.body_text()
+            ),
+        )
+    })?;
     if after < 0 {
         return Err(ApiError::invalid("after must not be negative"));
     }
