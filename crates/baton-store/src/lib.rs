@@ -94,7 +94,7 @@ impl Appended {
 pub struct ConversationFilter {
     pub state: Option<ConversationState>,
     pub customer_id: Option<String>,
-    /// At most this many, newest activity first.
+    /// At most this many, newest activity first (0: the default, 100).
     pub limit: u32,
 }
 
@@ -181,8 +181,8 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Event>>;
 
-    /// Events with `seq > after`, oldest first, at most `limit`; only those `visibility`
-    /// allows when given (`Visibility::Customer` hides staff-only events).
+    /// Events with `seq > after`, oldest first, at most `limit` (0: the default, 1000); only
+    /// those `visibility` allows when given (`Visibility::Customer` hides staff-only events).
     async fn events_after(
         &self,
         conversation_id: &str,

@@ -2,11 +2,9 @@
 //!
 //! Every write is its own transaction. Appends to one conversation queue up on the row lock
 //! that bumping `conversations.last_seq` takes, which keeps seqs gap-free across processes.
-//! Each committed event is announced with `NOTIFY baton_events`; a listener task relays the
-//! announcements of other processes to this process's [`EventBus`].
+//! Committed events reach the other processes through `NOTIFY` (see [`notify`]).
 
-use std::sync::Mutex;
-use std::time::Duration;
+mod notify;
 
 use async_trait::async_trait;
 use baton_core::{
@@ -14,9 +12,9 @@ use baton_core::{
     Staff, Visibility,
 };
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+
+use self::notify::Notifier;
 
 use crate::codec::{
     self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
@@ -25,14 +23,8 @@ use crate::{
     Appended, ConversationFilter, EventBus, EventNotice, NewStaff, Result, Store, StoreError,
 };
 
-/// The `NOTIFY` channel. Its payload is `conversation_id:seq:origin:schema`: `origin` names
-/// the store that wrote the event (so it can skip its own notices) and `schema` keeps
-/// installations that share a database in separate schemas apart.
-const CHANNEL: &str = "baton_events";
-/// Connections for queries; the listener has its own.
+/// Connections for queries; notices have their own.
 const POOL_SIZE: u32 = 16;
-/// Waits between attempts to get the listener back after it failed.
-const RELAY_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -44,19 +36,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PostgresStore {
     pool: PgPool,
     bus: EventBus,
-    /// This store's `origin` in notices.
-    origin: String,
     /// The schema the tables live in, from `current_schema()`.
     schema: String,
-    relay: Mutex<Option<Relay>>,
-}
-
-/// The background task relaying other processes' notices.
-struct Relay {
-    /// Dropping or firing it stops the task.
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-    pool: PgPool,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -83,72 +65,19 @@ impl PostgresStore {
             .fetch_one(&pool)
             .await?;
         let schema = schema.unwrap_or_else(|| "public".to_string());
-        let origin = uuid::Uuid::new_v4().simple().to_string();
-
-        // The listener gets its own one-connection pool so that queries can never starve it
-        // (nor it them). It listens before `open` returns: from then on no notice is missed.
-        let listener_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connect_with(options)
-            .await?;
-        let listener = connect_listener(&listener_pool).await?;
         let bus = EventBus::default();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(relay(
-            listener,
-            listener_pool.clone(),
-            bus.clone(),
-            origin.clone(),
-            schema.clone(),
-            stopped,
-        ));
+        let notifier = Notifier::start(&options, bus.clone(), schema.clone()).await?;
         Ok(PostgresStore {
             pool,
             bus,
-            origin,
             schema,
-            relay: Mutex::new(Some(Relay {
-                stop,
-                task,
-                pool: listener_pool,
-            })),
+            notifier,
         })
     }
 
-    /// Inserts an event and announces it to other processes (delivered at commit).
-    async fn insert_event(
-        &self,
-        conn: &mut PgConnection,
-        conversation_id: &str,
-        seq: i64,
-        record: &EventRecord,
-    ) -> Result<()> {
-        let payload = format!("{conversation_id}:{seq}:{}:{}", self.origin, self.schema);
-        sqlx::query(
-            "WITH inserted AS (
-                INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
-                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-                RETURNING seq
-             )
-             SELECT pg_notify($8, $9) FROM inserted",
-        )
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(record.type_name())
-        .bind(record.visibility())
-        .bind(record.client_msg_id())
-        .bind(record.at_micros())
-        .bind(&record.body_json)
-        .bind(CHANNEL)
-        .bind(payload)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
+    /// Tells this process's subscribers and the other processes about a committed event.
     fn publish(&self, conversation_id: &str, event: &Event) {
+        self.notifier.announce(conversation_id, event.seq);
         self.bus.publish(EventNotice {
             conversation_id: conversation_id.to_string(),
             seq: event.seq,
@@ -157,117 +86,47 @@ impl PostgresStore {
     }
 }
 
-/// Bumps the conversation's `last_seq` (and `updated_at`), taking its row lock until the
-/// transaction ends, and returns the new seq.
-async fn next_seq(
+async fn insert_event(
     conn: &mut PgConnection,
     conversation_id: &str,
+    seq: i64,
+    record: &EventRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(record.type_name())
+    .bind(record.visibility())
+    .bind(record.client_msg_id())
+    .bind(record.at_micros())
+    .bind(&record.body_json)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the (locked) conversation to `state` and bumps its `last_seq` (and `updated_at`),
+/// returning the new seq.
+async fn move_to(
+    conn: &mut PgConnection,
+    conversation_id: &str,
+    state: ConversationState,
     at: DateTime<Utc>,
-    state: Option<ConversationState>,
 ) -> Result<i64> {
-    let seq: Option<i64> = match state {
-        None => {
-            sqlx::query_scalar(
-                "UPDATE conversations SET last_seq = last_seq + 1,
-                    updated_at = GREATEST(updated_at, $2)
-                 WHERE id = $1 RETURNING last_seq",
-            )
-            .bind(conversation_id)
-            .bind(codec::micros(at))
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-        Some(state) => {
-            sqlx::query_scalar(
-                "UPDATE conversations SET state = $3, last_seq = last_seq + 1,
-                    updated_at = GREATEST(updated_at, $2)
-                 WHERE id = $1 RETURNING last_seq",
-            )
-            .bind(conversation_id)
-            .bind(codec::micros(at))
-            .bind(state.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-    };
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET state = $2, last_seq = last_seq + 1,
+            updated_at = GREATEST(updated_at, $3)
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(state.as_str())
+    .bind(codec::micros(at))
+    .fetch_optional(&mut *conn)
+    .await?;
     seq.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
-}
-
-async fn connect_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    // The relay stops on its own signal; the pool closing must not look like a failure.
-    listener.ignore_pool_close_event(true);
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-/// Relays other processes' notices to the bus until `stop` fires or its sender is dropped,
-/// reconnecting after failures. Notices sent while the listener is down are lost; the next
-/// one tells subscribers to catch up from the store.
-async fn relay(
-    listener: PgListener,
-    pool: PgPool,
-    bus: EventBus,
-    origin: String,
-    schema: String,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let (first_backoff, max_backoff) = RELAY_BACKOFF;
-    let mut backoff = first_backoff;
-    let mut ready = Some(listener);
-    loop {
-        let connected = match ready.take() {
-            Some(listener) => Ok(listener),
-            None => connect_listener(&pool).await,
-        };
-        match connected {
-            Ok(mut listener) => loop {
-                let received = tokio::select! {
-                    _ = &mut stop => return,
-                    received = listener.recv() => received,
-                };
-                match received {
-                    Ok(notification) => {
-                        backoff = first_backoff;
-                        if let Some(notice) = parse_notice(notification.payload(), &origin, &schema)
-                        {
-                            bus.publish(notice);
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "lost the PostgreSQL event listener; reconnecting");
-                        // Dropping the listener hands its connection back for the next try.
-                        break;
-                    }
-                }
-            },
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for PostgreSQL events; retrying");
-            }
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(max_backoff);
-    }
-}
-
-/// Reads a notice payload; `None` for our own notices, other schemas' and garbage.
-fn parse_notice(payload: &str, origin: &str, schema: &str) -> Option<EventNotice> {
-    let mut fields = payload.splitn(4, ':');
-    let conversation_id = fields.next()?;
-    let seq = fields.next()?.parse().ok()?;
-    let from = fields.next()?;
-    let from_schema = fields.next()?;
-    if from == origin || from_schema != schema {
-        return None;
-    }
-    Some(EventNotice {
-        conversation_id: conversation_id.to_string(),
-        seq,
-        event: None,
-    })
 }
 
 #[async_trait]
@@ -521,8 +380,7 @@ impl Store for PostgresStore {
         .bind(codec::micros(conversation.updated_at))
         .execute(&mut *tx)
         .await?;
-        self.insert_event(&mut tx, &conversation.id, conversation.last_seq, &record)
-            .await?;
+        insert_event(&mut tx, &conversation.id, conversation.last_seq, &record).await?;
         tx.commit().await?;
 
         let event = record.into_event(conversation.last_seq);
@@ -581,10 +439,41 @@ impl Store for PostgresStore {
 
     async fn append_event(&self, conversation_id: &str, event: NewEvent) -> Result<Appended> {
         let record = EventRecord::new(event)?;
-        let mut tx = self.pool.begin().await?;
-        // Bump first: the row lock makes a concurrent duplicate wait here until this
-        // transaction ends, and then see its event in the check below.
-        let seq = next_seq(&mut tx, conversation_id, record.at, None).await?;
+        // One statement, so one round trip and no transaction left open between them.
+        // Locking the conversation row first queues concurrent appends (duplicates
+        // included) behind each other; after the wait, READ COMMITTED hands this statement
+        // the latest `last_seq`, and the insert sees a duplicate committed meanwhile. The
+        // bump happens only when the insert did, so a duplicate leaves no gap.
+        let seq: Option<i64> = sqlx::query_scalar(
+            "WITH locked AS (
+                SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE
+             ), inserted AS (
+                INSERT INTO events (conversation_id, seq, type, visibility, client_msg_id, at, body)
+                SELECT $1, last_seq + 1, $2, $3, $4, $5, $6::jsonb FROM locked
+                ON CONFLICT (conversation_id, client_msg_id) WHERE client_msg_id IS NOT NULL
+                DO NOTHING
+                RETURNING seq
+             )
+             UPDATE conversations
+             SET last_seq = inserted.seq, updated_at = GREATEST(updated_at, $5)
+             FROM inserted WHERE conversations.id = $1
+             RETURNING inserted.seq",
+        )
+        .bind(conversation_id)
+        .bind(record.type_name())
+        .bind(record.visibility())
+        .bind(record.client_msg_id())
+        .bind(record.at_micros())
+        .bind(&record.body_json)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(seq) = seq {
+            let event = record.into_event(seq);
+            self.publish(conversation_id, &event);
+            return Ok(Appended::Created(event));
+        }
+
+        // Nothing written: the key was taken, or there is no such conversation.
         if let Some(client_msg_id) = record.client_msg_id() {
             let stored: Option<EventRow> = sqlx::query_as(
                 "SELECT seq, at, body::text FROM events
@@ -592,21 +481,15 @@ impl Store for PostgresStore {
             )
             .bind(conversation_id)
             .bind(client_msg_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await?;
             if let Some(row) = stored {
-                // Undo the bump: nothing is written for a duplicate.
-                tx.rollback().await?;
                 return Ok(Appended::Existing(codec::event(row)?));
             }
         }
-        self.insert_event(&mut tx, conversation_id, seq, &record)
-            .await?;
-        tx.commit().await?;
-
-        let event = record.into_event(seq);
-        self.publish(conversation_id, &event);
-        Ok(Appended::Created(event))
+        Err(StoreError::ConversationNotFound(
+            conversation_id.to_string(),
+        ))
     }
 
     async fn change_state(
@@ -627,9 +510,8 @@ impl Store for PostgresStore {
         let Some(record) = codec::state_change(&state, to, reason.map(str::to_string), now)? else {
             return Ok(None);
         };
-        let seq = next_seq(&mut tx, conversation_id, record.at, Some(to)).await?;
-        self.insert_event(&mut tx, conversation_id, seq, &record)
-            .await?;
+        let seq = move_to(&mut tx, conversation_id, to, record.at).await?;
+        insert_event(&mut tx, conversation_id, seq, &record).await?;
         tx.commit().await?;
 
         let event = record.into_event(seq);
@@ -666,35 +548,7 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
-        let relay = self
-            .relay
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(Relay { stop, task, pool }) = relay {
-            let _ = stop.send(());
-            if let Err(error) = task.await {
-                tracing::warn!(%error, "the PostgreSQL event relay failed");
-            }
-            pool.close().await;
-        }
+        self.notifier.stop().await;
         self.pool.close().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notices_from_other_stores_of_the_same_schema_are_relayed() {
-        let notice = parse_notice("c1:42:other:public", "me", "public").unwrap();
-        assert_eq!(notice.conversation_id, "c1");
-        assert_eq!(notice.seq, 42);
-        assert!(notice.event.is_none());
-        assert!(parse_notice("c1:42:me:public", "me", "public").is_none());
-        assert!(parse_notice("c1:42:other:elsewhere", "me", "public").is_none());
-        assert!(parse_notice("c1:x:other:public", "me", "public").is_none());
-        assert!(parse_notice("garbage", "me", "public").is_none());
     }
 }

@@ -32,11 +32,19 @@ struct TestDb {
     backend: Backend,
     /// Stores opened with [`TestDb::open_again`], closed at the end.
     others: std::sync::Mutex<Vec<Arc<dyn Store>>>,
+    /// Whether [`TestDb::finish`] ran; a failed test skips it.
+    finished: bool,
 }
 
 enum Backend {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, schema: String },
+    /// The folder is deleted when the test ends.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
 }
 
 impl TestDb {
@@ -48,8 +56,9 @@ impl TestDb {
         TestDb {
             store,
             url,
-            backend: Backend::Sqlite(dir),
+            backend: Backend::Sqlite { _dir: dir },
             others: Default::default(),
+            finished: false,
         }
     }
 
@@ -65,6 +74,7 @@ impl TestDb {
             url: url_with_search_path(&admin_url, &schema),
             backend: Backend::Postgres { admin_url, schema },
             others: Default::default(),
+            finished: false,
         })
     }
 
@@ -81,7 +91,7 @@ impl TestDb {
     async fn execute_raw(&self, sql: &str) {
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         match &self.backend {
-            Backend::Sqlite(_) => {
+            Backend::Sqlite { .. } => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
                 sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
                 conn.close().await.unwrap();
@@ -94,7 +104,8 @@ impl TestDb {
         }
     }
 
-    async fn finish(self) {
+    async fn finish(mut self) {
+        self.finished = true;
         self.store.close().await;
         let others = std::mem::take(&mut *self.others.lock().unwrap());
         for other in others {
@@ -102,6 +113,26 @@ impl TestDb {
         }
         if let Backend::Postgres { admin_url, schema } = &self.backend {
             drop_schema(admin_url, schema).await;
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // A failed test still drops its schema, from a thread of its own: this may run
+        // while the test's runtime is unwinding.
+        if let Backend::Postgres { admin_url, schema } = &self.backend
+            && !self.finished
+        {
+            let (admin_url, schema) = (admin_url.clone(), schema.clone());
+            let cleanup = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(drop_schema(&admin_url, &schema));
+            });
+            let _ = cleanup.join();
         }
     }
 }
@@ -127,7 +158,7 @@ pub async fn open_isolated_postgres(url: &str) -> (Arc<dyn Store>, String) {
 /// every connection of the pool, and the listener's, then works in that schema.
 pub fn url_with_search_path(url: &str, schema: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
-    // Percent-encoded: the space and `=` would otherwise end the parameter.
+    // Percent-encoded: the value holds a space and an `=`.
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 

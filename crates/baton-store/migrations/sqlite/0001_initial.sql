@@ -65,7 +65,7 @@ CREATE TABLE events (
     -- The serialized EventBody, its `type` tag included.
     body            TEXT NOT NULL,
     PRIMARY KEY (conversation_id, seq)
-) WITHOUT ROWID;
+);
 
 CREATE UNIQUE INDEX events_client_msg_id ON events (conversation_id, client_msg_id)
     WHERE client_msg_id IS NOT NULL;

@@ -26,6 +26,7 @@ pub(crate) struct AppendEvent {
 impl Command for AppendEvent {
     type Output = Appended;
 
+    /// The writer applies appends in runs (see [`apply_run`]); this is a run of one.
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Appended> {
         let mut outcomes = apply_run(conn, &[self]).await?;
         outcomes
