@@ -36,36 +36,60 @@ impl Backend {
     }
 }
 
-/// A database for one test: a SQLite file in a temporary folder, or a new schema.
+/// A database for one test: a SQLite file in a temporary folder, or a new PostgreSQL schema
+/// that is dropped again when the test ends.
 pub struct TestDatabase {
     pub url: String,
     pub dir: tempfile::TempDir,
+    schema: Option<(String, String)>,
 }
 
 impl TestDatabase {
     pub async fn new(backend: &Backend) -> TestDatabase {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", dir.path().join("baton.db").display()),
-            Backend::Postgres(base) => postgres_schema_url(base).await,
-        };
-        TestDatabase { url, dir }
+        match backend {
+            Backend::Sqlite => TestDatabase {
+                url: format!("sqlite://{}", dir.path().join("baton.db").display()),
+                dir,
+                schema: None,
+            },
+            Backend::Postgres(base) => {
+                let schema = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
+                run_sql(base, &format!("CREATE SCHEMA {schema}")).await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                TestDatabase {
+                    url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                    dir,
+                    schema: Some((base.clone(), schema)),
+                }
+            }
+        }
     }
 }
 
-/// Creates a fresh schema and returns a URL whose connections use it.
-pub async fn postgres_schema_url(base: &str) -> String {
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Servers were dropped (and killed) before the database they ran on.
+        if let Some((base, schema)) = self.schema.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(run_sql(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+async fn run_sql(base: &str, sql: &str) {
     use sqlx::Connection;
-    let schema = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(base)
         .await
         .expect("connect to BATON_TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(&mut conn)
         .await
-        .expect("create schema");
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// A running `baton serve`.
