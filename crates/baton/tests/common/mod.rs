@@ -72,8 +72,14 @@ impl Drop for TestDatabase {
         // Servers were dropped (and killed) before the database they ran on.
         if let Some((base, schema)) = self.schema.take() {
             let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    rt.block_on(run_sql(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")));
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(run_sql(
+                        &base,
+                        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                    ));
                 }
             })
             .join();
