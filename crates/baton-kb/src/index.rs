@@ -1,0 +1,591 @@
+//! The in-memory retrieval index: tantivy BM25 over title, body and example questions finds
+//! candidate articles; a learned scorer over the example questions ranks them; the
+//! calibration turns the ranking into a confidence.
+//!
+//! Articles can be added, replaced and retired one at a time: the full-text index deletes and
+//! re-adds one document, and the per-article vectors are recomputed for that article only.
+
+use std::collections::{HashMap, HashSet};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::confidence::{Calibration, ConfidenceFeatures};
+use crate::ranking::{self, ArticleVectors, Features, QueryVectors, Similarities};
+use crate::similarity::{
+    Analysis, DocumentFrequencies, PhrasingTable, Representation, TermCounts, stem_key,
+    trigram_text,
+};
+use crate::{Article, Language};
+
+const TEXT_TOKENIZER: &str = "kb_text";
+const GRAM_TOKENIZER: &str = "kb_grams";
+/// tantivy's BM25 parameter k1, for the normalising upper bound.
+const BM25_K1: f32 = 1.2;
+/// Memory for the index writer's buffer.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+/// Why indexing or searching failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The full-text engine failed.
+    #[error("full-text index: {0}")]
+    FullText(#[from] tantivy::TantivyError),
+}
+
+/// How the index analyses text and how widely it looks for candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// Stemming and stop words.
+    pub language: Language,
+    /// How many articles BM25 proposes to the ranking (per search field kind).
+    pub candidates: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            language: Language::English,
+            candidates: 40,
+        }
+    }
+}
+
+/// One ranked article.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Hit {
+    /// The article's id.
+    pub id: String,
+    /// The article's title.
+    pub title: String,
+    /// The ranking score: higher ranks first; comparable within one search only.
+    pub score: f64,
+}
+
+/// The result of a search with its confidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieval {
+    /// The best articles, best first.
+    pub hits: Vec<Hit>,
+    /// Probability, 0..1, that the first hit answers the question; `None` when the knowledge
+    /// base is empty.
+    pub confidence: Option<f64>,
+    /// What the confidence was computed from; `None` when the knowledge base is empty.
+    pub features: Option<ConfidenceFeatures>,
+}
+
+/// A candidate article with its ranking features.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub slot: usize,
+    pub features: Features,
+}
+
+struct Fields {
+    slot: Field,
+    /// Title (twice, so it weighs more), example questions and body.
+    text: Field,
+    /// Character trigrams of the title and example questions.
+    grams: Field,
+}
+
+/// An indexed article: the article and its phrasing vectors.
+struct Entry {
+    article: Article,
+    words: PhrasingTable,
+    chars: PhrasingTable,
+    vocabulary: Vec<u32>,
+}
+
+impl Entry {
+    fn vectors(&self) -> ArticleVectors<'_> {
+        ArticleVectors {
+            words: &self.words,
+            chars: &self.chars,
+            vocabulary: &self.vocabulary,
+        }
+    }
+}
+
+/// How many of the question's nearest phrasings vote for their article.
+const VOTERS: usize = 10;
+
+/// The searchable knowledge base.
+pub struct KbIndex {
+    options: IndexOptions,
+    analysis: Analysis,
+    fields: Fields,
+    writer: IndexWriter,
+    reader: IndexReader,
+    entries: Vec<Option<Entry>>,
+    slots: HashMap<String, usize>,
+    frequencies: DocumentFrequencies,
+    phrasing_count: usize,
+    changes_since_weighting: usize,
+    calibration: Calibration,
+}
+
+impl std::fmt::Debug for KbIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KbIndex")
+            .field("options", &self.options)
+            .field("articles", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KbIndex {
+    /// An empty index.
+    pub fn new(options: IndexOptions) -> Result<Self, IndexError> {
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TEXT_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        let grams = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(GRAM_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        let mut schema = Schema::builder();
+        let fields = Fields {
+            slot: schema.add_u64_field("slot", INDEXED | FAST),
+            text: schema.add_text_field("text", text),
+            grams: schema.add_text_field("grams", grams),
+        };
+        let index = Index::create_in_ram(schema.build());
+        index
+            .tokenizers()
+            .register(TEXT_TOKENIZER, options.language.analyzer());
+        index.tokenizers().register(
+            GRAM_TOKENIZER,
+            TextAnalyzer::from(WhitespaceTokenizer::default()),
+        );
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            options,
+            analysis: Analysis::new(options.language),
+            fields,
+            writer,
+            reader,
+            entries: Vec::new(),
+            slots: HashMap::new(),
+            frequencies: DocumentFrequencies::default(),
+            phrasing_count: 0,
+            changes_since_weighting: 0,
+            calibration: Calibration::default(),
+        })
+    }
+
+    /// An index of these articles. A later article replaces an earlier one with the same id.
+    pub fn build(articles: &[Article], options: IndexOptions) -> Result<Self, IndexError> {
+        let mut index = Self::new(options)?;
+        index.upsert_many(articles.iter().cloned())?;
+        Ok(index)
+    }
+
+    /// The options the index was built with.
+    pub fn options(&self) -> IndexOptions {
+        self.options
+    }
+
+    /// Number of articles.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when the index has no article.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The article with this id.
+    pub fn article(&self, id: &str) -> Option<&Article> {
+        self.slots
+            .get(id)
+            .and_then(|&slot| self.entry(slot))
+            .map(|e| &e.article)
+    }
+
+    /// Every article, in no particular order.
+    pub fn articles(&self) -> impl Iterator<Item = &Article> {
+        self.entries.iter().flatten().map(|e| &e.article)
+    }
+
+    /// The calibration in use.
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
+    /// Uses another calibration (for example one fitted on this knowledge base).
+    pub fn set_calibration(&mut self, calibration: Calibration) {
+        self.calibration = calibration;
+    }
+
+    /// Adds an article, or replaces the one with the same id. Searchable on return.
+    pub fn upsert(&mut self, article: Article) -> Result<(), IndexError> {
+        self.upsert_many(std::iter::once(article))
+    }
+
+    /// Adds or replaces many articles with one commit. Searchable on return.
+    pub fn upsert_many(
+        &mut self,
+        articles: impl IntoIterator<Item = Article>,
+    ) -> Result<(), IndexError> {
+        let mut pending: Vec<(usize, Article, Vec<TermCounts>)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for article in articles {
+            // The same id twice in one batch: the later one wins.
+            if let Some(&i) = seen.get(&article.id) {
+                let counts = self.phrasing_counts(&article);
+                pending[i].1 = article;
+                pending[i].2 = counts;
+                continue;
+            }
+            let slot = match self.slots.get(&article.id) {
+                Some(&slot) => {
+                    self.remove_entry(slot);
+                    slot
+                }
+                None => {
+                    self.entries.push(None);
+                    self.entries.len() - 1
+                }
+            };
+            let counts = self.phrasing_counts(&article);
+            seen.insert(article.id.clone(), pending.len());
+            pending.push((slot, article, counts));
+        }
+        // Frequencies first, so a batch is weighted as a whole.
+        for (_, _, counts) in &pending {
+            for c in counts {
+                self.frequencies.add(c);
+            }
+            self.phrasing_count += counts.len();
+        }
+        let batch = pending.len();
+        self.changes_since_weighting += batch;
+        for (slot, article, counts) in pending {
+            self.writer
+                .delete_term(Term::from_field_u64(self.fields.slot, slot as u64));
+            self.writer.add_document(self.document(slot, &article))?;
+            self.slots.insert(article.id.clone(), slot);
+            self.entries[slot] = Some(self.entry_for(article, &counts));
+        }
+        self.commit()?;
+        if batch == self.len() {
+            // Every article was just weighted with the current frequencies.
+            self.changes_since_weighting = 0;
+        }
+        self.reweigh_if_stale();
+        Ok(())
+    }
+
+    /// Retires the article with this id. Returns whether there was one.
+    pub fn retire(&mut self, id: &str) -> Result<bool, IndexError> {
+        let Some(slot) = self.slots.remove(id) else {
+            return Ok(false);
+        };
+        self.remove_entry(slot);
+        self.writer
+            .delete_term(Term::from_field_u64(self.fields.slot, slot as u64));
+        self.commit()?;
+        self.changes_since_weighting += 1;
+        self.reweigh_if_stale();
+        Ok(true)
+    }
+
+    /// The `k` best articles for `query`, best first.
+    pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.retrieve(query, k)?.hits)
+    }
+
+    /// The `k` best articles for `query` and the confidence that the first one answers it.
+    pub fn retrieve(&self, query: &str, k: usize) -> Result<Retrieval, IndexError> {
+        self.retrieve_with(query, k, &self.calibration, None)
+    }
+
+    /// As [`KbIndex::retrieve`], with a dense similarity between the question and the first
+    /// hit from an embedding model, when one is configured.
+    pub fn retrieve_with(
+        &self,
+        query: &str,
+        k: usize,
+        calibration: &Calibration,
+        dense: Option<f32>,
+    ) -> Result<Retrieval, IndexError> {
+        if self.is_empty() {
+            return Ok(Retrieval {
+                hits: Vec::new(),
+                confidence: None,
+                features: None,
+            });
+        }
+        let candidates = self.candidates(query)?;
+        let ranked = calibration.rank(candidates);
+        let mut features = ConfidenceFeatures::of(&ranked);
+        features.dense = dense;
+        let confidence = calibration.confidence(&features);
+        let hits = ranked
+            .iter()
+            .take(k)
+            .filter_map(|(candidate, score)| {
+                self.entry(candidate.slot).map(|e| Hit {
+                    id: e.article.id.clone(),
+                    title: e.article.title.clone(),
+                    score: *score,
+                })
+            })
+            .collect();
+        Ok(Retrieval {
+            hits,
+            confidence: Some(confidence),
+            features: Some(features),
+        })
+    }
+
+    /// Candidate articles for `query` with their ranking features, unordered.
+    pub(crate) fn candidates(&self, query: &str) -> Result<Vec<Candidate>, IndexError> {
+        let counts = self.analysis.counts(query);
+        if counts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let representation = Representation::new(&counts, &self.frequencies);
+        let stems: Vec<(u32, f32)> = counts
+            .stems
+            .iter()
+            .map(|&key| (key, self.frequencies.idf(key)))
+            .collect();
+        let searcher = self.reader.searcher();
+        let limit = self.options.candidates.max(1);
+        let mut bm25: HashMap<usize, f32> = HashMap::new();
+        let stem_texts: Vec<String> = {
+            let mut seen = HashSet::new();
+            self.analysis
+                .stems(query)
+                .into_iter()
+                .filter(|s| seen.insert(s.clone()))
+                .collect()
+        };
+        if !stem_texts.is_empty() {
+            // One field and plain term queries, so tantivy can skip blocks (block-max WAND).
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let mut bound = 0.0f32;
+            let total = searcher.num_docs() as f32;
+            for stem in &stem_texts {
+                let term = Term::from_field_text(self.fields.text, stem);
+                // A word no article has still counts in the bound, at the weight it would
+                // have had: a question about something else should score low.
+                let n = searcher.doc_freq(&term)? as f32;
+                bound += (1.0 + (total - n + 0.5) / (n + 0.5)).ln() * (BM25_K1 + 1.0);
+                clauses.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                ));
+            }
+            let query = BooleanQuery::new(clauses);
+            let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+            for (score, address) in top {
+                if let Some(slot) = self.slot_of(&searcher, address)? {
+                    let normalised = if bound > 0.0 { score / bound } else { 0.0 };
+                    bm25.insert(slot, normalised);
+                }
+            }
+        }
+        // Typos and unseen word forms: look again by the character trigrams of the words no
+        // phrasing has, or of the whole question when words found too little.
+        let unknown: Vec<String> = query
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                self.analysis
+                    .stems(w)
+                    .iter()
+                    .any(|s| self.frequencies.frequency(stem_key(s)) == 0)
+            })
+            .map(str::to_string)
+            .collect();
+        let gram_source = if !unknown.is_empty() {
+            Some(unknown.join(" "))
+        } else if bm25.len() < limit {
+            Some(query.to_string())
+        } else {
+            None
+        };
+        if let Some(source) = gram_source {
+            let grams = trigram_text(&source);
+            let clauses: Vec<(Occur, Box<dyn Query>)> = grams
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|gram| {
+                    let term = Term::from_field_text(self.fields.grams, gram);
+                    let query: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                    (Occur::Should, query)
+                })
+                .collect();
+            if !clauses.is_empty() {
+                let query = BooleanQuery::new(clauses);
+                let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+                for (_, address) in top {
+                    if let Some(slot) = self.slot_of(&searcher, address)? {
+                        bm25.entry(slot).or_insert(0.0);
+                    }
+                }
+            }
+        }
+
+        let query_vectors = QueryVectors {
+            representation: &representation,
+            stems: &stems,
+        };
+        let mut found: Vec<(usize, f32, &Entry)> = bm25
+            .into_iter()
+            .filter_map(|(slot, bm25)| Some((slot, bm25, self.entry(slot)?)))
+            .collect();
+        found.sort_unstable_by_key(|&(slot, _, _)| slot);
+        let sims: Vec<Similarities> = found
+            .iter()
+            .map(|(_, _, entry)| ranking::similarities(&query_vectors, &entry.vectors()))
+            .collect();
+        // The similarity of the VOTERS-th nearest phrasing over all candidates.
+        let mut all: Vec<f32> = sims.iter().flat_map(Similarities::combined).collect();
+        let cut = if all.len() > VOTERS {
+            let (_, nth, _) = all.select_nth_unstable_by(VOTERS - 1, |a, b| b.total_cmp(a));
+            *nth
+        } else {
+            f32::NEG_INFINITY
+        };
+        let voters = all.len().clamp(1, VOTERS) as f32;
+        Ok(found
+            .iter()
+            .zip(&sims)
+            .map(|((slot, bm25, entry), sims)| {
+                let votes =
+                    sims.combined().filter(|&s| s >= cut && s > 0.0).count() as f32 / voters;
+                Candidate {
+                    slot: *slot,
+                    features: ranking::features(
+                        &query_vectors,
+                        &entry.vectors(),
+                        sims,
+                        *bm25,
+                        votes.min(1.0),
+                    ),
+                }
+            })
+            .collect())
+    }
+
+    /// The slot of the article with this id.
+    pub(crate) fn slot(&self, id: &str) -> Option<usize> {
+        self.slots.get(id).copied()
+    }
+
+    fn slot_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: tantivy::DocAddress,
+    ) -> Result<Option<usize>, IndexError> {
+        let column = searcher
+            .segment_reader(address.segment_ord)
+            .fast_fields()
+            .u64("slot")?;
+        Ok(column.first(address.doc_id).map(|s| s as usize))
+    }
+
+    fn entry(&self, slot: usize) -> Option<&Entry> {
+        self.entries.get(slot).and_then(Option::as_ref)
+    }
+
+    fn phrasing_counts(&self, article: &Article) -> Vec<TermCounts> {
+        article
+            .phrasings()
+            .into_iter()
+            .map(|p| self.analysis.counts(p))
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    fn entry_for(&self, article: Article, counts: &[TermCounts]) -> Entry {
+        let phrasings: Vec<Representation> = counts
+            .iter()
+            .map(|c| Representation::new(c, &self.frequencies))
+            .collect();
+        let mut vocabulary: Vec<u32> = counts
+            .iter()
+            .flat_map(|c| c.stems.iter().copied())
+            .collect();
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
+        Entry {
+            article,
+            words: PhrasingTable::new(phrasings.iter().map(|p| &p.words)),
+            chars: PhrasingTable::new(phrasings.iter().map(|p| &p.chars)),
+            vocabulary,
+        }
+    }
+
+    fn remove_entry(&mut self, slot: usize) {
+        if let Some(entry) = self.entries.get_mut(slot).and_then(Option::take) {
+            // Counts are recomputed rather than kept: memory matters more than this time.
+            let counts = self.phrasing_counts(&entry.article);
+            for c in &counts {
+                self.frequencies.remove(c);
+            }
+            self.phrasing_count = self.phrasing_count.saturating_sub(entry.words.len());
+        }
+    }
+
+    /// Term weights drift as articles change; once a tenth of the knowledge base has changed,
+    /// every article's vectors are recomputed (no full-text re-indexing needed).
+    fn reweigh_if_stale(&mut self) {
+        let threshold = self.len() / 10 + 20;
+        if self.changes_since_weighting < threshold {
+            return;
+        }
+        self.changes_since_weighting = 0;
+        let entries = std::mem::take(&mut self.entries);
+        self.entries = entries
+            .into_iter()
+            .map(|e| {
+                e.map(|e| {
+                    let counts = self.phrasing_counts(&e.article);
+                    self.entry_for(e.article, &counts)
+                })
+            })
+            .collect();
+    }
+
+    fn document(&self, slot: usize, article: &Article) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(self.fields.slot, slot as u64);
+        doc.add_text(self.fields.text, &article.title);
+        doc.add_text(self.fields.text, &article.title);
+        for question in &article.questions {
+            doc.add_text(self.fields.text, question);
+        }
+        doc.add_text(self.fields.text, &article.body);
+        let grams: Vec<String> = article.phrasings().into_iter().map(trigram_text).collect();
+        doc.add_text(self.fields.grams, grams.join(" "));
+        doc
+    }
+
+    fn commit(&mut self) -> Result<(), IndexError> {
+        self.writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+}
