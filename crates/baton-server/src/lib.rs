@@ -4,12 +4,14 @@
 //! Handlers (in [`api`]) parse and authorise requests and call the services (such as
 //! [`conversations`]); services call the pure core and the store.
 
+pub mod analysis;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod knowledge;
 pub mod state;
 pub mod stream;
 

@@ -4,7 +4,8 @@
 //! file) and PostgreSQL (for several Baton processes behind a load balancer). Both pass the
 //! same test suite (`tests/store_suite.rs`). The store also carries the event bus: after an
 //! event is durably stored, every subscriber of this process (and, on PostgreSQL, of every
-//! process sharing the database) is notified.
+//! process sharing the database) is notified. It also keeps the knowledge base: articles as
+//! opaque JSON documents, versioned by KB revision (see [`kb`]).
 
 use std::sync::Arc;
 
@@ -17,10 +18,12 @@ use chrono::{DateTime, Utc};
 
 pub mod bus;
 mod codec;
+pub mod kb;
 mod postgres;
 mod sqlite;
 
 pub use bus::{EventBus, EventNotice};
+pub use kb::{KbDocument, KbRevision, KbWrite, KbWriteResult};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -109,6 +112,12 @@ pub struct NewStaff {
 /// The persistence interface shared by the SQLite and PostgreSQL implementations.
 ///
 /// Writes return only once they are durable at the configured [`Durability`].
+///
+/// Knowledge-base changes are detected by polling, independently of the [`EventBus`]:
+/// [`Store::kb_revision`] is one cheap read of a committed counter, so a process that keeps
+/// a copy of the knowledge base (a search index, say) polls it and reloads when it has
+/// moved. Nothing is published for KB writes, on either backend; on PostgreSQL, polling is
+/// how one process learns of another's writes.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
@@ -190,6 +199,51 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         visibility: Option<Visibility>,
     ) -> Result<Vec<Event>>;
+
+    // --- the knowledge base: opaque JSON articles by id (see `kb`); changes are polled ---
+
+    /// Applies a set of changes in one transaction.
+    ///
+    /// An upsert whose content equals the stored content is `unchanged`; a retired article
+    /// upserted again is revived and counts as `updated`; retiring an unknown or already
+    /// retired id does nothing. Only when something changed is a new revision written (the
+    /// next of 1, 2, 3…: revision numbers have no gaps, even with several processes writing
+    /// at once), with each changed article's new content (or its retirement) kept in its
+    /// history under that revision. Fails with [`StoreError::Conflict`], writing nothing,
+    /// when an id is empty or both upserted and retired.
+    async fn kb_write(&self, write: KbWrite, now: DateTime<Utc>) -> Result<KbWriteResult>;
+
+    /// The active (not retired) articles, ordered by id (byte order).
+    async fn kb_documents(&self) -> Result<Vec<KbDocument>>;
+
+    /// The article with this id, unless it is unknown or retired.
+    async fn kb_document(&self, id: &str) -> Result<Option<KbDocument>>;
+
+    /// Every revision that changed the article, oldest first: its content then (`None`
+    /// where it was retired) and when the revision was written. Empty for an unknown id.
+    async fn kb_history(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, Option<serde_json::Value>, DateTime<Utc>)>>;
+
+    /// The current KB revision: 0 until the first change. Poll it to notice changes made
+    /// by other processes.
+    async fn kb_revision(&self) -> Result<i64>;
+
+    /// The revision log, newest first, at most `limit` entries (0: the default, 100).
+    async fn kb_revisions(&self, limit: u32) -> Result<Vec<KbRevision>>;
+
+    /// Stores the calibration fitted on KB revision `revision`, replacing any saved for it.
+    async fn kb_save_calibration(
+        &self,
+        revision: i64,
+        calibration: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// The saved calibration with the highest revision not above the current KB revision,
+    /// with that revision; `None` when there is none.
+    async fn kb_calibration(&self) -> Result<Option<(i64, serde_json::Value)>>;
 
     /// Waits for in-flight writes and closes the database.
     async fn close(&self);

@@ -2,8 +2,11 @@
 //!
 //! Every write is its own transaction. Appends to one conversation queue up on the row lock
 //! that bumping `conversations.last_seq` takes, which keeps seqs gap-free across processes.
-//! Committed events reach the other processes through `NOTIFY` (see [`notify`]).
+//! Committed events reach the other processes through `NOTIFY` (see [`notify`]). Knowledge-base
+//! writes queue up on a lock of their own (see [`kb`]) and are not announced: other processes
+//! poll the KB revision.
 
+mod kb;
 mod notify;
 
 use async_trait::async_trait;
@@ -19,8 +22,10 @@ use self::notify::Notifier;
 use crate::codec::{
     self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
 };
+use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, EventBus, EventNotice, NewStaff, Result, Store, StoreError,
+    Appended, ConversationFilter, EventBus, EventNotice, KbDocument, KbRevision, KbWrite,
+    KbWriteResult, NewStaff, Result, Store, StoreError,
 };
 
 /// Connections for queries; notices have their own.
@@ -545,6 +550,48 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(codec::event).collect()
+    }
+
+    async fn kb_write(&self, write: KbWrite, now: DateTime<Utc>) -> Result<KbWriteResult> {
+        // Checked and serialized before the transaction takes the KB lock.
+        let write = PreparedWrite::new(write, now)?;
+        kb::write(&self.pool, &write).await
+    }
+
+    async fn kb_documents(&self) -> Result<Vec<KbDocument>> {
+        kb::documents(&self.pool).await
+    }
+
+    async fn kb_document(&self, id: &str) -> Result<Option<KbDocument>> {
+        kb::document(&self.pool, id).await
+    }
+
+    async fn kb_history(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, Option<serde_json::Value>, DateTime<Utc>)>> {
+        kb::history(&self.pool, id).await
+    }
+
+    async fn kb_revision(&self) -> Result<i64> {
+        kb::revision(&self.pool).await
+    }
+
+    async fn kb_revisions(&self, limit: u32) -> Result<Vec<KbRevision>> {
+        kb::revisions(&self.pool, limit).await
+    }
+
+    async fn kb_save_calibration(
+        &self,
+        revision: i64,
+        calibration: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        kb::save_calibration(&self.pool, revision, &codec::to_json(&calibration)?, now).await
+    }
+
+    async fn kb_calibration(&self) -> Result<Option<(i64, serde_json::Value)>> {
+        kb::calibration(&self.pool).await
     }
 
     async fn close(&self) {

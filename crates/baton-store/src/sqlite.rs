@@ -5,9 +5,11 @@
 //! commit, applies them in one transaction (group commit) and answers each caller only once
 //! `COMMIT` has returned. One commit per batch rather than per write, and a few statements per
 //! run of appends rather than per append (see [`append`]), is what lets tens of thousands of
-//! appends per second through, at either durability.
+//! appends per second through, at either durability. Knowledge-base writes are writer
+//! commands too (see [`kb`]).
 
 mod append;
+mod kb;
 mod writer;
 
 use std::path::Path;
@@ -29,13 +31,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use self::append::AppendEvent;
+use self::kb::{KbWriteCommand, SaveCalibration};
 use self::writer::{Command, Message, Pending};
 use crate::codec::{
     self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
 };
+use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, Durability, EventBus, EventNotice, NewStaff, Result, Store,
-    StoreError,
+    Appended, ConversationFilter, Durability, EventBus, EventNotice, KbDocument, KbRevision,
+    KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
 };
 
 /// Read connections; WAL lets them run alongside the writer.
@@ -734,6 +738,53 @@ impl Store for SqliteStore {
             .fetch_all(&self.readers)
             .await?;
         rows.into_iter().map(codec::event).collect()
+    }
+
+    async fn kb_write(&self, write: KbWrite, now: DateTime<Utc>) -> Result<KbWriteResult> {
+        // Checked and serialized before queueing, like appends.
+        let write = PreparedWrite::new(write, now)?;
+        self.write(KbWriteCommand { write }).await
+    }
+
+    async fn kb_documents(&self) -> Result<Vec<KbDocument>> {
+        kb::documents(&self.readers).await
+    }
+
+    async fn kb_document(&self, id: &str) -> Result<Option<KbDocument>> {
+        kb::document(&self.readers, id).await
+    }
+
+    async fn kb_history(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, Option<serde_json::Value>, DateTime<Utc>)>> {
+        kb::history(&self.readers, id).await
+    }
+
+    async fn kb_revision(&self) -> Result<i64> {
+        kb::revision(&self.readers).await
+    }
+
+    async fn kb_revisions(&self, limit: u32) -> Result<Vec<KbRevision>> {
+        kb::revisions(&self.readers, limit).await
+    }
+
+    async fn kb_save_calibration(
+        &self,
+        revision: i64,
+        calibration: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(SaveCalibration {
+            revision,
+            json: codec::to_json(&calibration)?,
+            now,
+        })
+        .await
+    }
+
+    async fn kb_calibration(&self) -> Result<Option<(i64, serde_json::Value)>> {
+        kb::calibration(&self.readers).await
     }
 
     async fn close(&self) {

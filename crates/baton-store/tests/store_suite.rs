@@ -13,7 +13,8 @@ use baton_core::{
     Visibility,
 };
 use baton_store::{
-    Appended, ConversationFilter, Durability, EventNotice, NewStaff, Store, StoreError,
+    Appended, ConversationFilter, Durability, EventNotice, KbDocument, KbRevision, KbWrite,
+    KbWriteResult, NewStaff, Store, StoreError,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Connection;
@@ -959,6 +960,524 @@ async fn second_store_hears_events_of_the_first(db: &TestDb) {
     assert_eq!((notice.seq, notice.event.as_ref()), (3, None));
 }
 
+// --- the knowledge base ---
+
+fn article(title: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({"title": title, "body": body, "tags": ["billing"], "views": 3})
+}
+
+fn kb_write(upserts: &[(&str, serde_json::Value)], retire: &[&str], note: &str) -> KbWrite {
+    KbWrite {
+        upserts: upserts
+            .iter()
+            .map(|(id, content)| (id.to_string(), content.clone()))
+            .collect(),
+        retire: retire.iter().map(|id| id.to_string()).collect(),
+        retire_all_except: None,
+        note: note.to_string(),
+    }
+}
+
+fn ids(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+async fn kb_ids(store: &dyn Store) -> Vec<String> {
+    let documents = store.kb_documents().await.unwrap();
+    documents.into_iter().map(|d| d.id).collect()
+}
+
+async fn kb_upserts_are_counted_and_only_changes_make_revisions(db: &TestDb) {
+    let store = &*db.store;
+    assert_eq!(store.kb_revision().await.unwrap(), 0);
+    assert!(store.kb_documents().await.unwrap().is_empty());
+    assert!(store.kb_revisions(0).await.unwrap().is_empty());
+
+    let first = store
+        .kb_write(
+            kb_write(
+                &[
+                    ("refunds", article("Refunds", "Within 30 days.")),
+                    ("invoices", article("Invoices", "Monthly.")),
+                ],
+                &[],
+                "import examples/kb",
+            ),
+            at(1) + TimeDelta::nanoseconds(1_234_567),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        KbWriteResult {
+            revision: 1,
+            created: ids(&["invoices", "refunds"]),
+            ..Default::default()
+        }
+    );
+    assert!(first.changed());
+    assert_eq!(store.kb_revision().await.unwrap(), 1);
+
+    // The same content again, keys in another order: nothing changes, no revision.
+    let reordered: serde_json::Value = serde_json::from_str(
+        r#"{"views": 3, "tags": ["billing"], "body": "Within 30 days.", "title": "Refunds"}"#,
+    )
+    .unwrap();
+    let again = store
+        .kb_write(kb_write(&[("refunds", reordered)], &[], "re-import"), at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        KbWriteResult {
+            revision: 1,
+            unchanged: ids(&["refunds"]),
+            ..Default::default()
+        }
+    );
+    assert!(!again.changed());
+    // Retiring what does not exist is no change either.
+    let nothing = store
+        .kb_write(kb_write(&[], &["no-such-article"], "prune"), at(3))
+        .await
+        .unwrap();
+    assert_eq!(nothing.revision, 1);
+    assert!(!nothing.changed());
+    assert_eq!(store.kb_revision().await.unwrap(), 1);
+
+    let edited = store
+        .kb_write(
+            kb_write(
+                &[
+                    ("refunds", article("Refunds", "Within 60 days.")),
+                    ("invoices", article("Invoices", "Monthly.")),
+                    ("vat", article("VAT", "Shown on invoices.")),
+                ],
+                &[],
+                "admin edit by s-1",
+            ),
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        edited,
+        KbWriteResult {
+            revision: 2,
+            created: ids(&["vat"]),
+            updated: ids(&["refunds"]),
+            unchanged: ids(&["invoices"]),
+            retired: vec![],
+        }
+    );
+
+    let documents = store.kb_documents().await.unwrap();
+    assert_eq!(
+        documents,
+        vec![
+            KbDocument {
+                id: "invoices".into(),
+                content: article("Invoices", "Monthly."),
+                revision: 1,
+                // Kept to the microsecond.
+                updated_at: at(1) + TimeDelta::microseconds(1_234),
+            },
+            KbDocument {
+                id: "refunds".into(),
+                content: article("Refunds", "Within 60 days."),
+                revision: 2,
+                updated_at: at(4),
+            },
+            KbDocument {
+                id: "vat".into(),
+                content: article("VAT", "Shown on invoices."),
+                revision: 2,
+                updated_at: at(4),
+            },
+        ]
+    );
+    assert_eq!(
+        store.kb_document("refunds").await.unwrap().as_ref(),
+        Some(&documents[1])
+    );
+    assert_eq!(store.kb_document("nope").await.unwrap(), None);
+    assert_eq!(
+        store.kb_revisions(0).await.unwrap(),
+        vec![
+            KbRevision {
+                revision: 2,
+                at: at(4),
+                note: "admin edit by s-1".into(),
+                created: 1,
+                updated: 1,
+                retired: 0,
+            },
+            KbRevision {
+                revision: 1,
+                at: at(1) + TimeDelta::microseconds(1_234),
+                note: "import examples/kb".into(),
+                created: 2,
+                updated: 0,
+                retired: 0,
+            },
+        ]
+    );
+    assert_eq!(store.kb_revisions(1).await.unwrap().len(), 1);
+
+    // Another process sees the same revision and articles.
+    let other = db.open_again().await;
+    assert_eq!(other.kb_revision().await.unwrap(), 2);
+    assert_eq!(other.kb_documents().await.unwrap(), documents);
+}
+
+async fn kb_ids_sort_by_bytes_and_duplicates_keep_the_last(db: &TestDb) {
+    let store = &*db.store;
+    let written = store
+        .kb_write(
+            kb_write(
+                &[
+                    ("b", serde_json::json!(1)),
+                    ("a-2", serde_json::json!(2)),
+                    ("B", serde_json::json!(3)),
+                    ("a_1", serde_json::json!(4)),
+                    ("b", serde_json::json!(5)),
+                ],
+                &[],
+                "ids",
+            ),
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.created, ids(&["B", "a-2", "a_1", "b"]));
+    assert_eq!(kb_ids(store).await, ids(&["B", "a-2", "a_1", "b"]));
+    let b = store.kb_document("b").await.unwrap().unwrap();
+    assert_eq!(b.content, serde_json::json!(5));
+
+    // A write that contradicts itself is refused whole.
+    for bad in [
+        kb_write(&[("c", serde_json::json!(1))], &["c"], "both"),
+        kb_write(&[("", serde_json::json!(1))], &[], "empty id"),
+    ] {
+        let error = store.kb_write(bad, at(2)).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    }
+    assert_eq!(store.kb_revision().await.unwrap(), 1);
+    assert_eq!(store.kb_document("c").await.unwrap(), None);
+}
+
+async fn kb_prune_retires_the_rest_and_upserts_revive(db: &TestDb) {
+    let store = &*db.store;
+    let upserts: Vec<(String, serde_json::Value)> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|id| (id.to_string(), article(id, "v1")))
+        .collect();
+    store
+        .kb_write(
+            KbWrite {
+                upserts,
+                note: "import".into(),
+                ..Default::default()
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+
+    // An import that found only b (unchanged) and e (new), keeping c by name.
+    let pruned = store
+        .kb_write(
+            KbWrite {
+                upserts: vec![
+                    ("b".into(), article("b", "v1")),
+                    ("e".into(), article("e", "v1")),
+                ],
+                retire: vec![],
+                retire_all_except: Some(ids(&["c"])),
+                note: "import with prune".into(),
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pruned,
+        KbWriteResult {
+            revision: 2,
+            created: ids(&["e"]),
+            updated: vec![],
+            unchanged: ids(&["b"]),
+            retired: ids(&["a", "d"]),
+        }
+    );
+    assert_eq!(kb_ids(store).await, ids(&["b", "c", "e"]));
+    assert_eq!(store.kb_document("a").await.unwrap(), None);
+
+    // Retiring again (by name or by prune) is no change.
+    let again = store
+        .kb_write(
+            KbWrite {
+                retire: ids(&["a"]),
+                retire_all_except: Some(ids(&["b", "c", "e"])),
+                note: "prune again".into(),
+                ..Default::default()
+            },
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.revision, 2);
+    assert!(!again.changed());
+
+    // Upserting a retired article revives it, even with its old content.
+    let revived = store
+        .kb_write(
+            kb_write(
+                &[("a", article("a", "v1")), ("d", article("d", "v2"))],
+                &["c"],
+                "revive",
+            ),
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        revived,
+        KbWriteResult {
+            revision: 3,
+            created: vec![],
+            updated: ids(&["a", "d"]),
+            unchanged: vec![],
+            retired: ids(&["c"]),
+        }
+    );
+    assert_eq!(kb_ids(store).await, ids(&["a", "b", "d", "e"]));
+    let a = store.kb_document("a").await.unwrap().unwrap();
+    assert_eq!((a.revision, a.updated_at), (3, at(4)));
+
+    // An empty prune list retires everything not upserted.
+    let emptied = store
+        .kb_write(
+            KbWrite {
+                upserts: vec![("b".into(), article("b", "v1"))],
+                retire_all_except: Some(vec![]),
+                note: "only b".into(),
+                ..Default::default()
+            },
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(emptied.retired, ids(&["a", "d", "e"]));
+    assert_eq!(kb_ids(store).await, ids(&["b"]));
+    let log: Vec<(i64, i64, i64, i64)> = store
+        .kb_revisions(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.revision, r.created, r.updated, r.retired))
+        .collect();
+    assert_eq!(
+        log,
+        vec![(4, 0, 0, 3), (3, 0, 2, 1), (2, 1, 0, 2), (1, 4, 0, 0)]
+    );
+}
+
+async fn kb_history_keeps_each_revision(db: &TestDb) {
+    let store = &*db.store;
+    let write = |upserts: &[(&str, serde_json::Value)], retire: &[&str]| {
+        kb_write(upserts, retire, "history")
+    };
+    store
+        .kb_write(write(&[("faq", article("FAQ", "one"))], &[]), at(1))
+        .await
+        .unwrap();
+    // Unchanged: no history entry.
+    store
+        .kb_write(write(&[("faq", article("FAQ", "one"))], &[]), at(2))
+        .await
+        .unwrap();
+    // A change to another article leaves this history alone.
+    store
+        .kb_write(write(&[("other", article("Other", "x"))], &[]), at(3))
+        .await
+        .unwrap();
+    store
+        .kb_write(write(&[("faq", article("FAQ", "two"))], &[]), at(4))
+        .await
+        .unwrap();
+    store.kb_write(write(&[], &["faq"]), at(5)).await.unwrap();
+    store
+        .kb_write(write(&[("faq", article("FAQ", "two"))], &[]), at(6))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.kb_history("faq").await.unwrap(),
+        vec![
+            (1, Some(article("FAQ", "one")), at(1)),
+            (3, Some(article("FAQ", "two")), at(4)),
+            (4, None, at(5)),
+            (5, Some(article("FAQ", "two")), at(6)),
+        ]
+    );
+    assert_eq!(
+        store.kb_history("other").await.unwrap(),
+        vec![(2, Some(article("Other", "x")), at(3))]
+    );
+    assert!(store.kb_history("unknown").await.unwrap().is_empty());
+}
+
+async fn kb_calibration_is_the_newest_not_past_the_current_revision(db: &TestDb) {
+    let store = &*db.store;
+    assert_eq!(store.kb_calibration().await.unwrap(), None);
+    // Saved for revision 0, the empty knowledge base.
+    store
+        .kb_save_calibration(0, serde_json::json!({"fitted_on": 0}), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kb_calibration().await.unwrap(),
+        Some((0, serde_json::json!({"fitted_on": 0})))
+    );
+    for i in 1..=2 {
+        let body = format!("v{i}");
+        store
+            .kb_write(kb_write(&[("a", article("A", &body))], &[], "edit"), at(i))
+            .await
+            .unwrap();
+    }
+    let one = serde_json::json!({"fitted_on": 1, "weights": [0.25, 0.5], "bias": -1.5});
+    store
+        .kb_save_calibration(1, one.clone(), at(3))
+        .await
+        .unwrap();
+    // Saved ahead of the revision it belongs to (say by another process that already
+    // saw revision 3): not used until the knowledge base gets there.
+    let three = serde_json::json!({"fitted_on": 3});
+    store
+        .kb_save_calibration(3, three.clone(), at(4))
+        .await
+        .unwrap();
+    assert_eq!(store.kb_calibration().await.unwrap(), Some((1, one)));
+
+    // Saving again for a revision replaces it.
+    let one_again = serde_json::json!({"fitted_on": 1, "refit": true});
+    store
+        .kb_save_calibration(1, one_again.clone(), at(5))
+        .await
+        .unwrap();
+    assert_eq!(store.kb_calibration().await.unwrap(), Some((1, one_again)));
+
+    store
+        .kb_write(kb_write(&[("a", article("A", "v3"))], &[], "edit"), at(6))
+        .await
+        .unwrap();
+    assert_eq!(store.kb_revision().await.unwrap(), 3);
+    assert_eq!(store.kb_calibration().await.unwrap(), Some((3, three)));
+    let other = db.open_again().await;
+    assert_eq!(other.kb_calibration().await.unwrap().map(|c| c.0), Some(3));
+}
+
+async fn kb_large_single_write_completes(db: &TestDb) {
+    const ARTICLES: usize = 10_000;
+    let store = &*db.store;
+    let upserts: Vec<(String, serde_json::Value)> = (0..ARTICLES)
+        .map(|i| {
+            let id = format!("article-{i:05}");
+            let content = article(&format!("Article {i}"), &format!("Body of article {i}."));
+            (id, content)
+        })
+        .collect();
+    let write = KbWrite {
+        upserts: upserts.clone(),
+        retire_all_except: Some(vec![]),
+        note: "bulk import".into(),
+        ..Default::default()
+    };
+    let result = store.kb_write(write.clone(), at(1)).await.unwrap();
+    assert_eq!((result.revision, result.created.len()), (1, ARTICLES));
+    let documents = store.kb_documents().await.unwrap();
+    assert_eq!(documents.len(), ARTICLES);
+    assert_eq!(documents[4_321].id, "article-04321");
+    assert_eq!(documents[4_321].content, upserts[4_321].1);
+
+    // Importing the same folder again changes nothing.
+    let again = store.kb_write(write, at(2)).await.unwrap();
+    assert_eq!((again.revision, again.unchanged.len()), (1, ARTICLES));
+
+    // Half of them edited, the other half gone.
+    let edited: Vec<(String, serde_json::Value)> = upserts
+        .iter()
+        .step_by(2)
+        .map(|(id, _)| (id.clone(), serde_json::json!({"edited": id})))
+        .collect();
+    let result = store
+        .kb_write(
+            KbWrite {
+                upserts: edited,
+                retire_all_except: Some(vec![]),
+                note: "bulk edit".into(),
+                ..Default::default()
+            },
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (result.revision, result.updated.len(), result.retired.len()),
+        (2, ARTICLES / 2, ARTICLES / 2)
+    );
+    assert_eq!(store.kb_documents().await.unwrap().len(), ARTICLES / 2);
+    assert_eq!(store.kb_history("article-00001").await.unwrap().len(), 2);
+}
+
+async fn kb_concurrent_writers_get_distinct_revisions_without_gaps(db: &TestDb) {
+    const TASKS: usize = 8;
+    const EACH: usize = 5;
+    let stores = [db.store.clone(), db.open_again().await];
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            // Half the writers in each "process".
+            let store = stores[t % 2].clone();
+            tokio::spawn(async move {
+                let mut revisions = Vec::new();
+                for i in 0..EACH {
+                    let id = format!("t{t}-{i}");
+                    let upserts = vec![(id.clone(), serde_json::json!({"task": t, "i": i}))];
+                    let write = KbWrite {
+                        upserts,
+                        note: format!("task {t}"),
+                        ..Default::default()
+                    };
+                    let created = store.kb_write(write.clone(), at(1)).await.unwrap();
+                    assert_eq!(created.created, vec![id], "{created:?}");
+                    revisions.push(created.revision);
+                    // The same again: no change, so no revision number is used up.
+                    let unchanged = store.kb_write(write, at(2)).await.unwrap();
+                    assert!(!unchanged.changed());
+                    assert!(unchanged.revision >= created.revision);
+                }
+                revisions
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    let last = i64::try_from(TASKS * EACH).unwrap();
+    assert_eq!(all, (1..=last).collect::<Vec<_>>());
+    for store in &stores {
+        assert_eq!(store.kb_revision().await.unwrap(), last);
+    }
+    let log = db.store.kb_revisions(1000).await.unwrap();
+    let logged: Vec<i64> = log.iter().map(|r| r.revision).collect();
+    assert_eq!(logged, (1..=last).rev().collect::<Vec<_>>());
+    assert_eq!(db.store.kb_documents().await.unwrap().len(), TASKS * EACH);
+}
+
 macro_rules! suite {
     (shared: [$($test:ident),* $(,)?], postgres_only: [$($pg_test:ident),* $(,)?] $(,)?) => {
         mod sqlite {
@@ -1012,6 +1531,13 @@ suite! {
         identified_customer_is_upserted_by_external_id,
         data_survives_close_and_reopen,
         bus_delivers_committed_events,
+        kb_upserts_are_counted_and_only_changes_make_revisions,
+        kb_ids_sort_by_bytes_and_duplicates_keep_the_last,
+        kb_prune_retires_the_rest_and_upserts_revive,
+        kb_history_keeps_each_revision,
+        kb_calibration_is_the_newest_not_past_the_current_revision,
+        kb_large_single_write_completes,
+        kb_concurrent_writers_get_distinct_revisions_without_gaps,
     ],
     postgres_only: [
         second_store_hears_events_of_the_first,

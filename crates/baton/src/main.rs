@@ -1,6 +1,8 @@
 //! The `baton` command: run the server, manage staff, measure performance.
 
+mod analyze;
 mod bench;
+mod kb;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,21 @@ enum Command {
         data: DataArgs,
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Manage the knowledge base: import, search, calibrate.
+    Kb {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
+    /// Read JSON Lines of texts or conversations and write what Baton reads off each customer
+    /// turn, one JSON line per input line (see DESIGN.md, "Contracts").
+    Analyze {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        args: analyze::AnalyzeArgs,
     },
     /// Measure performance against a real server over loopback.
     Bench {
@@ -123,6 +140,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&config);
             admin(config, command).await
         }
+        Command::Kb { data, command } => {
+            let config = data.load()?;
+            init_logging(&config);
+            kb::run(config, command).await
+        }
+        Command::Analyze { data, args } => {
+            // Only a database named explicitly is read: analysing without one uses no stored
+            // knowledge base.
+            let database = if data.database.is_some() || data.config.is_some() {
+                Some(data.load()?)
+            } else {
+                None
+            };
+            analyze::run(args, database).await
+        }
         Command::Bench { command } => bench::run(command).await,
         Command::Openapi => {
             let doc = baton_server::api::openapi();
@@ -132,15 +164,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<ExitCode> {
-    let store = baton_store::open(&config.database.url, config.database.durability)
+/// Opens the configured database (creating it and applying migrations when needed).
+pub async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn baton_store::Store>> {
+    baton_store::open(&config.database.url, config.database.durability)
         .await
         .with_context(|| {
             format!(
                 "cannot open the database {}",
                 baton_server::redact_url(&config.database.url)
             )
-        })?;
+        })
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config).await?;
     let now = chrono::Utc::now();
     let result = match command {
         AdminCommand::CreateAgent { name } | AdminCommand::CreateAdmin { name }

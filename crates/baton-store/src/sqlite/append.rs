@@ -247,15 +247,15 @@ async fn bump_conversations(
 }
 
 /// Most rows per statement: keeps the bound values (7 per event) far below SQLite's limit.
-const MAX_ROWS: usize = 512;
+pub(super) const MAX_ROWS: usize = 512;
 
 /// `n` rounded up to a power of two.
-fn padded(n: usize) -> usize {
+pub(super) fn padded(n: usize) -> usize {
     n.next_power_of_two()
 }
 
 /// The chunk followed by copies of its last item up to the padded length.
-fn pad<T>(chunk: &[T]) -> impl Iterator<Item = &T> {
+pub(super) fn pad<T>(chunk: &[T]) -> impl Iterator<Item = &T> {
     let extra = padded(chunk.len()) - chunk.len();
     chunk
         .iter()
@@ -263,7 +263,7 @@ fn pad<T>(chunk: &[T]) -> impl Iterator<Item = &T> {
 }
 
 /// Placeholders for `count` rows of `width` values: `?` or `(?, ?), (?, ?)`.
-fn rows(count: usize, width: usize) -> String {
+pub(super) fn rows(count: usize, width: usize) -> String {
     let row = if width == 1 {
         "?".to_string()
     } else {

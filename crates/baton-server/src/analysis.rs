@@ -1,0 +1,82 @@
+//! What Baton reads off a customer turn: the core's signals (sentiment, frustration, explicit
+//! request, issue type, loop) together with the knowledge base's view (does the turn ask
+//! something, how confident is the best article, which articles). Shared by the server and
+//! `baton analyze`, so both judge a turn the same way.
+
+use baton_core::signals::{SignalEngine, Signals, Turn};
+use baton_kb::{KbIndex, asks_something};
+use serde::Serialize;
+
+/// How many articles a turn's analysis lists.
+pub const TOP_ARTICLES: usize = 3;
+
+/// An article as the analysis lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArticleScore {
+    pub id: String,
+    pub title: String,
+    pub score: f64,
+}
+
+/// Everything read off one customer turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnSignals {
+    #[serde(flatten)]
+    pub signals: Signals,
+    /// Whether the turn asks for something (greetings and thanks do not).
+    pub question: bool,
+    /// Calibrated probability that the best article answers the turn; `null` when the turn
+    /// asks nothing or there is no knowledge base.
+    pub confidence: Option<f64>,
+    /// The best articles, best first (empty when the turn asks nothing or there is no
+    /// knowledge base).
+    pub top_articles: Vec<ArticleScore>,
+}
+
+/// Retrieval for one text: whether it asks something, and if so the confidence and articles.
+pub fn retrieval(kb: Option<&KbIndex>, text: &str) -> (bool, Option<f64>, Vec<ArticleScore>) {
+    let question = asks_something(text);
+    let Some(kb) = kb.filter(|kb| !kb.is_empty()) else {
+        return (question, None, Vec::new());
+    };
+    if !question {
+        return (false, None, Vec::new());
+    }
+    match kb.retrieve(text, TOP_ARTICLES) {
+        Ok(found) => (
+            true,
+            found.confidence.map(|c| c.clamp(0.0, 1.0)),
+            found
+                .hits
+                .into_iter()
+                .map(|h| ArticleScore {
+                    id: h.id,
+                    title: h.title,
+                    score: h.score,
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "retrieval failed; treating the turn as unanswerable");
+            (true, Some(0.0), Vec::new())
+        }
+    }
+}
+
+/// Analyses every customer turn of `turns`, in order, as the server would have seen it when
+/// that turn arrived. Returns (index among customer turns, analysis).
+pub fn replay(engine: &SignalEngine, kb: Option<&KbIndex>, turns: &[Turn]) -> Vec<TurnSignals> {
+    engine
+        .replay(turns)
+        .into_iter()
+        .map(|(position, signals)| {
+            let (question, confidence, top_articles) = retrieval(kb, &turns[position].text);
+            TurnSignals {
+                signals,
+                question,
+                confidence,
+                top_articles,
+            }
+        })
+        .collect()
+}
