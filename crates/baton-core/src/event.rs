@@ -49,6 +49,24 @@ impl Visibility {
     }
 }
 
+/// A knowledge-base article as a message cites it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArticleLink {
+    pub id: String,
+    pub title: String,
+    /// Where the customer can read the whole article, when links are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// An article retrieval proposed, with its ranking score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScoredArticle {
+    pub id: String,
+    pub title: String,
+    pub score: f64,
+}
+
 /// The type-specific part of an event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -66,6 +84,40 @@ pub enum EventBody {
         /// The page the customer was on when they wrote it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<PageContext>,
+        /// Knowledge-base articles an AI answer cites.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        articles: Vec<ArticleLink>,
+        /// Articles an AI clarifying question offers to choose from.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        choices: Vec<ArticleLink>,
+    },
+    /// How the AI arrived at a reply (staff only): the retrieval confidence, the articles
+    /// considered and a one-line reasoning.
+    AiReply {
+        /// The `seq` of the AI message this explains.
+        message_seq: i64,
+        /// `answer`, `clarify` or `no_answer`.
+        kind: String,
+        /// Which responder wrote it (`builtin`, `llm`).
+        responder: String,
+        /// Calibrated retrieval confidence that the best article answers the question.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<f64>,
+        /// What the model said of its own answer, when a model wrote it (never used for
+        /// decisions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model_confidence: Option<f64>,
+        /// Articles retrieval proposed, best first, with their scores.
+        articles: Vec<ScoredArticle>,
+        reasoning: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        needs_human: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ai_error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// Time to produce the reply, retrieval included.
+        latency_ms: u64,
     },
     /// Page-aware activity reported by the widget.
     PageEvent {
@@ -103,6 +155,7 @@ impl EventBody {
             EventBody::PageEvent { .. } => "page_event",
             EventBody::ConversationStarted { .. } => "conversation_started",
             EventBody::StateChanged { .. } => "state_changed",
+            EventBody::AiReply { .. } => "ai_reply",
         }
     }
 
@@ -113,6 +166,7 @@ impl EventBody {
             | EventBody::PageEvent { .. }
             | EventBody::ConversationStarted { .. }
             | EventBody::StateChanged { .. } => Visibility::Customer,
+            EventBody::AiReply { .. } => Visibility::Staff,
         }
     }
 
@@ -163,6 +217,8 @@ mod tests {
                 client_msg_id: Some("m1".into()),
                 author: None,
                 page: None,
+                articles: Vec::new(),
+                choices: Vec::new(),
             },
         };
         let json = serde_json::to_value(&event).unwrap();

@@ -11,7 +11,9 @@ pub mod staff;
 
 pub use conversation::{Conversation, ConversationState, PageContext};
 pub use customer::{Account, Customer, IdentityClaims};
-pub use event::{Event, EventBody, NewEvent, PageEventKind, Role, Visibility};
+pub use event::{
+    ArticleLink, Event, EventBody, NewEvent, PageEventKind, Role, ScoredArticle, Visibility,
+};
 pub use staff::{Staff, StaffRole};
 
 /// Largest customer message, in Unicode scalar values, unless configured otherwise.

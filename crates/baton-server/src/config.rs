@@ -20,7 +20,44 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub identity: IdentityConfig,
+    pub knowledge: KnowledgeConfig,
+    pub responder: baton_ai::ResponderConfig,
     pub log: LogConfig,
+}
+
+/// `[knowledge]`: how the knowledge base is indexed and followed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Stemming and stop words: `english`, `french`, `german`, `spanish`, `portuguese`, ...
+    pub language: String,
+    /// Seconds between checks for knowledge-base changes made elsewhere (another process,
+    /// `baton kb import`).
+    pub refresh_secs: u64,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        KnowledgeConfig {
+            language: "english".to_string(),
+            refresh_secs: 5,
+        }
+    }
+}
+
+impl KnowledgeConfig {
+    /// The index options this configuration names.
+    pub fn index_options(&self) -> Result<baton_kb::IndexOptions, ConfigError> {
+        let language =
+            baton_kb::Language::from_name(&self.language).ok_or_else(|| ConfigError::Invalid {
+                key: "knowledge.language".to_string(),
+                message: format!("{:?} is not a supported language", self.language),
+            })?;
+        Ok(baton_kb::IndexOptions {
+            language,
+            ..Default::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +160,8 @@ pub enum ConfigError {
     Env { var: String, message: String },
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
+    #[error("{0}")]
+    Responder(String),
 }
 
 /// Environment variables that override keys, as (variable, key).
@@ -289,6 +328,16 @@ impl Config {
                     .to_string(),
             ));
         }
+        self.knowledge.index_options()?;
+        if self.knowledge.refresh_secs == 0 {
+            return Err(invalid(
+                "knowledge.refresh_secs",
+                "must be at least 1".to_string(),
+            ));
+        }
+        self.responder
+            .validate()
+            .map_err(|e| ConfigError::Responder(e.to_string()))?;
         if tracing_level_is_bad(&self.log.level) {
             return Err(invalid(
                 "log.level",

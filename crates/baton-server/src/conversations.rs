@@ -80,14 +80,22 @@ pub struct IncomingMessage {
     pub page: Option<PageContext>,
 }
 
-/// Stores a customer message, at most once per `client_msg_id`. A message on a resolved
-/// conversation reopens it with the AI.
+/// A stored customer message and the replies it got.
+pub struct Posted {
+    pub appended: Appended,
+    /// What the customer sees in reply (the AI's answer while the AI owns the conversation).
+    pub replies: Vec<Event>,
+}
+
+/// Stores a customer message, at most once per `client_msg_id`, and lets the AI reply while
+/// the conversation is in state `ai`. A message on a resolved conversation reopens it with
+/// the AI. A retried message gets the replies stored the first time.
 pub async fn post_customer_message(
     state: &AppState,
     conversation_id: &str,
     message: IncomingMessage,
     now: DateTime<Utc>,
-) -> Result<Appended, ApiError> {
+) -> Result<Posted, ApiError> {
     let client_msg_id = message.client_msg_id.trim();
     if client_msg_id.is_empty() {
         return Err(ApiError::invalid("client_msg_id must not be empty"));
@@ -110,6 +118,7 @@ pub async fn post_customer_message(
         ));
     }
     let page = message.page.map(check_page).transpose()?;
+    let question = message.text.clone();
     let appended = state
         .store
         .append_event(
@@ -122,22 +131,33 @@ pub async fn post_customer_message(
                     client_msg_id: Some(client_msg_id.to_string()),
                     author: None,
                     page,
+                    articles: Vec::new(),
+                    choices: Vec::new(),
                 },
             },
         )
         .await?;
-    if appended.is_created() {
+    let seq = appended.event().seq;
+    let replies = if appended.is_created() {
         metrics::counter!("baton_messages_stored_total", "role" => "customer").increment(1);
-        reopen_if_resolved(state, conversation_id, now).await?;
-    }
-    Ok(appended)
+        match reopen_if_resolved(state, conversation_id, now).await? {
+            ConversationState::Ai => {
+                crate::assistant::reply(state, conversation_id, &question, seq, now).await?
+            }
+            _ => Vec::new(),
+        }
+    } else {
+        crate::assistant::stored_replies(state, conversation_id, seq).await?
+    };
+    Ok(Posted { appended, replies })
 }
 
+/// Reopens a resolved conversation with the AI; returns the state the conversation is in.
 async fn reopen_if_resolved(
     state: &AppState,
     conversation_id: &str,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<ConversationState, ApiError> {
     let conversation = state
         .store
         .conversation(conversation_id)
@@ -153,8 +173,9 @@ async fn reopen_if_resolved(
                 now,
             )
             .await?;
+        return Ok(ConversationState::Ai);
     }
-    Ok(())
+    Ok(conversation.state)
 }
 
 /// Page activity as the widget reports it.

@@ -137,6 +137,37 @@ impl KnowledgeBase {
         Ok(self.current().index.retrieve(question, k)?)
     }
 
+    /// What retrieval finds for a customer's question, ready for a responder, and the
+    /// articles it considered with their scores. Turns that ask nothing get no retrieval.
+    pub fn retrieve_for_reply(
+        &self,
+        question: &str,
+        k: usize,
+    ) -> (baton_ai::Retrieved, Vec<baton_core::ScoredArticle>) {
+        let loaded = self.current();
+        if loaded.index.is_empty() || !baton_kb::asks_something(question) {
+            return (baton_ai::Retrieved::empty(), Vec::new());
+        }
+        match loaded.index.retrieve(question, k) {
+            Ok(found) => {
+                let scored = found
+                    .hits
+                    .iter()
+                    .map(|h| baton_core::ScoredArticle {
+                        id: h.id.clone(),
+                        title: h.title.clone(),
+                        score: h.score,
+                    })
+                    .collect();
+                (baton_ai::Retrieved::from_kb(&loaded.index, &found), scored)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retrieval failed");
+                (baton_ai::Retrieved::empty(), Vec::new())
+            }
+        }
+    }
+
     /// An active article by id.
     pub fn article(&self, id: &str) -> Option<Article> {
         self.current().index.article(id).cloned()

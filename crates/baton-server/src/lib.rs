@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod assistant;
 pub mod auth;
 pub mod config;
 pub mod conversations;
@@ -70,6 +71,7 @@ pub async fn serve(
     println!("listening on http://{local}");
     tracing::info!(%local, backend = store.backend(), "Baton is ready");
 
+    spawn_kb_refresh(state.clone());
     let app = api::router(state);
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -92,6 +94,28 @@ pub async fn serve(
     };
     store.close().await;
     result
+}
+
+/// Follows knowledge-base changes made elsewhere (another process, `baton kb import`) by
+/// polling the store's revision.
+fn spawn_kb_refresh(state: SharedState) {
+    let every = Duration::from_secs(state.config.knowledge.refresh_secs);
+    let mut shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            match state.kb.refresh(&*state.store).await {
+                Ok(true) => {
+                    tracing::info!(revision = state.kb.revision(), "knowledge base reloaded")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot refresh the knowledge base"),
+            }
+        }
+    });
 }
 
 /// Completes on SIGTERM or Ctrl-C.

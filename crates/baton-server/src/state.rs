@@ -9,6 +9,8 @@ use tokio::sync::watch;
 
 use crate::auth::{ConversationTokens, IdentityVerifier, generate_secret};
 use crate::config::Config;
+use crate::knowledge::KnowledgeBase;
+use baton_ai::Responder;
 
 /// Name of the database secret that signs conversation tokens.
 const CONVERSATION_TOKEN_SECRET: &str = "conversation_token_key";
@@ -20,6 +22,10 @@ pub struct AppState {
     pub tokens: ConversationTokens,
     pub identity: IdentityVerifier,
     pub metrics: Option<PrometheusHandle>,
+    /// The knowledge base's retrieval index, kept in step with the store.
+    pub kb: Arc<KnowledgeBase>,
+    /// Writes the AI's replies.
+    pub responder: Arc<dyn Responder>,
     /// Flips to `true` when the server starts shutting down, so long-lived streams close.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -33,11 +39,15 @@ impl AppState {
         store: Arc<dyn Store>,
         metrics: Option<PrometheusHandle>,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<AppState, baton_store::StoreError> {
+    ) -> anyhow::Result<AppState> {
         let secret = store
             .secret(CONVERSATION_TOKEN_SECRET, &generate_secret())
             .await?;
+        let kb = Arc::new(KnowledgeBase::load(&*store, config.knowledge.index_options()?).await?);
+        let responder = baton_ai::build_responder(&config.responder)?;
         Ok(AppState {
+            kb,
+            responder,
             identity: IdentityVerifier::new(&config.identity),
             tokens: ConversationTokens::new(&secret),
             config,

@@ -819,6 +819,8 @@ mod tests {
             client_msg_id: None,
             author: None,
             page: None,
+            articles: Vec::new(),
+            choices: Vec::new(),
         };
         AppendEvent {
             conversation_id: conversation_id.to_string(),

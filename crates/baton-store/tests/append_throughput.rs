@@ -43,6 +43,8 @@ async fn measure(store: Arc<dyn Store>, label: &str) {
                         client_msg_id: Some(format!("t{t}-{i}")),
                         author: None,
                         page: None,
+                        articles: Vec::new(),
+                        choices: Vec::new(),
                     };
                     let event = NewEvent {
                         at: Utc::now(),

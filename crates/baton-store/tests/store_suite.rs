@@ -187,6 +187,8 @@ fn message(text: &str, client_msg_id: Option<&str>) -> EventBody {
         client_msg_id: client_msg_id.map(str::to_string),
         author: None,
         page: None,
+        articles: Vec::new(),
+        choices: Vec::new(),
     }
 }
 

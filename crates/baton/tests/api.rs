@@ -25,7 +25,10 @@ async fn posting_the_same_client_msg_id_twice_stores_one_message() {
             "{backend:?}: a retry is acknowledged, not stored again"
         );
         assert_eq!(body1["message"], body2["message"]);
-        assert_eq!(body1["replies"], json!([]));
+        assert_eq!(
+            body1["replies"], body2["replies"],
+            "a retry gets the same replies"
+        );
         assert_eq!(body1["message"]["type"], "message");
         assert_eq!(body1["message"]["role"], "customer");
         assert_eq!(body1["message"]["client_msg_id"], "m-1");
@@ -38,10 +41,31 @@ async fn posting_the_same_client_msg_id_twice_stores_one_message() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["type"] == "message")
+            .filter(|e| e["role"] == "customer")
             .collect();
         assert_eq!(messages.len(), 1, "{backend:?}: exactly one message stored");
     }
+}
+
+/// The customer-visible events after `after`, as the events endpoint lists them.
+async fn visible_after(server: &Server, id: &str, token: &str, after: i64) -> Vec<i64> {
+    let (status, page) = server
+        .get(
+            &format!("/v1/conversations/{id}/events?after={after}"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect()
+}
+
+fn seqs(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
 }
 
 #[tokio::test]
@@ -58,45 +82,55 @@ async fn stream_replays_then_goes_live_and_resumes_without_gap_or_duplicate() {
                 .await;
             assert_eq!(s, 201);
         }
-        // seq 1 is conversation_started; messages are 2..=6.
+        let expected = visible_after(&server, &id, &token, 0).await;
+        assert!(
+            expected.len() >= 6,
+            "{backend:?}: started + 5 messages (+ replies)"
+        );
         let url = format!(
             "{}/v1/conversations/{id}/stream?after=0&token={token}",
             server.ws_base
         );
         let mut stream = Stream::connect(&url).await;
-        let replayed = stream.collect_until_seq(6, 20).await;
-        let seqs: Vec<i64> = replayed
-            .iter()
-            .map(|e| e["seq"].as_i64().unwrap())
-            .collect();
-        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6], "{backend:?}: replay");
+        let replayed = stream
+            .collect_until_seq(*expected.last().unwrap(), 20)
+            .await;
+        assert_eq!(seqs(&replayed), expected, "{backend:?}: replay");
 
         // Live: new messages arrive on the open stream.
+        let last = *expected.last().unwrap();
         for n in 0..3 {
             server
                 .post_message(&id, &token, &format!("b{n}"), &format!("live {n}"))
                 .await;
         }
-        let live = stream.collect_until_seq(9, 20).await;
-        let seqs: Vec<i64> = live.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-        assert_eq!(seqs, vec![7, 8, 9], "{backend:?}: live");
+        let expected = visible_after(&server, &id, &token, last).await;
+        let live = stream
+            .collect_until_seq(*expected.last().unwrap(), 20)
+            .await;
+        assert_eq!(seqs(&live), expected, "{backend:?}: live");
         stream.close().await;
 
         // Messages sent while disconnected arrive on reconnect from `after`, exactly once.
+        let last = *expected.last().unwrap();
         for n in 0..4 {
             server
                 .post_message(&id, &token, &format!("c{n}"), &format!("offline {n}"))
                 .await;
         }
+        let expected = visible_after(&server, &id, &token, last).await;
         let url = format!(
-            "{}/v1/conversations/{id}/stream?after=9&token={token}",
+            "{}/v1/conversations/{id}/stream?after={last}&token={token}",
             server.ws_base
         );
         let mut stream = Stream::connect(&url).await;
-        let resumed = stream.collect_until_seq(13, 20).await;
-        let seqs: Vec<i64> = resumed.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-        assert_eq!(seqs, vec![10, 11, 12, 13], "{backend:?}: resume");
-        assert_eq!(resumed[3]["text"], "offline 3");
+        let resumed = stream
+            .collect_until_seq(*expected.last().unwrap(), 20)
+            .await;
+        assert_eq!(seqs(&resumed), expected, "{backend:?}: resume");
+        assert!(resumed.iter().any(|e| e["text"] == "offline 3"));
+        // Staff-only events never reach the customer's stream.
+        assert!(resumed.iter().all(|e| e["type"] != "ai_reply"));
         // Nothing more is pending.
         assert!(stream.next_json(1).await.is_none());
     }
@@ -112,30 +146,32 @@ async fn events_page_with_after_and_limit() {
             .post_message(&id, &token, &format!("m{n}"), "hello")
             .await;
     }
+    let all = visible_after(&server, &id, &token, 0).await;
     let (status, page) = server
         .get(
-            &format!("/v1/conversations/{id}/events?after=2&limit=3"),
+            &format!("/v1/conversations/{id}/events?after={}&limit=3", all[1]),
             Some(&token),
         )
         .await;
     assert_eq!(status, 200);
-    let seqs: Vec<i64> = page["events"]
+    let listed: Vec<i64> = page["events"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
-    assert_eq!(seqs, vec![3, 4, 5]);
-    assert_eq!(page["next_after"], 5);
+    assert_eq!(listed, all[2..5].to_vec());
+    assert_eq!(page["next_after"], all[4]);
+    let beyond = all.last().unwrap() + 10;
     let (status, page) = server
         .get(
-            &format!("/v1/conversations/{id}/events?after=7"),
+            &format!("/v1/conversations/{id}/events?after={beyond}"),
             Some(&token),
         )
         .await;
     assert_eq!(status, 200);
     assert_eq!(page["events"], json!([]));
-    assert_eq!(page["next_after"], 7);
+    assert_eq!(page["next_after"], beyond);
     let (status, body) = server
         .get(
             &format!("/v1/conversations/{id}/events?limit=0"),
@@ -340,7 +376,7 @@ async fn bad_input_gets_the_documented_json_errors() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["type"] == "message")
+        .filter(|e| e["role"] == "customer")
         .count();
     assert_eq!(messages, 1);
 }
@@ -550,8 +586,16 @@ async fn two_processes_on_postgres_share_conversations_and_live_events() {
         b.post_message(&id, &token, "m1", "posted on A").await.0,
         200
     );
-    let events = stream.collect_until_seq(4, 20).await;
-    let texts: Vec<&str> = events.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    let expected = visible_after(&a, &id, &token, 1).await;
+    let events = stream
+        .collect_until_seq(*expected.last().unwrap(), 20)
+        .await;
+    assert_eq!(seqs(&events), expected);
+    let texts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["role"] == "customer")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
     assert_eq!(
         texts,
         vec!["posted on A", "posted on B", "posted on A again"]

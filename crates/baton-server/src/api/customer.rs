@@ -157,7 +157,7 @@ async fn post_message(
 ) -> Result<Response, ApiError> {
     auth.require(&id)?;
     let now = state.now();
-    let appended = conversations::post_customer_message(
+    let posted = conversations::post_customer_message(
         &state,
         &id,
         IncomingMessage {
@@ -168,14 +168,14 @@ async fn post_message(
         now,
     )
     .await?;
-    let status = if appended.is_created() {
+    let status = if posted.appended.is_created() {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     let body = MessagePosted {
-        message: appended.into_event(),
-        replies: Vec::new(),
+        message: posted.appended.into_event(),
+        replies: posted.replies,
     };
     Ok((status, axum::Json(body)).into_response())
 }

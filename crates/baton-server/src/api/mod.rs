@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agent;
 pub mod customer;
+pub mod kb;
 pub mod ops;
 
 use std::time::Instant;
@@ -39,6 +40,7 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
         (name = "customer", description = "Conversations as the customer sees them"),
         (name = "agent", description = "Conversations for support agents"),
         (name = "admin", description = "Staff and configuration"),
+        (name = "knowledge base", description = "Articles the AI answers from"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -66,6 +68,7 @@ fn api() -> OpenApiRouter<SharedState> {
         .merge(customer::router())
         .merge(agent::router())
         .merge(admin::router())
+        .merge(kb::router())
         .merge(ops::router())
 }
 
