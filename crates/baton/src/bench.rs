@@ -13,6 +13,20 @@ use tokio::process::{Child, Command};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// The analysis behind `baton analyze` and every customer turn: signals, retrieval and
+    /// confidence for each customer turn of generated conversations, in process. Prints
+    /// customer turns/s and the time per turn.
+    Analyze {
+        /// Knowledge base to retrieve from (folder, .jsonl or .csv).
+        #[arg(long, default_value = "examples/kb")]
+        kb: std::path::PathBuf,
+        /// Conversations to analyse.
+        #[arg(long, default_value_t = 2_000)]
+        conversations: usize,
+        /// Customer turns per conversation.
+        #[arg(long, default_value_t = 5)]
+        turns: usize,
+    },
     /// Message ingest: many conversations posting customer messages at once, each waiting
     /// for its acknowledgement before sending the next. Prints messages/s and latency.
     Ingest {
@@ -36,6 +50,14 @@ pub enum BenchCommand {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Analyze {
+            kb,
+            conversations,
+            turns,
+        } => {
+            analyze(&kb, conversations, turns)?;
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCommand::Ingest {
             conversations,
             messages,
@@ -184,5 +206,75 @@ async fn ingest(base: &str, conversations: usize, messages: usize) -> anyhow::Re
     if failures > 0 {
         bail!("{failures} messages were not acknowledged");
     }
+    Ok(())
+}
+
+/// Replays generated conversations through the turn analysis and prints throughput and the
+/// time per customer turn (a conversation's replay time divided by its customer turns).
+fn analyze(kb: &std::path::Path, conversations: usize, turns: usize) -> anyhow::Result<()> {
+    use baton_core::signals::{SignalEngine, Turn};
+    if conversations == 0 || turns == 0 {
+        bail!("--conversations and --turns must be at least 1");
+    }
+    let articles = baton_kb::import_path(kb)?;
+    if articles.is_empty() {
+        bail!("{}: no articles", kb.display());
+    }
+    let index = baton_kb::KbIndex::build(&articles, baton_kb::IndexOptions::default())?;
+    let engine = SignalEngine::default();
+    // Customer turns drawn from the articles' example questions, with follow-ups in between.
+    let questions: Vec<&str> = articles
+        .iter()
+        .flat_map(|a| a.questions.iter().map(String::as_str))
+        .collect();
+    let follow_ups = [
+        "that didn't work, still the same error",
+        "thanks, that worked!",
+        "I already tried that twice. This is getting really frustrating",
+        "ok",
+        "can I talk to a real person please?",
+    ];
+    let mut generated = Vec::with_capacity(conversations);
+    for c in 0..conversations {
+        let mut conversation = Vec::with_capacity(turns * 2);
+        for t in 0..turns {
+            let text = if t % 2 == 0 {
+                questions[(c * 7 + t * 13) % questions.len()].to_string()
+            } else {
+                follow_ups[(c + t) % follow_ups.len()].to_string()
+            };
+            conversation.push(Turn::customer(text));
+            conversation.push(Turn::ai("Here is what our help centre says about that."));
+        }
+        generated.push(conversation);
+    }
+    let mut per_turn = Vec::with_capacity(conversations);
+    let start = Instant::now();
+    let mut analysed = 0usize;
+    for conversation in &generated {
+        let t0 = Instant::now();
+        let out = baton_server::analysis::replay(&engine, Some(&index), conversation);
+        let elapsed = t0.elapsed();
+        analysed += out.len();
+        per_turn.push(elapsed / out.len().max(1) as u32);
+    }
+    let elapsed = start.elapsed();
+    per_turn.sort();
+    let pct =
+        |p: f64| per_turn[((per_turn.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e6;
+    println!(
+        "analysis of {conversations} conversations ({analysed} customer turns) against {} articles, one thread",
+        articles.len()
+    );
+    println!(
+        "  throughput: {:.0} customer turns/s, {:.0} conversations/s",
+        analysed as f64 / elapsed.as_secs_f64(),
+        conversations as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  per turn:   p50 {:.1} µs, p99 {:.1} µs",
+        pct(0.5),
+        pct(0.99)
+    );
     Ok(())
 }
