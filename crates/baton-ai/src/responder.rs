@@ -146,4 +146,9 @@ pub trait Responder: Send + Sync {
 
     /// A short name for logs and metrics: `"builtin"` or `"llm"`.
     fn name(&self) -> &'static str;
+
+    /// Whether the responder reads `Request::history`; callers may skip loading it when not.
+    fn uses_history(&self) -> bool {
+        true
+    }
 }

@@ -34,15 +34,19 @@ pub async fn reply(
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, ApiError> {
     let started = Instant::now();
-    let earlier = state
-        .store
-        .events_after(
-            conversation_id,
-            (message_seq - 1 - HISTORY_EVENTS).max(0),
-            HISTORY_EVENTS as u32,
-            None,
-        )
-        .await?;
+    let earlier = if state.responder.uses_history() {
+        state
+            .store
+            .events_after(
+                conversation_id,
+                (message_seq - 1 - HISTORY_EVENTS).max(0),
+                HISTORY_EVENTS as u32,
+                None,
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
     let history: Vec<Turn> = earlier
         .iter()
         .filter(|e| e.seq < message_seq)

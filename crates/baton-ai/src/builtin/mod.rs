@@ -169,6 +169,11 @@ impl Responder for BuiltinResponder {
     fn name(&self) -> &'static str {
         "builtin"
     }
+
+    fn uses_history(&self) -> bool {
+        // The built-in responder answers the question in front of it.
+        false
+    }
 }
 
 /// A title in a question ("How do I reset my password?") reads badly inside quotes that end
