@@ -30,9 +30,9 @@ pub struct AnalyzeArgs {
     now: Option<DateTime<Utc>>,
 }
 
-/// One input line.
+/// One input line. Fields beyond the contract's (labels kept by an evaluation harness, say)
+/// are ignored.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct InputLine {
     #[serde(default)]
     id: Option<Value>,
