@@ -5,12 +5,14 @@
 
 pub mod conversation;
 pub mod customer;
+pub mod decision;
 pub mod event;
 pub mod signals;
 pub mod staff;
 
 pub use conversation::{Conversation, ConversationState, PageContext};
 pub use customer::{Account, Customer, IdentityClaims};
+pub use decision::{Action, Decision, Trigger, TriggerKind};
 pub use event::{
     ArticleLink, Event, EventBody, NewEvent, PageEventKind, Role, ScoredArticle, Visibility,
 };
