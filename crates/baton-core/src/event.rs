@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::conversation::{ConversationState, PageContext};
+use crate::decision::Decision;
+use crate::signals::TurnSignals;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -119,6 +121,13 @@ pub enum EventBody {
         /// Time to produce the reply, retrieval included.
         latency_ms: u64,
     },
+    /// What Baton decided for a customer turn, and what it read off the turn (staff only).
+    Decision {
+        /// The `seq` of the customer message judged.
+        message_seq: i64,
+        decision: Decision,
+        signals: TurnSignals,
+    },
     /// Page-aware activity reported by the widget.
     PageEvent {
         kind: PageEventKind,
@@ -156,6 +165,7 @@ impl EventBody {
             EventBody::ConversationStarted { .. } => "conversation_started",
             EventBody::StateChanged { .. } => "state_changed",
             EventBody::AiReply { .. } => "ai_reply",
+            EventBody::Decision { .. } => "decision",
         }
     }
 
@@ -166,7 +176,7 @@ impl EventBody {
             | EventBody::PageEvent { .. }
             | EventBody::ConversationStarted { .. }
             | EventBody::StateChanged { .. } => Visibility::Customer,
-            EventBody::AiReply { .. } => Visibility::Staff,
+            EventBody::AiReply { .. } | EventBody::Decision { .. } => Visibility::Staff,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod customer;
 pub mod decision;
 pub mod event;
+pub mod handoff;
 pub mod signals;
 pub mod staff;
 
@@ -16,6 +17,7 @@ pub use decision::{Action, Decision, Trigger, TriggerKind};
 pub use event::{
     ArticleLink, Event, EventBody, NewEvent, PageEventKind, Role, ScoredArticle, Visibility,
 };
+pub use handoff::Priority;
 pub use staff::{Staff, StaffRole};
 
 /// Largest customer message, in Unicode scalar values, unless configured otherwise.

@@ -3,35 +3,15 @@
 //! something, how confident is the best article, which articles). Shared by the server and
 //! `baton analyze`, so both judge a turn the same way.
 
-use baton_core::signals::{SignalEngine, Signals, Turn};
+use baton_core::signals::{SignalEngine, Turn};
 use baton_kb::{KbIndex, asks_something};
-use serde::Serialize;
 
 /// How many articles a turn's analysis lists.
 pub const TOP_ARTICLES: usize = 3;
 
 /// An article as the analysis lists it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ArticleScore {
-    pub id: String,
-    pub title: String,
-    pub score: f64,
-}
-
-/// Everything read off one customer turn.
-#[derive(Debug, Clone, Serialize)]
-pub struct TurnSignals {
-    #[serde(flatten)]
-    pub signals: Signals,
-    /// Whether the turn asks for something (greetings and thanks do not).
-    pub question: bool,
-    /// Calibrated probability that the best article answers the turn; `null` when the turn
-    /// asks nothing or there is no knowledge base.
-    pub confidence: Option<f64>,
-    /// The best articles, best first (empty when the turn asks nothing or there is no
-    /// knowledge base).
-    pub top_articles: Vec<ArticleScore>,
-}
+pub use baton_core::ScoredArticle as ArticleScore;
+pub use baton_core::signals::TurnSignals;
 
 /// Retrieval for one text: whether it asks something, and if so the confidence and articles.
 pub fn retrieval(kb: Option<&KbIndex>, text: &str) -> (bool, Option<f64>, Vec<ArticleScore>) {

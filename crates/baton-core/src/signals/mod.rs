@@ -145,6 +145,23 @@ pub struct Signals {
     pub sentiment_evidence: Vec<String>,
 }
 
+/// Everything read off one customer turn: the detectors' [`Signals`] together with the
+/// knowledge base's view of it (does it ask something, how confident is the best article, which
+/// articles). The `signals` object of `baton analyze` and of the stored `decision` events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TurnSignals {
+    #[serde(flatten)]
+    pub signals: Signals,
+    /// Whether the turn asks for something (greetings and thanks do not).
+    pub question: bool,
+    /// Calibrated probability that the best article answers the turn; `null` when the turn
+    /// asks nothing or there is no knowledge base.
+    pub confidence: Option<f64>,
+    /// The best articles, best first (empty when the turn asks nothing or there is no
+    /// knowledge base).
+    pub top_articles: Vec<crate::ScoredArticle>,
+}
+
 /// Tunable settings of the engine. The defaults suit a support chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
