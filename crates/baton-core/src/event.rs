@@ -125,8 +125,8 @@ pub enum EventBody {
     Decision {
         /// The `seq` of the customer message judged.
         message_seq: i64,
-        decision: Decision,
-        signals: TurnSignals,
+        decision: Box<Decision>,
+        signals: Box<TurnSignals>,
     },
     /// Page-aware activity reported by the widget.
     PageEvent {

@@ -8,6 +8,7 @@ pub mod customer;
 pub mod decision;
 pub mod event;
 pub mod handoff;
+pub mod policy;
 pub mod signals;
 pub mod staff;
 

@@ -1,11 +1,17 @@
-//! The AI side of a conversation: for a customer message in state `ai`, retrieve from the
-//! knowledge base, let the configured responder write the reply, and record it (the message
-//! the customer sees, and for staff how it came about).
+//! The AI side of a conversation: for a customer message in state `ai`, read the signals,
+//! let the policy decide, then either let the configured responder answer from the knowledge
+//! base or hand the conversation over to a person. Everything is recorded: the message the
+//! customer sees, and for staff how it came about and why.
 
 use std::time::Instant;
 
 use baton_ai::{ReplyKind, Request, Turn};
-use baton_core::{ArticleLink, Event, EventBody, NewEvent, Role};
+use baton_core::policy::{CustomerContext, Policy};
+use baton_core::signals::{Turn as SignalTurn, TurnSignals};
+use baton_core::{
+    ArticleLink, Conversation, ConversationState, Event, EventBody, NewEvent, Role, ScoredArticle,
+    Trigger, TriggerKind,
+};
 use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
@@ -24,45 +30,198 @@ fn link(article: &baton_ai::ArticleRef) -> ArticleLink {
     }
 }
 
-/// Answers the customer message stored at `message_seq` and returns the events the customer
-/// sees (the AI's message).
-pub async fn reply(
+/// Takes a customer turn while the AI owns the conversation: reads the signals off the
+/// timeline, lets the policy decide, and either answers (the responder writes the reply) or
+/// hands over (the conversation waits for a person and the customer is told so honestly).
+/// The decision is stored as a staff-only event either way. Returns the events the customer
+/// sees in reply.
+pub async fn take_turn(
     state: &AppState,
-    conversation_id: &str,
+    conversation: &Conversation,
     question: &str,
     message_seq: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, ApiError> {
     let started = Instant::now();
-    let earlier = if state.responder.uses_history() {
-        state
-            .store
-            .events_after(
-                conversation_id,
-                (message_seq - 1 - HISTORY_EVENTS).max(0),
-                HISTORY_EVENTS as u32,
-                None,
-            )
-            .await?
-    } else {
-        Vec::new()
-    };
-    let history: Vec<Turn> = earlier
+    let conversation_id = conversation.id.as_str();
+    let active = state.policy.current();
+    let earlier = state
+        .store
+        .events_after(
+            conversation_id,
+            (message_seq - 1 - HISTORY_EVENTS).max(0),
+            HISTORY_EVENTS as u32,
+            None,
+        )
+        .await?;
+    let earlier: Vec<&Event> = earlier.iter().filter(|e| e.seq < message_seq).collect();
+
+    // What the turn says, in the light of the conversation so far.
+    let mut timeline: Vec<SignalTurn> = earlier
         .iter()
-        .filter(|e| e.seq < message_seq)
         .filter_map(|e| match &e.body {
-            EventBody::Message { role, text, .. } => Some(Turn::new(*role, text.clone())),
+            EventBody::Message {
+                role,
+                text,
+                articles,
+                ..
+            } => Some(
+                SignalTurn::new(*role, text.clone())
+                    .at(e.at)
+                    .with_articles(articles.iter().map(|a| a.id.clone())),
+            ),
             _ => None,
         })
         .collect();
+    timeline.push(SignalTurn::customer(question).at(now));
+    let signals = active.engine.compute(&timeline).unwrap_or_default();
     let (retrieved, considered) = state.kb.retrieve_for_reply(question, CANDIDATES);
-    let request = Request::new(question, &retrieved).with_history(&history);
-    let reply = state.responder.respond(&request).await;
+    let turn = TurnSignals {
+        signals,
+        question: baton_kb::asks_something(question),
+        confidence: retrieved.confidence.map(|c| c.clamp(0.0, 1.0)),
+        top_articles: considered.clone(),
+    };
+    let customer = customer_context(state, conversation, now).await?;
+    let kb_revision = (!state.kb.is_empty()).then(|| state.kb.revision());
+    let mut decision = active.policy.decide(&turn, &customer, now, kb_revision);
 
-    let (kind, choices) = match &reply.kind {
-        ReplyKind::Answer => ("answer", Vec::new()),
-        ReplyKind::Clarify { options } => ("clarify", options.iter().map(link).collect()),
-        ReplyKind::NoAnswer => ("no_answer", Vec::new()),
+    let mut visible = Vec::new();
+    if !decision.escalates() {
+        let history: Vec<Turn> = if state.responder.uses_history() {
+            earlier
+                .iter()
+                .filter_map(|e| match &e.body {
+                    EventBody::Message { role, text, .. } => Some(Turn::new(*role, text.clone())),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let request = Request::new(question, &retrieved).with_history(&history);
+        let reply = state.responder.respond(&request).await;
+        if let Some(message) =
+            record_reply(state, conversation_id, &reply, considered, started, now).await?
+        {
+            visible.push(message);
+        }
+        // The responder can add a reason to hand over; it can never remove one.
+        if let Some(reason) = &reply.needs_human {
+            active.policy.add_trigger(
+                &mut decision,
+                Trigger {
+                    kind: TriggerKind::AgentRequest,
+                    rule: "responder.needs_human".into(),
+                    value: 1.0,
+                    threshold: None,
+                    evidence: vec![reason.clone()],
+                },
+                &turn,
+            );
+        }
+        if let Some(error) = &reply.ai_error {
+            active.policy.add_trigger(
+                &mut decision,
+                Trigger {
+                    kind: TriggerKind::AiError,
+                    rule: "responder.on_failure".into(),
+                    value: 1.0,
+                    threshold: None,
+                    evidence: vec![error.clone()],
+                },
+                &turn,
+            );
+        }
+    }
+    let escalates = decision.escalates();
+    let issue_type = turn.signals.issue_type.label.clone();
+    state
+        .store
+        .append_event(
+            conversation_id,
+            NewEvent {
+                at: now,
+                body: EventBody::Decision {
+                    message_seq,
+                    decision: Box::new(decision),
+                    signals: Box::new(turn),
+                },
+            },
+        )
+        .await?;
+    metrics::counter!(
+        "baton_decisions_total",
+        "action" => if escalates { "escalate" } else { "answer" }
+    )
+    .increment(1);
+    if escalates {
+        visible.extend(
+            hand_over(
+                state,
+                conversation_id,
+                &active.policy,
+                &issue_type,
+                &customer,
+                now,
+            )
+            .await?,
+        );
+    }
+    Ok(visible)
+}
+
+/// Who the customer is, as the policy's segments see it.
+async fn customer_context(
+    state: &AppState,
+    conversation: &Conversation,
+    now: DateTime<Utc>,
+) -> Result<CustomerContext, ApiError> {
+    let customer = state.store.customer(&conversation.customer_id).await?;
+    let account = match customer.as_ref().and_then(|c| c.account_id.as_deref()) {
+        Some(id) => state.store.account(id).await?,
+        None => None,
+    };
+    Ok(CustomerContext::of(
+        account.as_ref(),
+        customer.map(|c| c.created_at),
+        now,
+    ))
+}
+
+/// Moves the conversation to `waiting_human` and tells the customer, honestly, what happens
+/// next. Returns the message the customer sees.
+async fn hand_over(
+    state: &AppState,
+    conversation_id: &str,
+    policy: &Policy,
+    issue_type: &str,
+    customer: &CustomerContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, ApiError> {
+    let route = policy.route(issue_type, customer, now);
+    let team = route.team.as_deref().and_then(|t| policy.team(t));
+    state
+        .store
+        .change_state(
+            conversation_id,
+            ConversationState::WaitingHuman,
+            Some(&format!("escalated: {}", route.reason)),
+            now,
+        )
+        .await?;
+    let who = team.map_or_else(
+        || "our support team".to_string(),
+        |t| format!("our {} team", t.display_name),
+    );
+    let text = match team.and_then(|t| (!t.is_open(now)).then(|| t.next_open(now)).flatten()) {
+        Some(opens) => format!(
+            "I'm passing this to {who}, together with everything you've told me, so you won't need to repeat anything. They are away right now and are back {}; they will reply here in this chat.",
+            describe_when(opens, now)
+        ),
+        None => format!(
+            "I'm passing this to {who}, together with everything you've told me, so you won't need to repeat anything. A person will reply here in this chat."
+        ),
     };
     let message = state
         .store
@@ -71,18 +230,74 @@ pub async fn reply(
             NewEvent {
                 at: now,
                 body: EventBody::Message {
-                    role: Role::Ai,
-                    text: reply.text.clone(),
+                    role: Role::System,
+                    text,
                     client_msg_id: None,
                     author: None,
                     page: None,
-                    articles: reply.articles_used.iter().map(link).collect(),
-                    choices,
+                    articles: Vec::new(),
+                    choices: Vec::new(),
                 },
             },
         )
         .await?
         .into_event();
+    metrics::counter!("baton_escalations_total").increment(1);
+    Ok(vec![message])
+}
+
+/// "in about 3 hours", "on Monday at 09:00 UTC".
+fn describe_when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = (at - now).num_minutes().max(1);
+    if minutes < 90 {
+        format!("in about {minutes} minutes")
+    } else if minutes < 12 * 60 {
+        format!("in about {} hours", (minutes + 30) / 60)
+    } else {
+        format!("on {} at {} UTC", at.format("%A"), at.format("%H:%M"))
+    }
+}
+
+/// Stores the AI's message (unless the responder failed and the turn escalates instead) and
+/// the staff-only account of how it came about. Returns the message.
+async fn record_reply(
+    state: &AppState,
+    conversation_id: &str,
+    reply: &baton_ai::Reply,
+    considered: Vec<ScoredArticle>,
+    started: Instant,
+    now: DateTime<Utc>,
+) -> Result<Option<Event>, ApiError> {
+    let (kind, choices) = match &reply.kind {
+        ReplyKind::Answer => ("answer", Vec::new()),
+        ReplyKind::Clarify { options } => ("clarify", options.iter().map(link).collect()),
+        ReplyKind::NoAnswer => ("no_answer", Vec::new()),
+    };
+    let message = if reply.ai_error.is_some() {
+        None
+    } else {
+        Some(
+            state
+                .store
+                .append_event(
+                    conversation_id,
+                    NewEvent {
+                        at: now,
+                        body: EventBody::Message {
+                            role: Role::Ai,
+                            text: reply.text.clone(),
+                            client_msg_id: None,
+                            author: None,
+                            page: None,
+                            articles: reply.articles_used.iter().map(link).collect(),
+                            choices,
+                        },
+                    },
+                )
+                .await?
+                .into_event(),
+        )
+    };
     let latency = started.elapsed();
     state
         .store
@@ -91,7 +306,7 @@ pub async fn reply(
             NewEvent {
                 at: now,
                 body: EventBody::AiReply {
-                    message_seq: message.seq,
+                    message_seq: message.as_ref().map_or(0, |m| m.seq),
                     kind: kind.to_string(),
                     responder: state.responder.name().to_string(),
                     confidence: reply.confidence,
@@ -108,8 +323,10 @@ pub async fn reply(
         .await?;
     metrics::histogram!("baton_ai_reply_seconds", "responder" => state.responder.name())
         .record(latency.as_secs_f64());
-    metrics::counter!("baton_messages_stored_total", "role" => "ai").increment(1);
-    Ok(vec![message])
+    if message.is_some() {
+        metrics::counter!("baton_messages_stored_total", "role" => "ai").increment(1);
+    }
+    Ok(message)
 }
 
 /// The AI messages already stored in reply to the customer message at `message_seq` (for a
@@ -134,6 +351,14 @@ pub async fn stored_replies(
                 }
             )
         })
-        .filter(|e| matches!(&e.body, EventBody::Message { role: Role::Ai, .. }))
+        .filter(|e| {
+            matches!(
+                &e.body,
+                EventBody::Message {
+                    role: Role::Ai | Role::System,
+                    ..
+                }
+            )
+        })
         .collect())
 }

@@ -22,7 +22,27 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub knowledge: KnowledgeConfig,
     pub responder: baton_ai::ResponderConfig,
+    pub policy: PolicyConfig,
     pub log: LogConfig,
+}
+
+/// `[policy]`: the escalation policy file, followed while the server runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The policy file (TOML, see docs/POLICY.md); none: the built-in policy.
+    pub path: Option<std::path::PathBuf>,
+    /// Milliseconds between checks of the file for changes (0: never reload).
+    pub reload_ms: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            path: None,
+            reload_ms: 1000,
+        }
+    }
 }
 
 /// `[knowledge]`: how the knowledge base is indexed and followed.
@@ -177,6 +197,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "BATON_IDENTITY_PREVIOUS_SECRET_VALID_UNTIL",
         "identity.previous_secret_valid_until",
     ),
+    ("BATON_POLICY", "policy.path"),
     ("BATON_LOG_FORMAT", "log.format"),
     ("BATON_LOG", "log.level"),
 ];
@@ -257,6 +278,7 @@ impl Config {
                     }
                 }
                 "BATON_LOG" => self.log.level = value,
+                "BATON_POLICY" => self.policy.path = Some(value.into()),
                 _ => {}
             }
         }

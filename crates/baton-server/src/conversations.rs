@@ -140,9 +140,10 @@ pub async fn post_customer_message(
     let seq = appended.event().seq;
     let replies = if appended.is_created() {
         metrics::counter!("baton_messages_stored_total", "role" => "customer").increment(1);
-        match reopen_if_resolved(state, conversation_id, now).await? {
+        let conversation = reopen_if_resolved(state, conversation_id, now).await?;
+        match conversation.state {
             ConversationState::Ai => {
-                crate::assistant::reply(state, conversation_id, &question, seq, now).await?
+                crate::assistant::take_turn(state, &conversation, &question, seq, now).await?
             }
             _ => Vec::new(),
         }
@@ -152,13 +153,13 @@ pub async fn post_customer_message(
     Ok(Posted { appended, replies })
 }
 
-/// Reopens a resolved conversation with the AI; returns the state the conversation is in.
+/// Reopens a resolved conversation with the AI; returns the conversation as it now is.
 async fn reopen_if_resolved(
     state: &AppState,
     conversation_id: &str,
     now: DateTime<Utc>,
-) -> Result<ConversationState, ApiError> {
-    let conversation = state
+) -> Result<Conversation, ApiError> {
+    let mut conversation = state
         .store
         .conversation(conversation_id)
         .await?
@@ -173,9 +174,9 @@ async fn reopen_if_resolved(
                 now,
             )
             .await?;
-        return Ok(ConversationState::Ai);
+        conversation.state = ConversationState::Ai;
     }
-    Ok(conversation.state)
+    Ok(conversation)
 }
 
 /// Page activity as the widget reports it.

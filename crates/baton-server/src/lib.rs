@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod knowledge;
+pub mod policy;
 pub mod state;
 pub mod stream;
 
@@ -72,6 +73,12 @@ pub async fn serve(
     tracing::info!(%local, backend = store.backend(), "Baton is ready");
 
     spawn_kb_refresh(state.clone());
+    if state.config.policy.reload_ms > 0 && state.config.policy.path.is_some() {
+        state.policy.clone().follow(
+            Duration::from_millis(state.config.policy.reload_ms),
+            state.shutdown.clone(),
+        );
+    }
     let app = api::router(state);
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::auth::{ConversationTokens, IdentityVerifier, generate_secret};
 use crate::config::Config;
 use crate::knowledge::KnowledgeBase;
+use crate::policy::ActivePolicy;
 use baton_ai::Responder;
 
 /// Name of the database secret that signs conversation tokens.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The knowledge base's retrieval index, kept in step with the store.
     pub kb: Arc<KnowledgeBase>,
+    /// The escalation policy in force (and the signal engine trained for it).
+    pub policy: Arc<ActivePolicy>,
     /// Writes the AI's replies.
     pub responder: Arc<dyn Responder>,
     /// Flips to `true` when the server starts shutting down, so long-lived streams close.
@@ -45,7 +48,12 @@ impl AppState {
             .await?;
         let kb = Arc::new(KnowledgeBase::load(&*store, config.knowledge.index_options()?).await?);
         let responder = baton_ai::build_responder(&config.responder)?;
+        let policy = Arc::new(ActivePolicy::load(
+            config.policy.path.as_deref(),
+            Utc::now(),
+        )?);
         Ok(AppState {
+            policy,
             kb,
             responder,
             identity: IdentityVerifier::new(&config.identity),

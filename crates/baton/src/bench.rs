@@ -26,6 +26,12 @@ pub enum BenchCommand {
         /// Customer turns per conversation.
         #[arg(long, default_value_t = 5)]
         turns: usize,
+        /// Pad the knowledge base to this many articles with variants of its own.
+        #[arg(long, default_value_t = 1_000)]
+        articles: usize,
+        /// Worker threads (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Message ingest: many conversations posting customer messages at once, each waiting
     /// for its acknowledgement before sending the next. Prints messages/s and latency.
@@ -54,8 +60,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             kb,
             conversations,
             turns,
+            articles,
+            threads,
         } => {
-            analyze(&kb, conversations, turns)?;
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            analyze(&kb, articles, conversations, turns, threads)?;
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Ingest {
@@ -209,21 +219,60 @@ async fn ingest(base: &str, conversations: usize, messages: usize) -> anyhow::Re
     Ok(())
 }
 
-/// Replays generated conversations through the turn analysis and prints throughput and the
-/// time per customer turn (a conversation's replay time divided by its customer turns).
-fn analyze(kb: &std::path::Path, conversations: usize, turns: usize) -> anyhow::Result<()> {
+/// Replays generated conversations through the turn analysis and the policy, on `threads`
+/// threads, and prints throughput and the time per customer turn (a conversation's replay
+/// time divided by its customer turns).
+fn analyze(
+    kb: &std::path::Path,
+    size: usize,
+    conversations: usize,
+    turns: usize,
+    threads: usize,
+) -> anyhow::Result<()> {
+    use baton_core::policy::{CustomerContext, Policy};
     use baton_core::signals::{SignalEngine, Turn};
-    if conversations == 0 || turns == 0 {
-        bail!("--conversations and --turns must be at least 1");
+    if conversations == 0 || turns == 0 || threads == 0 {
+        bail!("--conversations, --turns and --threads must be at least 1");
     }
-    let articles = baton_kb::import_path(kb)?;
+    let mut articles = baton_kb::import_path(kb)?;
     if articles.is_empty() {
         bail!("{}: no articles", kb.display());
     }
+    let originals = articles.len();
+    // Pad to `size` articles with variants of the real ones (their questions reworded by
+    // borrowing a word from another article), so the index has realistic text at scale.
+    for i in originals..size {
+        let base = &articles[i % originals];
+        let other = &articles[(i * 7 + 3) % originals];
+        let borrowed = other
+            .title
+            .split_whitespace()
+            .last()
+            .unwrap_or("setting")
+            .to_lowercase();
+        let variant = baton_kb::Article::new(
+            format!("{}-v{i}", base.id),
+            format!("{} ({borrowed})", base.title),
+            base.body.clone(),
+        )
+        .with_questions(
+            base.questions
+                .iter()
+                .map(|q| format!("{q} with {borrowed}")),
+        );
+        articles.push(variant);
+    }
     let index = baton_kb::KbIndex::build(&articles, baton_kb::IndexOptions::default())?;
     let engine = SignalEngine::default();
+    let policy = Policy::builtin();
+    let judge = baton_server::analysis::Judge {
+        engine: &engine,
+        kb: Some(&index),
+        kb_revision: Some(1),
+        policy: &policy,
+    };
     // Customer turns drawn from the articles' example questions, with follow-ups in between.
-    let questions: Vec<&str> = articles
+    let questions: Vec<&str> = articles[..originals]
         .iter()
         .flat_map(|a| a.questions.iter().map(String::as_str))
         .collect();
@@ -234,6 +283,7 @@ fn analyze(kb: &std::path::Path, conversations: usize, turns: usize) -> anyhow::
         "ok",
         "can I talk to a real person please?",
     ];
+    let clock: chrono::DateTime<chrono::Utc> = "2026-03-02T10:00:00Z".parse()?;
     let mut generated = Vec::with_capacity(conversations);
     for c in 0..conversations {
         let mut conversation = Vec::with_capacity(turns * 2);
@@ -243,27 +293,54 @@ fn analyze(kb: &std::path::Path, conversations: usize, turns: usize) -> anyhow::
             } else {
                 follow_ups[(c + t) % follow_ups.len()].to_string()
             };
-            conversation.push(Turn::customer(text));
-            conversation.push(Turn::ai("Here is what our help centre says about that."));
+            let at = clock + chrono::Duration::seconds((t * 40) as i64);
+            conversation.push(Turn::customer(text).at(at));
+            conversation.push(
+                Turn::ai("Here is what our help centre says about that.")
+                    .at(at + chrono::Duration::seconds(2)),
+            );
         }
         generated.push(conversation);
     }
-    let mut per_turn = Vec::with_capacity(conversations);
+    let customer = CustomerContext::default();
     let start = Instant::now();
-    let mut analysed = 0usize;
-    for conversation in &generated {
-        let t0 = Instant::now();
-        let out = baton_server::analysis::replay(&engine, Some(&index), conversation);
-        let elapsed = t0.elapsed();
-        analysed += out.len();
-        per_turn.push(elapsed / out.len().max(1) as u32);
-    }
+    let chunk = generated.len().div_ceil(threads);
+    let results: Vec<(usize, Vec<Duration>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = generated
+            .chunks(chunk)
+            .map(|part| {
+                let judge = &judge;
+                let customer = &customer;
+                scope.spawn(move || {
+                    let mut analysed = 0usize;
+                    let mut per_turn = Vec::with_capacity(part.len());
+                    for conversation in part {
+                        let t0 = Instant::now();
+                        let out = judge.conversation(conversation, customer, clock);
+                        let elapsed = t0.elapsed();
+                        analysed += out.len();
+                        per_turn.push(elapsed / out.len().max(1) as u32);
+                    }
+                    (analysed, per_turn)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     let elapsed = start.elapsed();
+    let analysed: usize = results.iter().map(|(n, _)| n).sum();
+    let mut per_turn: Vec<Duration> = results.into_iter().flat_map(|(_, d)| d).collect();
+    if per_turn.is_empty() {
+        bail!("no conversation was analysed");
+    }
     per_turn.sort();
     let pct =
         |p: f64| per_turn[((per_turn.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e6;
     println!(
-        "analysis of {conversations} conversations ({analysed} customer turns) against {} articles, one thread",
+        "signals, retrieval and decision for {conversations} conversations ({analysed} customer turns) against {} articles, {threads} thread(s)",
         articles.len()
     );
     println!(

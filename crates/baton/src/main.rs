@@ -3,6 +3,7 @@
 mod analyze;
 mod bench;
 mod kb;
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,14 @@ enum Command {
         data: DataArgs,
         #[command(flatten)]
         args: analyze::AnalyzeArgs,
+    },
+    /// Check an escalation policy file, or back-test a policy change on recorded
+    /// conversations.
+    Policy {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// Measure performance against a real server over loopback.
     Bench {
@@ -154,6 +163,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None
             };
             analyze::run(args, database).await
+        }
+        Command::Policy { data, command } => {
+            let database = if data.database.is_some() || data.config.is_some() {
+                Some(data.load()?)
+            } else {
+                None
+            };
+            policy::run(command, database).await
         }
         Command::Bench { command } => bench::run(command).await,
         Command::Openapi => {

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod customer;
 pub mod kb;
 pub mod ops;
+pub mod policy;
 
 use std::time::Instant;
 
@@ -69,6 +70,7 @@ fn api() -> OpenApiRouter<SharedState> {
         .merge(agent::router())
         .merge(admin::router())
         .merge(kb::router())
+        .merge(policy::router())
         .merge(ops::router())
 }
 
