@@ -298,6 +298,15 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue("issue|issues", -0.6, CueKind::Complaint),
+    cue("customer service|support|care", -0.5, CueKind::Complaint),
+    cue(
+        "speak|talk|speaking|talking to a|an|someone|somebody|anyone|anybody|person|human|agent|supervisor|manager|representative",
+        -0.8,
+        CueKind::Complaint,
+    ),
+    cue("an hour", -0.8, CueKind::Complaint),
+    cue("hours", -0.5, CueKind::Complaint),
+    cue("yet", -0.4, CueKind::Complaint),
     cue("again", -0.6, CueKind::Repetition),
     cue("a|what|such joke", -2.7, CueKind::Complaint),
     cue("kidding me", -2.0, CueKind::Complaint),
@@ -441,9 +450,13 @@ const CUES: &[Cue] = &[
     cue("props|shoutout", 2.0, CueKind::Praise),
     cue("shout out", 1.6, CueKind::Praise),
     cue("above and beyond", 2.6, CueKind::Praise),
+    cue("above beyond", 2.6, CueKind::Praise),
+    cue("thank you|thanks for", 0.8, CueKind::Praise),
+    cue("thank you so|very much", 0.8, CueKind::Praise),
+    cue("thanks so|very much", 0.8, CueKind::Praise),
     cue("made my day", 2.6, CueKind::Praise),
     cue(
-        "quick|fast|prompt|speedy response|reply|service|answer|help",
+        "quick|fast|prompt|speedy response|reply|service|answer|help|assistance|support",
         1.6,
         CueKind::Praise,
     ),
@@ -586,14 +599,14 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 ];
 
 /// Interpretable features of one message, each on VADER's valence scale (-4..4 a word):
-/// the crate's valence of the positive and of the negative sentences, emoji, the summed
-/// valence of each kind of support cue, -1 for shouting and for "!!"/"??" on a negative
-/// message, minus the number of negations outside any cue (at most 3), and the lexical
-/// valence of a plain question (so that a negative weight damps it), and 1 when the
-/// message is a plain question (it asks; without a cue, a statement to support reports a
-/// problem more often than a question does), and the crate's positive valence again when the
-/// message also complains (so that a negative weight reads "thanks" and "please" in a
-/// complaint as politeness, or sarcasm, rather than praise).
+/// the crate's valence of the positive and of the negative sentences; emoji; the summed
+/// valence of each kind of support cue (praise counts with progress); -1 for shouting and
+/// for "!!"/"??" on a negative message; minus the number of negations outside any cue (at
+/// most 3); for a plain question (one that carries no strong complaint), its lexical valence
+/// (so that a negative weight damps it) and 1 for asking (without a cue, a statement to
+/// support reports a problem more often than a question does); and, when the message
+/// complains, the crate's positive valence and the praise cues again (so that a negative
+/// weight reads "thanks" and "please" in a complaint as politeness or sarcasm, not praise).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
@@ -973,8 +986,7 @@ impl SentimentModel {
         }
 
         let cleaned = unglue_sentences(&cleaned);
-        let mut last_is_question = false;
-        let mut in_questions = 0.0;
+        let mut asks = false;
         for sentence in sentences(&cleaned) {
             let raw = self.vader_raw(sentence);
             if raw > 0.0 {
@@ -982,10 +994,7 @@ impl SentimentModel {
             } else {
                 f[Feature::VaderNegative as usize] += raw;
             }
-            last_is_question = sentence.trim_end().ends_with('?');
-            if last_is_question {
-                in_questions += raw;
-            }
+            asks |= sentence.trim_end().ends_with('?');
         }
 
         let folded = fold(&cleaned);
@@ -995,6 +1004,7 @@ impl SentimentModel {
         let mut in_cue = vec![false; ws.len()];
         // Cues that make a message a complaint even when it is phrased as a question.
         let mut strong_complaints = 0u32;
+        let mut praise = 0.0;
         for m in &found {
             let (valence, kind) = self.cues[m.phrase];
             if valence <= -1.0
@@ -1009,6 +1019,9 @@ impl SentimentModel {
                 strong_complaints += 1;
             }
             f[Feature::from(kind) as usize] += valence;
+            if kind == CueKind::Praise {
+                praise += valence;
+            }
             reading.counts[kind_index(kind)] = reading.counts[kind_index(kind)].saturating_add(1);
             in_cue[m.start..m.end].iter_mut().for_each(|x| *x = true);
             if kind != CueKind::Request {
@@ -1041,22 +1054,14 @@ impl SentimentModel {
             + reading.count(CueKind::NotHelped)
             + reading.count(CueKind::Profanity);
         if complaint_cues > 0 {
-            f[Feature::PositiveInComplaint as usize] = f[Feature::VaderPositive as usize];
+            f[Feature::PositiveInComplaint as usize] = f[Feature::VaderPositive as usize] + praise;
         }
-        // A plain question ("is my flight delayed?") asks rather than complains: the
-        // valence of its question sentences (and of its cues and emoji when it ends on a
-        // question) is damped, unless it carries a strong complaint cue ("still not
-        // working"), a "??" or a shout.
-        if strong_complaints == 0 && !reading.emphatic_punctuation && !reading.shouting {
-            let vader = f[Feature::VaderPositive as usize] + f[Feature::VaderNegative as usize];
-            f[Feature::Question as usize] = if last_is_question {
-                in_questions + (lexical - vader)
-            } else {
-                in_questions
-            };
-            if last_is_question {
-                f[Feature::Asks as usize] = 1.0;
-            }
+        // A plain question ("is my flight delayed?", "can you check my booking? thanks!")
+        // asks rather than complains or praises: its lexical valence is damped, unless it
+        // carries a strong complaint cue ("still not working"), a "??" or a shout.
+        if asks && strong_complaints == 0 && !reading.emphatic_punctuation && !reading.shouting {
+            f[Feature::Question as usize] = lexical;
+            f[Feature::Asks as usize] = 1.0;
         }
         (reading, SentimentFeatures { values: f })
     }
