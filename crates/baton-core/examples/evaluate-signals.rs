@@ -331,9 +331,6 @@ fn airline(opts: &Options) -> Res<()> {
     report_sentiment(opts, &plain_scores(&sel), &plain_scores(&held));
     println!("-- lexicon model (VADER + support language), as shipped");
     report_sentiment(opts, &score(&model, &sel), &score(&model, &held));
-    let prior = SentimentModel::new().with_calibration(SentimentCalibration::prior());
-    println!("-- the same features with the hand-set weights (no calibration fitted)");
-    report_sentiment(opts, &score(&prior, &sel), &score(&prior, &held));
 
     // Evaluation only, not shipped: the same calibration layer refitted on the selection
     // split's labels (negative -1, neutral 0, positive 1), to show how far the features go
