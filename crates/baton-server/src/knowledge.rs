@@ -168,6 +168,13 @@ impl KnowledgeBase {
         }
     }
 
+    /// Calls `f` with the active articles.
+    pub fn with_articles<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Article>) -> T) -> T {
+        let loaded = self.current();
+        let mut articles = loaded.index.articles();
+        f(&mut articles)
+    }
+
     /// An active article by id.
     pub fn article(&self, id: &str) -> Option<Article> {
         self.current().index.article(id).cloned()

@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use baton_core::policy::{Policy, PolicyError};
-use baton_core::signals::SignalEngine;
+use baton_core::signals::issue_type::LabelledText;
+use baton_core::signals::{SignalEngine, Taxonomy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -55,6 +56,8 @@ pub struct Rejected {
 
 struct Inner {
     active: Arc<Active>,
+    /// Labelled examples the classifier learns from besides the taxonomy.
+    examples: Arc<Vec<LabelledText>>,
     /// Hash of the file text last looked at (accepted or not), so a bad file is reported
     /// once, not at every check.
     seen_version: Option<String>,
@@ -66,18 +69,24 @@ pub struct ActivePolicy {
     inner: RwLock<Inner>,
 }
 
-/// Reads and checks a policy file, and trains the signal engine on its taxonomy.
-pub fn load_file(path: &Path, now: DateTime<Utc>) -> Result<Active, PolicyFileError> {
+/// Reads and checks a policy file, and trains the signal engine on its taxonomy and
+/// `examples`.
+pub fn load_file(
+    path: &Path,
+    examples: &[LabelledText],
+    now: DateTime<Utc>,
+) -> Result<Active, PolicyFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyFileError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    activate(&text, Some(path), now)
+    activate(&text, Some(path), examples, now)
 }
 
 fn activate(
     text: &str,
     path: Option<&Path>,
+    examples: &[LabelledText],
     now: DateTime<Utc>,
 ) -> Result<Active, PolicyFileError> {
     let shown = path.map_or_else(|| "policy".to_string(), |p| p.display().to_string());
@@ -85,7 +94,7 @@ fn activate(
         path: shown.clone(),
         error,
     })?;
-    let engine = engine_for(&policy).map_err(|e| PolicyFileError::Taxonomy {
+    let engine = engine_for(&policy, examples).map_err(|e| PolicyFileError::Taxonomy {
         path: shown,
         message: e.to_string(),
     })?;
@@ -98,30 +107,50 @@ fn activate(
 }
 
 /// The signal engine a policy asks for: the built-in detectors, with the issue-type
-/// classifier trained on the policy's taxonomy when it brings one.
-pub fn engine_for(policy: &Policy) -> Result<SignalEngine, baton_core::signals::SignalError> {
-    match &policy.taxonomy {
-        Some(taxonomy) => SignalEngine::new(taxonomy),
-        None => Ok(SignalEngine::default()),
-    }
+/// classifier trained on the policy's taxonomy (its own or the built-in one) and on
+/// `examples` whose label the taxonomy knows (the knowledge base's example questions).
+pub fn engine_for(
+    policy: &Policy,
+    examples: &[LabelledText],
+) -> Result<SignalEngine, baton_core::signals::SignalError> {
+    engine_with_taxonomy(&policy.taxonomy(), examples)
+}
+
+/// The signal engine for `taxonomy`, also learning from `examples` whose label it knows.
+pub fn engine_with_taxonomy(
+    taxonomy: &Taxonomy,
+    examples: &[LabelledText],
+) -> Result<SignalEngine, baton_core::signals::SignalError> {
+    let usable: Vec<LabelledText> = examples
+        .iter()
+        .filter(|e| taxonomy.position(&e.label).is_some())
+        .cloned()
+        .collect();
+    SignalEngine::with_examples(taxonomy, &usable)
+}
+
+/// The example questions of articles that name an issue type, as labelled examples for the
+/// issue-type classifier.
+pub fn kb_examples<'a>(articles: impl IntoIterator<Item = &'a baton_kb::Article>) -> Vec<LabelledText> {
+    articles
+        .into_iter()
+        .filter_map(|a| a.issue_type.as_deref().map(|t| (t, a)))
+        .flat_map(|(label, a)| {
+            a.questions.iter().map(move |q| LabelledText {
+                label: label.to_string(),
+                text: q.clone(),
+            })
+        })
+        .collect()
 }
 
 impl ActivePolicy {
-    /// The built-in policy.
-    pub fn builtin(now: DateTime<Utc>) -> Self {
-        Self::new(Active {
-            engine: SignalEngine::default(),
-            policy: Policy::builtin(),
-            source: None,
-            loaded_at: now,
-        })
-    }
-
-    /// Holds `active`.
-    pub fn new(active: Active) -> Self {
+    /// Holds `active`; reloads train on `examples`.
+    pub fn new(active: Active, examples: Vec<LabelledText>) -> Self {
         let seen_version = Some(active.policy.version.clone());
         ActivePolicy {
             inner: RwLock::new(Inner {
+                examples: Arc::new(examples),
                 active: Arc::new(active),
                 seen_version,
                 rejected: None,
@@ -129,13 +158,33 @@ impl ActivePolicy {
         }
     }
 
-    /// Loads the configured file, or the built-in policy when none is configured. A bad file
-    /// is an error (the server does not start on a policy it cannot read).
-    pub fn load(path: Option<&Path>, now: DateTime<Utc>) -> Result<Self, PolicyFileError> {
-        match path {
-            Some(path) => Ok(Self::new(load_file(path, now)?)),
-            None => Ok(Self::builtin(now)),
-        }
+    /// Loads the configured file, or the built-in policy when none is configured; the
+    /// issue-type classifier also learns from `examples`. A bad file is an error (the server
+    /// does not start on a policy it cannot read).
+    pub fn load(
+        path: Option<&Path>,
+        examples: Vec<LabelledText>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, PolicyFileError> {
+        let active = match path {
+            Some(path) => load_file(path, &examples, now)?,
+            None => {
+                let policy = Policy::builtin();
+                let engine = engine_for(&policy, &examples).map_err(|e| {
+                    PolicyFileError::Taxonomy {
+                        path: "built-in policy".into(),
+                        message: e.to_string(),
+                    }
+                })?;
+                Active {
+                    policy,
+                    engine,
+                    source: None,
+                    loaded_at: now,
+                }
+            }
+        };
+        Ok(Self::new(active, examples))
     }
 
     /// The policy in force.
@@ -174,7 +223,7 @@ impl ActivePolicy {
             }
         };
         let version = baton_core::policy::content_version(&text);
-        {
+        let examples = {
             let guard = match self.inner.read() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
@@ -182,8 +231,9 @@ impl ActivePolicy {
             if guard.seen_version.as_deref() == Some(version.as_str()) {
                 return false;
             }
-        }
-        match activate(&text, Some(&path), now) {
+            guard.examples.clone()
+        };
+        match activate(&text, Some(&path), &examples, now) {
             Ok(active) => {
                 tracing::info!(
                     path = %path.display(),
@@ -268,7 +318,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");
         std::fs::write(&path, "[thresholds]\nconfidence = 0.4\n").unwrap();
-        let active = ActivePolicy::load(Some(&path), now()).unwrap();
+        let active = ActivePolicy::load(Some(&path), Vec::new(), now()).unwrap();
         let first = active.current().policy.version.clone();
         assert!(!active.reload(now()), "nothing changed");
 
@@ -295,7 +345,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");
         std::fs::write(&path, "name = \"x\"\n[[routing]]\nteam = \"nobody\"\n").unwrap();
-        let err = ActivePolicy::load(Some(&path), now()).err().unwrap();
+        let err = ActivePolicy::load(Some(&path), Vec::new(), now()).err().unwrap();
         let text = err.to_string();
         assert!(text.contains("policy.toml"), "{text}");
         assert!(text.contains("line 3"), "{text}");

@@ -48,8 +48,12 @@ impl AppState {
             .await?;
         let kb = Arc::new(KnowledgeBase::load(&*store, config.knowledge.index_options()?).await?);
         let responder = baton_ai::build_responder(&config.responder)?;
+        // The issue-type classifier also learns from the knowledge base's example questions
+        // (as they are at start).
+        let examples = kb.with_articles(|articles| crate::policy::kb_examples(articles));
         let policy = Arc::new(ActivePolicy::load(
             config.policy.path.as_deref(),
+            examples,
             Utc::now(),
         )?);
         Ok(AppState {

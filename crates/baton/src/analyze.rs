@@ -180,12 +180,18 @@ pub async fn load_judging(
         Some(path) => read_policy(path)?,
         None => Policy::builtin(),
     };
-    let engine = match taxonomy {
-        Some(path) => SignalEngine::new(&read_taxonomy(path)?)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-        None => baton_server::policy::engine_for(&policy)?,
-    };
     let (kb, kb_revision) = load_kb(kb, database).await?;
+    // The issue-type classifier also learns from the knowledge base's example questions, as
+    // the server's does.
+    let examples = kb
+        .as_ref()
+        .map(|kb| baton_server::policy::kb_examples(kb.articles()))
+        .unwrap_or_default();
+    let engine = match taxonomy {
+        Some(path) => baton_server::policy::engine_with_taxonomy(&read_taxonomy(path)?, &examples)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        None => baton_server::policy::engine_for(&policy, &examples)?,
+    };
     Ok(Judging {
         engine,
         kb,

@@ -78,7 +78,7 @@ fn check(file: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    if let Err(e) = baton_server::policy::engine_for(&policy) {
+    if let Err(e) = baton_server::policy::engine_for(&policy, &[]) {
         eprintln!("error: {}: {e}", file.display());
         return Ok(ExitCode::from(1));
     }
@@ -308,7 +308,14 @@ async fn backtest(
     };
     // The baseline shares the knowledge base; only its policy (and taxonomy) differ.
     let baseline_engine = match (&baseline_policy, &args.taxonomy) {
-        (Some(p), None) => Some(baton_server::policy::engine_for(p)?),
+        (Some(p), None) => {
+            let examples = new
+                .kb
+                .as_ref()
+                .map(|kb| baton_server::policy::kb_examples(kb.articles()))
+                .unwrap_or_default();
+            Some(baton_server::policy::engine_for(p, &examples)?)
+        }
         _ => None,
     };
     let clock = args.now.unwrap_or_else(Utc::now);
