@@ -2,7 +2,7 @@
 //! heard — by name, with the issue in their own words and what they already tried — and
 //! that they will not have to start over. Deterministic: built from the brief, no model.
 
-use super::sentences::{shorten, to_second_person};
+use super::sentences::{attempt_clause, shorten, to_second_person};
 use super::{Brief, Reaction};
 use crate::signals::text::{fold, words};
 
@@ -53,7 +53,7 @@ fn already_tried(brief: &Brief) -> Option<String> {
         if ws.len() < 4 && ws.iter().any(|w| matches!(*w, "did" | "done" | "that")) {
             return None;
         }
-        let restated = to_second_person(&a.text)?;
+        let restated = to_second_person(attempt_clause(&a.text))?;
         let restated = lower_first_word(&restated);
         let starts_with_you = restated
             .split_whitespace()

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::sentences::shorten;
-use super::{Brief, Reaction, SummarySource};
+use super::{Brief, EntityKind, Reaction, SummarySource};
 use crate::{PageEventKind, Role, Trigger, TriggerKind};
 
 /// How many of the latest transcript messages the rendering shows.
@@ -44,7 +44,15 @@ fn write_brief(brief: &Brief, out: &mut String) -> std::fmt::Result {
         let items: Vec<String> = brief
             .entities
             .iter()
-            .map(|e| format!("{} {}", e.kind.label(), e.value))
+            .map(|e| {
+                // A date without a year reads better as written ("March 2") than as `--03-02`.
+                let shown = if e.kind == EntityKind::Date && e.value.starts_with("--") {
+                    &e.text
+                } else {
+                    &e.value
+                };
+                format!("{} {shown}", e.kind.label())
+            })
             .collect();
         writeln!(out, "- Details: {}", items.join(" · "))?;
     }
@@ -62,6 +70,7 @@ fn write_brief(brief: &Brief, out: &mut String) -> std::fmt::Result {
                 let what = s
                     .url
                     .as_deref()
+                    .map(short_url)
                     .or(s.label.as_deref())
                     .unwrap_or("(no url)");
                 let mut step = match s.kind {
@@ -234,6 +243,18 @@ fn tried_line(brief: &Brief) -> String {
         "nothing yet".to_string()
     } else {
         parts.join("; ")
+    }
+}
+
+/// The path of a URL ("https://app.acme.io/billing?tab=1" → "/billing?tab=1"): the host is
+/// the same product on every step.
+fn short_url(url: &str) -> &str {
+    let Some((_, rest)) = url.split_once("://") else {
+        return url;
+    };
+    match rest.find('/') {
+        Some(i) if i + 1 < rest.len() => &rest[i..],
+        _ => url,
     }
 }
 

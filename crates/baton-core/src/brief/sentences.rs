@@ -342,6 +342,27 @@ pub fn is_attempt(sentence: &str) -> bool {
     false
 }
 
+/// The clause of an attempt sentence that says what was done: "Tried resetting it twice,
+/// still not working" → "Tried resetting it twice".
+pub fn attempt_clause(sentence: &str) -> &str {
+    let sentence = sentence.trim();
+    let mut start = 0;
+    for (i, c) in sentence.char_indices() {
+        let boundary = matches!(c, ',' | ';')
+            || sentence[i..].starts_with(" but ")
+            || sentence[i..].starts_with(" and now ");
+        if boundary {
+            let end = i;
+            let clause = &sentence[start..end];
+            if is_attempt(clause) {
+                return clause.trim();
+            }
+            start = end + 1;
+        }
+    }
+    sentence
+}
+
 /// Verbs an instruction starts with ("Go to Billing", "Click Export", "Try clearing").
 const IMPERATIVES: &[&str] = &[
     "go",
@@ -581,6 +602,19 @@ mod tests {
         assert!(!is_attempt("Should I clear the cache?"));
         assert!(!is_attempt("I did get an email from you"));
         assert!(!is_attempt("The export is broken"));
+    }
+
+    #[test]
+    fn the_clause_that_says_what_was_done() {
+        assert_eq!(
+            attempt_clause("Tried resetting it twice, still not working and now HTTP 500"),
+            "Tried resetting it twice"
+        );
+        assert_eq!(
+            attempt_clause("Ok, I already cleared the cache but nothing changed."),
+            "I already cleared the cache"
+        );
+        assert_eq!(attempt_clause("I already did that."), "I already did that.");
     }
 
     #[test]

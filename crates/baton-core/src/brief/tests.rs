@@ -555,7 +555,7 @@ fn rendering_reads_why_needs_who_tried_then_details() {
     assert!(text.contains("explicit request 0.95 ≥ 0.60 \u{201c}talk to a real person\u{201d}"));
     assert!(text.contains("policy (always_human.billing_dispute)"));
     assert!(text.contains("Dana Reyes <dana@acme.io> · Acme Corp · enterprise · plan Scale · owner Priya Shah · customer for 411 days"));
-    assert!(text.contains("invoice INV-2024-0012"));
+    assert!(text.contains("amount USD 1200.00 · invoice INV-2024-0012 · date March 2"));
     assert!(text.contains("did not help"));
     assert!(text.contains("-0.20 → -0.45 → -0.72"));
     // Five seconds: the head is five short lines.
@@ -768,6 +768,10 @@ fn sso_error_brief_has_error_codes_and_the_page_trail() {
     let text = render_text(&brief);
     assert!(text.contains("sentiment 0.71 ≥ 0.60 \u{201c}still not working\u{201d}"));
     assert!(text.contains("(3 earlier)"));
+    assert!(
+        text.contains("08:09 /login → 08:09 error SSO sign-in failed"),
+        "{text}"
+    );
     assert!(text.contains("error SSO sign-in failed"));
 }
 
@@ -872,4 +876,92 @@ fn a_question_is_quoted_rather_than_rewritten() {
         "Hi Ana, thanks for waiting. I've read your message: \u{201c}How do I move my invoices to \
          another workspace?\u{201d} I'm taking it from here, so you won't need to repeat anything."
     );
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Customer text as customers type it: words from a support vocabulary, identifiers,
+    /// punctuation, emoji and any other character.
+    fn customer_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "I",
+                "we",
+                "my",
+                "you",
+                "already",
+                "tried",
+                "cleared",
+                "charged",
+                "twice",
+                "invoice",
+                "#4411",
+                "INV-2024-0012",
+                "$1,200.00",
+                "€49",
+                "March",
+                "2",
+                "03/02/2026",
+                "ERR_SSO_401",
+                "HTTP",
+                "500",
+                "0x80070005",
+                "a@b.io",
+                "human",
+                "please",
+                "hi",
+                "there",
+                "?",
+                "!",
+                ".",
+                ",",
+                "\n",
+                "—",
+                "🙁",
+                "ſ",
+                "K",
+            ])
+            .prop_map(String::from),
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..25).prop_map(|p| p.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn any_customer_text_gives_a_brief_without_panicking(
+            texts in prop::collection::vec(customer_text(), 1..4),
+            name in prop::option::of(any::<String>()),
+        ) {
+            let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+            for (i, text) in texts.iter().enumerate() {
+                tl.customer(2 * i as i64, text, None);
+                tl.ai(2 * i as i64 + 1, "Go to Settings and click Reset.", ("kb-1", "Reset"), 0.5);
+            }
+            let decision = escalate(Vec::new(), "The customer asked for a person.");
+            let conversation = conversation("conv_p", "2026-03-02T10:00:00Z", None);
+            let mut someone = customer(None, None, "2026-03-01T00:00:00Z");
+            someone.name = name;
+            let brief = Brief::build(&BriefInput {
+                conversation: &conversation,
+                customer: &someone,
+                account: None,
+                events: &tl.events,
+                decision: &decision,
+                signals: None,
+                summary: None,
+                now: t("2026-03-02T11:00:00Z"),
+            });
+            prop_assert_eq!(brief.schema.as_str(), SCHEMA);
+            prop_assert!(brief.needs.chars().count() <= NEEDS_MAX_CHARS);
+            prop_assert!(brief.opening_line.starts_with("Hi "));
+            prop_assert!(!brief.opening_line.to_lowercase().contains("how can i help"));
+            prop_assert_eq!(brief.transcript.len(), 2 * texts.len());
+            prop_assert_eq!(brief.sentiment_trend.len(), texts.len());
+            prop_assert!(!render_text(&brief).is_empty());
+        }
+    }
 }
