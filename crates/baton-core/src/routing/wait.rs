@@ -3,13 +3,10 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use super::agents::{AgentAvailability, Presence};
 
 /// What a wait estimate is based on, for one team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TeamStats {
     /// Members online now.
     pub agents_online: u32,
@@ -19,8 +16,6 @@ pub struct TeamStats {
     pub active_conversations: u32,
     /// Median time from an agent accepting a handoff to its end, over recent handoffs;
     /// `None` when there are too few to say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u64>)]
     pub median_handle_time: Option<Duration>,
 }
 
