@@ -1,0 +1,894 @@
+//! The brief: everything Baton knows about a conversation, packed for the person who takes it
+//! over, so the customer never has to repeat themselves.
+//!
+//! A [`Brief`] is built from the conversation's timeline, the customer and account, and the
+//! escalating decision; it is a pure function of those and the time `now`. It is stored with
+//! the handoff as JSON (schema [`SCHEMA`]) and rendered for people by [`render_text`]: why
+//! the conversation came to a person, what the customer needs, who they are, what was tried,
+//! then the details (entities, page trail, the AI's answers, the sentiment trend, the
+//! transcript).
+//!
+//! Everything is extractive and deterministic: the summary and the opening line reuse the
+//! customer's own words. An LLM summary can be passed in and replaces the extractive one.
+
+pub mod entities;
+mod opening;
+mod render;
+pub mod sentences;
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::signals::sentiment::CueKind;
+use crate::signals::{IssueTypeSignal, SentimentModel, TurnSignals};
+use crate::{
+    Account, ArticleLink, Conversation, Customer, Decision, Event, EventBody, PageContext,
+    PageEventKind, Role, ScoredArticle, Trigger,
+};
+pub use entities::{Entity, EntityKind};
+pub use render::render_text;
+
+/// The schema name and version stored with every brief.
+pub const SCHEMA: &str = "brief.v1";
+
+/// How many page events the page trail keeps (the most recent).
+pub const PAGE_TRAIL_LEN: usize = 10;
+
+/// Sentiment from which a reaction counts as positive (and below minus which it counts as
+/// negative): VADER's own neutral band.
+const REACTION_BAND: f64 = 0.05;
+
+/// The longest "what the customer needs" line, in characters.
+const NEEDS_MAX_CHARS: usize = 220;
+
+static SENTIMENT: LazyLock<SentimentModel> = LazyLock::new(SentimentModel::new);
+
+/// What the brief is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct BriefInput<'a> {
+    pub conversation: &'a Conversation,
+    pub customer: &'a Customer,
+    pub account: Option<&'a Account>,
+    /// The conversation's timeline, in `seq` order (staff-only events included).
+    pub events: &'a [Event],
+    /// The decision that escalated.
+    pub decision: &'a Decision,
+    /// What was read off the escalating turn, when known.
+    pub signals: Option<&'a TurnSignals>,
+    /// A summary written by a language model, when one is configured; replaces the
+    /// extractive summary.
+    pub summary: Option<&'a str>,
+    /// The time the brief is built at.
+    pub now: DateTime<Utc>,
+}
+
+/// The context package a person receives with a handoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Brief {
+    /// Always [`SCHEMA`] (`brief.v1`).
+    pub schema: String,
+    pub conversation_id: String,
+    pub built_at: DateTime<Utc>,
+    /// Why a person is needed.
+    pub why: Why,
+    /// What the customer needs, in one line of their own words.
+    pub needs: String,
+    /// Who the customer is.
+    pub customer: CustomerCard,
+    /// Their company, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountCard>,
+    /// A short summary of the issue.
+    pub summary: Summary,
+    /// What kind of issue this is, as read off the escalating turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_type: Option<IssueTypeSignal>,
+    /// Identifiers, amounts, dates, emails and error codes from the conversation.
+    pub entities: Vec<Entity>,
+    /// Where the customer was in the product.
+    pub pages: PageTrail,
+    /// What the customer tried and what the AI suggested.
+    pub actions: ActionsAttempted,
+    /// Each AI answer: its kind, articles and confidence.
+    pub ai_attempts: Vec<AiAttempt>,
+    /// Sentiment of each customer turn, oldest first.
+    pub sentiment_trend: Vec<SentimentPoint>,
+    /// The conversation's messages.
+    pub transcript: Vec<TranscriptLine>,
+    /// A first message for the agent that shows the customer they were heard.
+    pub opening_line: String,
+}
+
+/// Why the conversation came to a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Why {
+    /// Every trigger that fired, strongest first, with its evidence.
+    pub triggers: Vec<Trigger>,
+    /// The decision's explanation, in one sentence.
+    pub explanation: String,
+    pub policy_version: String,
+    /// The policy segments that applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    /// The `seq` of the customer message that escalated, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_seq: Option<i64>,
+}
+
+/// The customer, as the agent needs to know them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCard {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The host product's id for the customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// A visitor the host product did not identify.
+    pub anonymous: bool,
+    /// Days since the account signed up (or since the customer was first seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<i64>,
+}
+
+/// The customer's company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AccountCard {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// The account attribute `plan`, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The account's owner (customer success manager).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_at: Option<DateTime<Utc>>,
+    /// Free attributes from the host product.
+    #[schema(value_type = Object)]
+    pub attrs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a summary comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SummarySource {
+    /// The customer's most informative sentences, quoted.
+    Extractive,
+    /// Written by the configured language model.
+    Llm,
+}
+
+/// A short summary of the issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Summary {
+    pub text: String,
+    pub source: SummarySource,
+}
+
+/// One step of the page trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PageStep {
+    pub seq: i64,
+    pub kind: PageEventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// When it happened in the browser (when Baton stored it, if the widget did not say).
+    pub at: DateTime<Utc>,
+}
+
+/// The page a customer message was sent from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    pub message_seq: i64,
+    pub at: DateTime<Utc>,
+    pub page: PageContext,
+}
+
+/// Where the customer was in the product.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct PageTrail {
+    /// The most recent page events (at most [`PAGE_TRAIL_LEN`]), oldest first.
+    pub steps: Vec<PageStep>,
+    /// Page events before those, left out.
+    pub earlier_steps: usize,
+    /// The page each customer message was sent from.
+    pub message_pages: Vec<MessagePage>,
+    /// The last page the customer was seen on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<PageContext>,
+}
+
+/// How the customer reacted to an AI suggestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    /// The next customer turn is positive (it worked, thanks).
+    Positive,
+    /// The next customer turn is negative (it did not help, still broken).
+    Negative,
+    /// The next customer turn is neither.
+    Neutral,
+    /// The customer did not write again after it.
+    NoReply,
+}
+
+impl Reaction {
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reaction::Positive => "positive",
+            Reaction::Negative => "negative",
+            Reaction::Neutral => "neutral",
+            Reaction::NoReply => "no_reply",
+        }
+    }
+}
+
+/// Something the customer says they already did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerAttempt {
+    pub message_seq: i64,
+    pub at: DateTime<Utc>,
+    /// The sentence, as the customer wrote it.
+    pub text: String,
+}
+
+/// Something the AI told the customer to do, and how they took it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AiSuggestion {
+    pub message_seq: i64,
+    pub at: DateTime<Utc>,
+    /// The answer's first instruction (or its first sentence when it gives none).
+    pub instruction: String,
+    /// The article the answer cites first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<ArticleLink>,
+    pub reaction: Reaction,
+    /// The customer's next message, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction_text: Option<String>,
+    /// Its sentiment in [-1, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction_sentiment: Option<f64>,
+}
+
+/// What was tried before the handoff.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ActionsAttempted {
+    /// What the customer says they already did.
+    pub customer: Vec<CustomerAttempt>,
+    /// What the AI suggested, with the customer's reaction.
+    pub ai_suggestions: Vec<AiSuggestion>,
+}
+
+/// One AI answer, as the agent needs to judge it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AiAttempt {
+    pub message_seq: i64,
+    pub at: DateTime<Utc>,
+    /// `answer`, `clarify` or `no_answer` (`unknown` without a stored `ai_reply`).
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder: Option<String>,
+    /// Calibrated retrieval confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Articles the answer cites.
+    pub articles: Vec<ArticleLink>,
+    /// Articles retrieval proposed, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub considered: Vec<ScoredArticle>,
+    /// The start of the answer.
+    pub excerpt: String,
+}
+
+/// Where a sentiment reading comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentSource {
+    /// The stored decision for the turn.
+    Decision,
+    /// Computed for the brief (the turn has no stored decision).
+    Computed,
+}
+
+/// Sentiment of one customer turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SentimentPoint {
+    pub message_seq: i64,
+    pub at: DateTime<Utc>,
+    /// In [-1, 1].
+    pub sentiment: f64,
+    /// Frustration over the conversation so far, when a decision recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frustration: Option<f64>,
+    pub source: SentimentSource,
+}
+
+/// One message of the transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptLine {
+    pub seq: i64,
+    pub role: Role,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    /// The staff member who wrote it (agent messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// A customer message, with what the timeline says about it.
+struct CustomerTurn<'a> {
+    seq: i64,
+    at: DateTime<Utc>,
+    text: &'a str,
+    /// The stored decision's signals for it.
+    signals: Option<&'a TurnSignals>,
+}
+
+/// An AI message, with its `ai_reply`.
+struct AiTurn<'a> {
+    seq: i64,
+    at: DateTime<Utc>,
+    text: &'a str,
+    articles: &'a [ArticleLink],
+    reply: Option<AiReplyView<'a>>,
+}
+
+struct AiReplyView<'a> {
+    kind: &'a str,
+    responder: &'a str,
+    confidence: Option<f64>,
+    articles: &'a [ScoredArticle],
+}
+
+impl Brief {
+    /// Builds the brief. Pure: the same input gives the same brief.
+    pub fn build(input: &BriefInput<'_>) -> Brief {
+        let events = input.events;
+        let customer_turns = customer_turns(events);
+        let ai_turns = ai_turns(events);
+
+        let why = Why {
+            triggers: input.decision.triggers.clone(),
+            explanation: input.decision.explanation.clone(),
+            policy_version: input.decision.policy_version.clone(),
+            segments: input.decision.segments.clone(),
+            message_seq: escalating_seq(events, input.decision),
+        };
+
+        let need = needs_sentences(&customer_turns);
+        let needs = needs_line(&need, !customer_turns.is_empty());
+        let summary = match input.summary.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => Summary {
+                text: text.to_string(),
+                source: SummarySource::Llm,
+            },
+            None => Summary {
+                text: extractive_summary(&customer_turns),
+                source: SummarySource::Extractive,
+            },
+        };
+
+        let issue_type = input
+            .signals
+            .or_else(|| {
+                // The latest stored reading, when the caller did not pass the turn's.
+                customer_turns.iter().rev().find_map(|t| t.signals)
+            })
+            .map(|s| s.signals.issue_type.clone())
+            .filter(|it| !it.label.is_empty());
+
+        let actions = ActionsAttempted {
+            customer: customer_attempts(&customer_turns),
+            ai_suggestions: ai_suggestions(&ai_turns, &customer_turns),
+        };
+        let brief = Brief {
+            schema: SCHEMA.to_string(),
+            conversation_id: input.conversation.id.clone(),
+            built_at: input.now,
+            customer: customer_card(input),
+            account: input.account.map(account_card),
+            why,
+            needs,
+            summary,
+            issue_type,
+            entities: collect_entities(events),
+            pages: page_trail(input.conversation, events),
+            actions,
+            ai_attempts: ai_attempts(&ai_turns),
+            sentiment_trend: sentiment_trend(&customer_turns),
+            transcript: transcript(events),
+            opening_line: String::new(),
+        };
+        Brief {
+            opening_line: opening::opening_line(&brief, need.first().copied()),
+            ..brief
+        }
+    }
+}
+
+fn customer_turns(events: &[Event]) -> Vec<CustomerTurn<'_>> {
+    let mut turns: Vec<CustomerTurn<'_>> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message {
+                role: Role::Customer,
+                text,
+                ..
+            } => Some(CustomerTurn {
+                seq: e.seq,
+                at: e.at,
+                text,
+                signals: None,
+            }),
+            _ => None,
+        })
+        .collect();
+    for e in events {
+        if let EventBody::Decision {
+            message_seq,
+            signals,
+            ..
+        } = &e.body
+            && let Some(turn) = turns.iter_mut().find(|t| t.seq == *message_seq)
+        {
+            // A later decision for the same turn (a re-evaluation) wins.
+            turn.signals = Some(signals);
+        }
+    }
+    turns
+}
+
+fn ai_turns(events: &[Event]) -> Vec<AiTurn<'_>> {
+    let mut turns: Vec<AiTurn<'_>> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message {
+                role: Role::Ai,
+                text,
+                articles,
+                ..
+            } => Some(AiTurn {
+                seq: e.seq,
+                at: e.at,
+                text,
+                articles,
+                reply: None,
+            }),
+            _ => None,
+        })
+        .collect();
+    for e in events {
+        if let EventBody::AiReply {
+            message_seq,
+            kind,
+            responder,
+            confidence,
+            articles,
+            ..
+        } = &e.body
+            && let Some(turn) = turns.iter_mut().find(|t| t.seq == *message_seq)
+        {
+            turn.reply = Some(AiReplyView {
+                kind,
+                responder,
+                confidence: *confidence,
+                articles,
+            });
+        }
+    }
+    turns
+}
+
+/// The customer message the escalating decision judged: the last stored decision equal to
+/// it, else the last escalating decision, else the last customer message.
+fn escalating_seq(events: &[Event], decision: &Decision) -> Option<i64> {
+    let decisions = || {
+        events.iter().rev().filter_map(|e| match &e.body {
+            EventBody::Decision {
+                message_seq,
+                decision,
+                ..
+            } => Some((*message_seq, decision)),
+            _ => None,
+        })
+    };
+    decisions()
+        .find(|(_, d)| *d == decision)
+        .or_else(|| decisions().find(|(_, d)| d.escalates()))
+        .map(|(seq, _)| seq)
+        .or_else(|| {
+            events.iter().rev().find_map(|e| match &e.body {
+                EventBody::Message {
+                    role: Role::Customer,
+                    ..
+                } => Some(e.seq),
+                _ => None,
+            })
+        })
+}
+
+/// Customer sentences that say something about the issue, with their score and position.
+fn scored_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<(f64, usize, usize, &'a str)> {
+    let mut out = Vec::new();
+    for (t, turn) in turns.iter().enumerate() {
+        for (s, sentence) in sentences::split(turn.text).into_iter().enumerate() {
+            let sentence = sentences::strip_greeting(sentence);
+            if let Some(score) = sentences::informativeness(sentence) {
+                // The first statement of a problem is usually the main ask; later turns
+                // tend to repeat it with more anger than content. What the customer tried
+                // is listed on its own.
+                let mut score = score - 0.5 * t as f64;
+                if sentences::is_attempt(sentence) {
+                    score -= 4.0;
+                }
+                out.push((score, t, s, sentence));
+            }
+        }
+    }
+    out
+}
+
+/// The best sentence, or nothing.
+fn best_sentence<'a>(turns: &[CustomerTurn<'a>]) -> Option<(usize, usize, &'a str)> {
+    scored_sentences(turns)
+        .into_iter()
+        // Highest score; on a tie, the earliest sentence.
+        .max_by(|a, b| a.0.total_cmp(&b.0).then((b.1, b.2).cmp(&(a.1, a.2))))
+        .map(|(_, t, s, text)| (t, s, text))
+}
+
+/// The customer's main ask: their most informative sentence, with its neighbour in the same
+/// message when it is short ("SSO is broken since this morning. We get ERR_SSO_401.").
+fn needs_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<&'a str> {
+    let Some((t, s, best)) = best_sentence(turns) else {
+        return Vec::new();
+    };
+    if best.split_whitespace().count() >= 8 {
+        return vec![best];
+    }
+    let all = sentences::split(turns[t].text);
+    let neighbour = |i: usize| {
+        all.get(i)
+            .map(|n| sentences::strip_greeting(n))
+            .filter(|n| sentences::informativeness(n).is_some())
+    };
+    if let Some(previous) = s.checked_sub(1).and_then(neighbour) {
+        vec![previous, best]
+    } else if let Some(next) = neighbour(s + 1) {
+        vec![best, next]
+    } else {
+        vec![best]
+    }
+}
+
+/// One line: the customer's main ask in their own words.
+fn needs_line(need: &[&str], customer_wrote: bool) -> String {
+    if need.is_empty() {
+        return if customer_wrote {
+            "Not stated: the customer asked for a person without describing the issue.".to_string()
+        } else {
+            "Not stated: the customer has not written yet.".to_string()
+        };
+    }
+    sentences::shorten(&need.join(" "), NEEDS_MAX_CHARS)
+}
+
+/// Up to three of the customer's most informative sentences, in the order they were written.
+fn extractive_summary(turns: &[CustomerTurn<'_>]) -> String {
+    let mut scored = scored_sentences(turns);
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+    let mut picked: Vec<(usize, usize, &str)> = Vec::new();
+    for (_, t, s, text) in scored {
+        if picked.len() == 3 {
+            break;
+        }
+        // Skip near repeats of a sentence already picked ("still charged twice!!").
+        let repeat = picked
+            .iter()
+            .any(|(_, _, p)| sentences::shorten(p, 60) == sentences::shorten(text, 60));
+        if !repeat {
+            picked.push((t, s, text));
+        }
+    }
+    picked.sort_by_key(|(t, s, _)| (*t, *s));
+    let text = picked
+        .iter()
+        .map(|(_, _, s)| {
+            let s = s.trim();
+            if s.ends_with(['.', '!', '?']) {
+                s.to_string()
+            } else {
+                format!("{s}.")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.is_empty() {
+        "The customer asked for a person without describing the issue.".to_string()
+    } else {
+        sentences::shorten(&text, 600)
+    }
+}
+
+fn customer_card(input: &BriefInput<'_>) -> CustomerCard {
+    let c = input.customer;
+    let since = input
+        .account
+        .and_then(|a| a.signup_at)
+        .unwrap_or(c.created_at);
+    CustomerCard {
+        id: c.id.clone(),
+        name: c.name.clone().filter(|n| !n.trim().is_empty()),
+        email: c.email.clone(),
+        external_id: c.external_id.clone(),
+        anonymous: c.is_anonymous(),
+        age_days: Some((input.now - since).num_days().max(0)),
+    }
+}
+
+fn account_card(a: &Account) -> AccountCard {
+    let plan = a.attrs.get("plan").and_then(|v| match v {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    AccountCard {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        tier: a.tier.clone(),
+        plan,
+        owner: a.owner.clone(),
+        signup_at: a.signup_at,
+        attrs: a.attrs.clone(),
+    }
+}
+
+/// Entities from customer messages and page events (error details carry error codes).
+/// Staff and AI messages are left out: they quote the customer or the knowledge base.
+fn collect_entities(events: &[Event]) -> Vec<Entity> {
+    let mut collector = entities::EntityCollector::default();
+    for e in events {
+        match &e.body {
+            EventBody::Message {
+                role: Role::Customer,
+                text,
+                ..
+            } => collector.read(text, e.seq),
+            EventBody::PageEvent { label, detail, .. } => {
+                for text in [label, detail].into_iter().flatten() {
+                    collector.read(text, e.seq);
+                }
+            }
+            _ => {}
+        }
+    }
+    collector.finish()
+}
+
+fn page_trail(conversation: &Conversation, events: &[Event]) -> PageTrail {
+    let all: Vec<PageStep> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::PageEvent {
+                kind,
+                url,
+                label,
+                detail,
+                occurred_at,
+            } => Some(PageStep {
+                seq: e.seq,
+                kind: *kind,
+                url: url.clone(),
+                label: label.clone(),
+                detail: detail.clone(),
+                at: occurred_at.unwrap_or(e.at),
+            }),
+            _ => None,
+        })
+        .collect();
+    let earlier_steps = all.len().saturating_sub(PAGE_TRAIL_LEN);
+    let steps = all[earlier_steps..].to_vec();
+
+    let mut message_pages = Vec::new();
+    let mut current = conversation.page.clone();
+    for e in events {
+        match &e.body {
+            EventBody::ConversationStarted { page: Some(page) } => current = Some(page.clone()),
+            EventBody::Message {
+                role: Role::Customer,
+                page: Some(page),
+                ..
+            } => {
+                message_pages.push(MessagePage {
+                    message_seq: e.seq,
+                    at: e.at,
+                    page: page.clone(),
+                });
+                current = Some(page.clone());
+            }
+            EventBody::PageEvent {
+                kind: PageEventKind::PageView,
+                url: Some(url),
+                label,
+                ..
+            } => {
+                current = Some(PageContext {
+                    url: Some(url.clone()),
+                    title: label.clone(),
+                    referrer: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    PageTrail {
+        steps,
+        earlier_steps,
+        message_pages,
+        current,
+    }
+}
+
+fn customer_attempts(turns: &[CustomerTurn<'_>]) -> Vec<CustomerAttempt> {
+    let mut out: Vec<CustomerAttempt> = Vec::new();
+    for turn in turns {
+        for sentence in sentences::split(turn.text) {
+            if sentences::is_attempt(sentence) && !out.iter().any(|a| a.text == sentence) {
+                out.push(CustomerAttempt {
+                    message_seq: turn.seq,
+                    at: turn.at,
+                    text: sentence.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The sentiment of a customer turn: the stored decision's reading, else the model's.
+fn turn_sentiment(turn: &CustomerTurn<'_>) -> (f64, SentimentSource) {
+    match turn.signals {
+        Some(s) => (s.signals.sentiment, SentimentSource::Decision),
+        None => (
+            (SENTIMENT.read(turn.text).score * 1000.0).round() / 1000.0,
+            SentimentSource::Computed,
+        ),
+    }
+}
+
+/// How a customer turn takes the answer before it: cues first ("that didn't help",
+/// "thanks, that worked"), then the sentiment.
+fn reaction(turn: &CustomerTurn<'_>) -> (Reaction, f64) {
+    let reading = SENTIMENT.read(turn.text);
+    let (sentiment, _) = turn_sentiment(turn);
+    let negative_cue =
+        reading.count(CueKind::NotHelped) > 0 || reading.count(CueKind::Complaint) > 0;
+    let reaction = if negative_cue {
+        Reaction::Negative
+    } else if reading.count(CueKind::Progress) > 0 || sentiment >= REACTION_BAND {
+        Reaction::Positive
+    } else if sentiment <= -REACTION_BAND {
+        Reaction::Negative
+    } else {
+        Reaction::Neutral
+    };
+    (reaction, sentiment)
+}
+
+fn ai_suggestions(ai: &[AiTurn<'_>], customer: &[CustomerTurn<'_>]) -> Vec<AiSuggestion> {
+    let mut out = Vec::new();
+    for (i, turn) in ai.iter().enumerate() {
+        // Clarifying questions and "no answer" suggest nothing.
+        if let Some(reply) = &turn.reply
+            && reply.kind != "answer"
+        {
+            continue;
+        }
+        let all = sentences::split(turn.text);
+        let Some(instruction) = all
+            .iter()
+            .find(|s| sentences::is_instruction(s))
+            .or_else(|| all.first())
+        else {
+            continue;
+        };
+        // The customer's next turn, before the AI spoke again.
+        let next_ai_seq = ai.get(i + 1).map_or(i64::MAX, |n| n.seq);
+        let next = customer
+            .iter()
+            .find(|c| c.seq > turn.seq && c.seq < next_ai_seq);
+        let (reaction, reaction_sentiment) = match next {
+            Some(c) => {
+                let (r, s) = reaction(c);
+                (r, Some(s))
+            }
+            None => (Reaction::NoReply, None),
+        };
+        out.push(AiSuggestion {
+            message_seq: turn.seq,
+            at: turn.at,
+            instruction: sentences::shorten(instruction, 240),
+            article: turn.articles.first().cloned(),
+            reaction,
+            reaction_text: next.map(|c| sentences::shorten(c.text, 240)),
+            reaction_sentiment,
+        });
+    }
+    out
+}
+
+fn ai_attempts(ai: &[AiTurn<'_>]) -> Vec<AiAttempt> {
+    ai.iter()
+        .map(|t| AiAttempt {
+            message_seq: t.seq,
+            at: t.at,
+            kind: t
+                .reply
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |r| r.kind.to_string()),
+            responder: t.reply.as_ref().map(|r| r.responder.to_string()),
+            confidence: t.reply.as_ref().and_then(|r| r.confidence),
+            articles: t.articles.to_vec(),
+            considered: t
+                .reply
+                .as_ref()
+                .map(|r| r.articles.to_vec())
+                .unwrap_or_default(),
+            excerpt: sentences::shorten(t.text, 160),
+        })
+        .collect()
+}
+
+fn sentiment_trend(turns: &[CustomerTurn<'_>]) -> Vec<SentimentPoint> {
+    turns
+        .iter()
+        .map(|t| {
+            let (sentiment, source) = turn_sentiment(t);
+            SentimentPoint {
+                message_seq: t.seq,
+                at: t.at,
+                sentiment,
+                frustration: t.signals.map(|s| s.signals.frustration),
+                source,
+            }
+        })
+        .collect()
+}
+
+/// The messages of the conversation. Only chat messages are listed, so anything staff-only
+/// that is not a message (decisions, AI reasoning) never appears here.
+fn transcript(events: &[Event]) -> Vec<TranscriptLine> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message {
+                role, text, author, ..
+            } => Some(TranscriptLine {
+                seq: e.seq,
+                role: *role,
+                text: text.clone(),
+                at: e.at,
+                author: author.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,229 @@
+//! The handoff queue: waiting handoffs ordered by priority, then by how long they have
+//! waited, and the plan for draining it when capacity frees up or an agent comes online.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::agents::{AgentAvailability, AgentChoice, NoAgent, choose_agent};
+use crate::handoff::Priority;
+
+/// A handoff waiting for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueEntry {
+    /// The handoff's id.
+    pub handoff_id: String,
+    /// The team it waits for.
+    pub team: String,
+    pub priority: Priority,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+impl Ord for QueueEntry {
+    /// Queue order: higher priority first, then the longest waiting, then by id (so two
+    /// handoffs enqueued in the same instant still have one order). The team is the last
+    /// tie-break only to keep the order total.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .priority
+            .cmp(&self.priority)
+            .then_with(|| self.enqueued_at.cmp(&other.enqueued_at))
+            .then_with(|| self.handoff_id.cmp(&other.handoff_id))
+            .then_with(|| self.team.cmp(&other.team))
+    }
+}
+
+impl PartialOrd for QueueEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The position (from 1) of `handoff_id` among the entries waiting for the same team, in
+/// queue order; `None` when it is not queued.
+pub fn queue_position(entries: &[QueueEntry], handoff_id: &str) -> Option<usize> {
+    let entry = entries.iter().find(|e| e.handoff_id == handoff_id)?;
+    let ahead = entries
+        .iter()
+        .filter(|e| e.team == entry.team && *e < entry)
+        .count();
+    Some(ahead + 1)
+}
+
+/// A queued handoff matched with an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Assignment {
+    pub handoff_id: String,
+    pub team: String,
+    pub choice: AgentChoice,
+}
+
+/// A queued handoff that stays in the queue, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StillWaiting {
+    pub handoff_id: String,
+    pub why: NoAgent,
+}
+
+/// What draining the queue does: who gets which handoff, and who keeps waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct DrainPlan {
+    /// Offers to make, in queue order.
+    pub assignments: Vec<Assignment>,
+    /// Handoffs left in the queue, in queue order.
+    pub waiting: Vec<StillWaiting>,
+}
+
+/// Drains the queue as far as the agents' spare capacity allows: in queue order, each entry
+/// gets [`choose_agent`] among its team, skipping agents who declined it; each assignment
+/// counts against the chosen agent's capacity (and makes them the most recently assigned)
+/// before the next entry is placed. Run it whenever capacity frees up or an agent comes
+/// online. Pure: the caller applies the plan.
+pub fn drain(
+    entries: &[QueueEntry],
+    agents: &[AgentAvailability],
+    now: DateTime<Utc>,
+) -> DrainPlan {
+    let mut ordered: Vec<&QueueEntry> = entries.iter().collect();
+    ordered.sort();
+    let mut agents: Vec<AgentAvailability> = agents.to_vec();
+    let mut plan = DrainPlan::default();
+    for entry in ordered {
+        let declined: Vec<&str> = agents
+            .iter()
+            .filter(|a| a.declined_handoffs.contains(&entry.handoff_id))
+            .map(|a| a.id.as_str())
+            .collect();
+        match choose_agent(&entry.team, &agents, &declined, now) {
+            Ok(choice) => {
+                if let Some(agent) = agents.iter_mut().find(|a| a.id == choice.agent_id) {
+                    agent.active_conversations += 1;
+                    agent.idle_since = Some(now);
+                }
+                plan.assignments.push(Assignment {
+                    handoff_id: entry.handoff_id.clone(),
+                    team: entry.team.clone(),
+                    choice,
+                });
+            }
+            Err(why) => plan.waiting.push(StillWaiting {
+                handoff_id: entry.handoff_id.clone(),
+                why,
+            }),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::agents::Presence;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn entry(id: &str, team: &str, priority: Priority, at: &str) -> QueueEntry {
+        QueueEntry {
+            handoff_id: id.into(),
+            team: team.into(),
+            priority,
+            enqueued_at: t(at),
+        }
+    }
+
+    fn online(id: &str, team: &str, active: u32, capacity: u32) -> AgentAvailability {
+        AgentAvailability {
+            id: id.into(),
+            name: id.into(),
+            teams: vec![team.into()],
+            presence: Presence::Online,
+            active_conversations: active,
+            capacity,
+            idle_since: None,
+            declined_handoffs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn urgent_goes_first_then_the_longest_waiting() {
+        let mut queue = vec![
+            entry("h1", "billing", Priority::Normal, "2026-03-02T10:00:00Z"),
+            entry("h2", "billing", Priority::Urgent, "2026-03-02T10:05:00Z"),
+            entry("h3", "billing", Priority::Normal, "2026-03-02T09:55:00Z"),
+            entry("h4", "security", Priority::Low, "2026-03-02T09:00:00Z"),
+        ];
+        queue.sort();
+        let ids: Vec<&str> = queue.iter().map(|e| e.handoff_id.as_str()).collect();
+        assert_eq!(ids, vec!["h2", "h3", "h1", "h4"]);
+        // Positions count within the team.
+        assert_eq!(queue_position(&queue, "h2"), Some(1));
+        assert_eq!(queue_position(&queue, "h1"), Some(3));
+        assert_eq!(queue_position(&queue, "h4"), Some(1));
+        assert_eq!(queue_position(&queue, "h9"), None);
+    }
+
+    #[test]
+    fn draining_fills_spare_capacity_in_queue_order() {
+        let queue = vec![
+            entry("h1", "billing", Priority::Normal, "2026-03-02T10:00:00Z"),
+            entry("h2", "billing", Priority::High, "2026-03-02T10:05:00Z"),
+            entry("h3", "billing", Priority::Normal, "2026-03-02T10:06:00Z"),
+        ];
+        // Dana has one slot, Sam one: h2 then h1 are placed, h3 waits.
+        let agents = vec![
+            online("dana", "billing", 2, 3),
+            online("sam", "billing", 0, 1),
+        ];
+        let plan = drain(&queue, &agents, t("2026-03-02T10:10:00Z"));
+        let placed: Vec<(&str, &str)> = plan
+            .assignments
+            .iter()
+            .map(|a| (a.handoff_id.as_str(), a.choice.agent_id.as_str()))
+            .collect();
+        assert_eq!(placed, vec![("h2", "sam"), ("h1", "dana")]);
+        assert_eq!(plan.waiting.len(), 1);
+        assert_eq!(plan.waiting[0].handoff_id, "h3");
+        assert!(matches!(
+            plan.waiting[0].why,
+            NoAgent::AllBusy { at_capacity: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn an_agent_coming_online_drains_the_queue() {
+        let queue = vec![entry(
+            "h1",
+            "billing",
+            Priority::Normal,
+            "2026-03-02T10:00:00Z",
+        )];
+        let mut agents = vec![online("dana", "billing", 0, 2)];
+        agents[0].presence = Presence::Offline;
+        let now = t("2026-03-02T10:10:00Z");
+        assert!(drain(&queue, &agents, now).assignments.is_empty());
+        agents[0].presence = Presence::Online;
+        let plan = drain(&queue, &agents, now);
+        assert_eq!(plan.assignments[0].choice.agent_id, "dana");
+    }
+
+    #[test]
+    fn a_declined_handoff_is_offered_to_someone_else() {
+        let queue = vec![entry(
+            "h1",
+            "billing",
+            Priority::Normal,
+            "2026-03-02T10:00:00Z",
+        )];
+        let mut agents = vec![
+            online("dana", "billing", 0, 2),
+            online("sam", "billing", 1, 2),
+        ];
+        agents[0].declined_handoffs.push("h1".into());
+        let plan = drain(&queue, &agents, t("2026-03-02T10:10:00Z"));
+        assert_eq!(plan.assignments[0].choice.agent_id, "sam");
+    }
+}
