@@ -40,7 +40,7 @@ pub(crate) fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 /// before this.
 fn micros_ceil(at: DateTime<Utc>) -> i64 {
     let micros = at.timestamp_micros();
-    if at.timestamp_subsec_nanos() % 1000 == 0 {
+    if at.timestamp_subsec_nanos().is_multiple_of(1000) {
         micros
     } else {
         micros.saturating_add(1)
