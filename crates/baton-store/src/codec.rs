@@ -7,7 +7,7 @@ use baton_core::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::{Result, StoreError};
+use crate::{CreationPage, Result, StoreError};
 
 /// The page of [`crate::Store::list_conversations`] when the caller asks for `0`.
 pub(crate) const DEFAULT_CONVERSATION_LIMIT: u32 = 100;
@@ -34,6 +34,61 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>> {
 /// later read returns.
 pub(crate) fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// `at` in stored microseconds, rounded up: a stored time is before `at` exactly when it is
+/// before this.
+fn micros_ceil(at: DateTime<Utc>) -> i64 {
+    let micros = at.timestamp_micros();
+    if at.timestamp_subsec_nanos().is_multiple_of(1000) {
+        micros
+    } else {
+        micros.saturating_add(1)
+    }
+}
+
+/// A [`CreationPage`] as both backends query it: rows with `(created_at, id)` above
+/// `(after_at, after_id)` and `created_at` below `before`, in stored form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CreationBounds {
+    pub after_at: i64,
+    pub after_id: String,
+    pub before: i64,
+    /// Distinct state names; empty for any state.
+    pub states: Vec<&'static str>,
+    pub limit: i64,
+}
+
+impl CreationBounds {
+    pub fn new(page: &CreationPage) -> Self {
+        // `(created_at, id) > (from, '')` is `created_at >= from`, since ids are never
+        // empty; a cursor further on than that replaces it.
+        let from = (
+            page.created_from.map_or(i64::MIN, micros_ceil),
+            String::new(),
+        );
+        let (after_at, after_id) = match &page.after {
+            Some(cursor)
+                if (micros(cursor.created_at), cursor.id.as_str()) > (from.0, from.1.as_str()) =>
+            {
+                (micros(cursor.created_at), cursor.id.clone())
+            }
+            _ => from,
+        };
+        let mut states: Vec<&'static str> = Vec::new();
+        for state in &page.states {
+            if !states.contains(&state.as_str()) {
+                states.push(state.as_str());
+            }
+        }
+        CreationBounds {
+            after_at,
+            after_id,
+            before: page.created_before.map_or(i64::MAX, micros_ceil),
+            states,
+            limit: limit_or(page.limit, DEFAULT_CONVERSATION_LIMIT),
+        }
+    }
 }
 
 /// The row limit for a caller's `limit`, where 0 asks for the default.
@@ -231,6 +286,50 @@ mod tests {
         let stored = truncate_to_micros(at);
         assert_eq!(stored.to_rfc3339(), "2026-03-02T10:00:00.123456+00:00");
         assert_eq!(from_micros(micros(stored)).unwrap(), stored);
+    }
+
+    #[test]
+    fn creation_bounds_take_the_later_of_cursor_and_start() {
+        let from: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let page = |after: Option<(&str, &str)>| CreationPage {
+            created_from: Some(from),
+            after: after.map(|(at, id)| crate::CreationCursor {
+                created_at: at.parse().unwrap(),
+                id: id.to_string(),
+            }),
+            ..Default::default()
+        };
+        let bounds = CreationBounds::new(&page(None));
+        assert_eq!(
+            (bounds.after_at, bounds.after_id.as_str()),
+            (micros(from), "")
+        );
+        assert_eq!(bounds.before, i64::MAX);
+        let earlier = CreationBounds::new(&page(Some(("2026-03-01T00:00:00Z", "z"))));
+        assert_eq!(
+            (earlier.after_at, earlier.after_id.as_str()),
+            (micros(from), "")
+        );
+        let later = CreationBounds::new(&page(Some(("2026-03-02T10:00:00Z", "a"))));
+        assert_eq!(
+            (later.after_at, later.after_id.as_str()),
+            (micros(from), "a")
+        );
+    }
+
+    #[test]
+    fn creation_bounds_round_sub_microsecond_instants_up() {
+        let at: DateTime<Utc> = "2026-03-02T10:00:00.0000001Z".parse().unwrap();
+        let bounds = CreationBounds::new(&CreationPage {
+            created_from: Some(at),
+            created_before: Some(at),
+            states: vec![ConversationState::Ai, ConversationState::Ai],
+            ..Default::default()
+        });
+        assert_eq!(bounds.after_at, micros(at) + 1);
+        assert_eq!(bounds.before, micros(at) + 1);
+        assert_eq!(bounds.states, vec!["ai"]);
+        assert_eq!(bounds.limit, 100);
     }
 
     #[test]

@@ -101,6 +101,40 @@ pub struct ConversationFilter {
     pub limit: u32,
 }
 
+/// Where a page of conversations in creation order resumes: just after this conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreationCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl CreationCursor {
+    /// The cursor just after `conversation`.
+    pub fn after(conversation: &Conversation) -> Self {
+        CreationCursor {
+            created_at: conversation.created_at,
+            id: conversation.id.clone(),
+        }
+    }
+}
+
+/// One page of conversations in creation order, for exports and back-tests that read every
+/// conversation of a period without holding them all: ask again with
+/// [`CreationCursor::after`] the last one until a page comes back short.
+#[derive(Debug, Clone, Default)]
+pub struct CreationPage {
+    /// Only conversations in one of these states (empty: any state).
+    pub states: Vec<ConversationState>,
+    /// Only conversations created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only conversations created before this instant (exclusive).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only conversations after this one in (`created_at`, `id`) order.
+    pub after: Option<CreationCursor>,
+    /// At most this many (0: the default, 100).
+    pub limit: u32,
+}
+
 /// A new member of staff, with the hash of their API key.
 #[derive(Debug, Clone)]
 pub struct NewStaff {
@@ -173,6 +207,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Conversation, Event)>;
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
     async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>>;
+
+    /// Conversations ordered by (`created_at`, `id`), oldest first, as [`CreationPage`]
+    /// filters and pages them. Keyset pagination: a page costs the same however deep into
+    /// the store it starts, and conversations created meanwhile are not skipped.
+    async fn conversations_by_creation(&self, page: &CreationPage) -> Result<Vec<Conversation>>;
 
     /// Appends one event with the next `seq`. When the event carries a `client_msg_id` that
     /// this conversation already has, nothing is written and the stored event comes back as

@@ -20,12 +20,12 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use self::notify::Notifier;
 
 use crate::codec::{
-    self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
 };
 use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, EventBus, EventNotice, KbDocument, KbRevision, KbWrite,
-    KbWriteResult, NewStaff, Result, Store, StoreError,
+    Appended, ConversationFilter, CreationPage, EventBus, EventNotice, KbDocument, KbRevision,
+    KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
 };
 
 /// Connections for queries; notices have their own.
@@ -437,6 +437,32 @@ impl Store for PostgresStore {
         }
         if let Some(customer_id) = &filter.customer_id {
             query = query.bind(customer_id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::conversation).collect()
+    }
+
+    async fn conversations_by_creation(&self, page: &CreationPage) -> Result<Vec<Conversation>> {
+        let bounds = CreationBounds::new(page);
+        // The row-value comparison walks the (created_at, id) index from the cursor.
+        let sql = if bounds.states.is_empty() {
+            "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+             FROM conversations
+             WHERE (created_at, id) > ($1, $2) AND created_at < $3
+             ORDER BY created_at, id LIMIT $4"
+        } else {
+            "SELECT id, customer_id, state, page::text, last_seq, created_at, updated_at
+             FROM conversations
+             WHERE (created_at, id) > ($1, $2) AND created_at < $3 AND state = ANY($5)
+             ORDER BY created_at, id LIMIT $4"
+        };
+        let mut query = sqlx::query_as::<_, ConversationRow>(sql)
+            .bind(bounds.after_at)
+            .bind(&bounds.after_id)
+            .bind(bounds.before)
+            .bind(bounds.limit);
+        if !bounds.states.is_empty() {
+            query = query.bind(&bounds.states);
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.into_iter().map(codec::conversation).collect()

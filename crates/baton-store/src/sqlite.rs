@@ -34,12 +34,12 @@ use self::append::AppendEvent;
 use self::kb::{KbWriteCommand, SaveCalibration};
 use self::writer::{Command, Message, Pending};
 use crate::codec::{
-    self, AccountRow, ConversationRow, CustomerRow, EventRecord, EventRow, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
 };
 use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, Durability, EventBus, EventNotice, KbDocument, KbRevision,
-    KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
+    Appended, ConversationFilter, CreationPage, Durability, EventBus, EventNotice, KbDocument,
+    KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
 };
 
 /// Read connections; WAL lets them run alongside the writer.
@@ -683,6 +683,34 @@ impl Store for SqliteStore {
             ))
             .fetch_all(&self.readers)
             .await?;
+        rows.into_iter().map(codec::conversation).collect()
+    }
+
+    async fn conversations_by_creation(&self, page: &CreationPage) -> Result<Vec<Conversation>> {
+        let bounds = CreationBounds::new(page);
+        // The row-value comparison walks the (created_at, id) index from the cursor. A state
+        // filter binds every state slot, repeating the first name in the unused ones.
+        let sql = if bounds.states.is_empty() {
+            "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+             FROM conversations
+             WHERE (created_at, id) > (?, ?) AND created_at < ?
+             ORDER BY created_at, id LIMIT ?"
+        } else {
+            "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+             FROM conversations
+             WHERE (created_at, id) > (?, ?) AND created_at < ? AND state IN (?, ?, ?, ?)
+             ORDER BY created_at, id LIMIT ?"
+        };
+        let mut query = sqlx::query_as::<_, ConversationRow>(sql)
+            .bind(bounds.after_at)
+            .bind(&bounds.after_id)
+            .bind(bounds.before);
+        if let Some(first) = bounds.states.first() {
+            for slot in 0..ConversationState::ALL.len() {
+                query = query.bind(*bounds.states.get(slot).unwrap_or(first));
+            }
+        }
+        let rows = query.bind(bounds.limit).fetch_all(&self.readers).await?;
         rows.into_iter().map(codec::conversation).collect()
     }
 

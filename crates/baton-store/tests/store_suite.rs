@@ -13,8 +13,8 @@ use baton_core::{
     Visibility,
 };
 use baton_store::{
-    Appended, ConversationFilter, Durability, EventNotice, KbDocument, KbRevision, KbWrite,
-    KbWriteResult, NewStaff, Store, StoreError,
+    Appended, ConversationFilter, CreationCursor, CreationPage, Durability, EventNotice,
+    KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Store, StoreError,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Connection;
@@ -672,6 +672,135 @@ async fn conversations_are_listed_newest_activity_first(db: &TestDb) {
         .await,
         vec![theirs.id.clone()]
     );
+}
+
+/// Every page of `page` (its `limit` per page), cursor after cursor, as ids.
+async fn all_pages(store: &dyn Store, page: CreationPage) -> (Vec<String>, usize) {
+    let mut page = page;
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    loop {
+        let got = store.conversations_by_creation(&page).await.unwrap();
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+        ids.extend(got.iter().map(|c| c.id.clone()));
+        match got.last() {
+            Some(last) if got.len() == page.limit as usize => {
+                page.after = Some(CreationCursor::after(last));
+            }
+            _ => return (ids, pages),
+        }
+    }
+}
+
+async fn conversations_page_in_creation_order_with_filters(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    // Two share a creation time: the id breaks the tie.
+    let mut created = Vec::new();
+    for seconds in [0, 10, 10, 20, 30, 40] {
+        let (conversation, _) = store
+            .create_conversation(&customer.id, None, at(seconds))
+            .await
+            .unwrap();
+        created.push((conversation.created_at, conversation.id));
+    }
+    created.sort();
+    let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
+    // Activity and state changes move conversations in `list_conversations`, not here.
+    store
+        .append_event(&ids[0], new_event(50, message("still there?", None)))
+        .await
+        .unwrap();
+    store
+        .change_state(&ids[1], ConversationState::WaitingHuman, None, at(51))
+        .await
+        .unwrap();
+    store
+        .change_state(&ids[4], ConversationState::Resolved, None, at(52))
+        .await
+        .unwrap();
+
+    let page = |limit: u32| CreationPage {
+        limit,
+        ..Default::default()
+    };
+    let first = store.conversations_by_creation(&page(0)).await.unwrap();
+    assert_eq!(first.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(first[1].state, ConversationState::WaitingHuman);
+    assert_eq!(first[0].created_at, at(0));
+    assert_eq!(first[0].updated_at, at(50));
+
+    // Pages of two, then of four, cover everything once, in order; a full last page is
+    // followed by an empty one.
+    assert_eq!(all_pages(store, page(2)).await, (ids.clone(), 4));
+    assert_eq!(all_pages(store, page(4)).await, (ids.clone(), 2));
+
+    // From is inclusive, before exclusive.
+    let window = CreationPage {
+        created_from: Some(at(10)),
+        created_before: Some(at(30)),
+        limit: 1,
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, window.clone()).await.0, ids[1..4].to_vec());
+    // A cursor earlier than the start does not bring earlier conversations back.
+    let early_cursor = CreationPage {
+        after: Some(CreationCursor::after(&first[0])),
+        limit: 10,
+        ..window.clone()
+    };
+    assert_eq!(all_pages(store, early_cursor).await.0, ids[1..4].to_vec());
+    let one_instant = CreationPage {
+        created_from: Some(at(10)),
+        created_before: Some(at(10) + TimeDelta::microseconds(1)),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, one_instant).await.0, ids[1..3].to_vec());
+
+    // States: any of those listed.
+    let in_states = |states: Vec<ConversationState>| CreationPage {
+        states,
+        limit: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        all_pages(
+            store,
+            in_states(vec![
+                ConversationState::Resolved,
+                ConversationState::WaitingHuman
+            ])
+        )
+        .await
+        .0,
+        vec![ids[1].clone(), ids[4].clone()]
+    );
+    assert_eq!(
+        all_pages(store, in_states(vec![ConversationState::Ai]))
+            .await
+            .0,
+        vec![
+            ids[0].clone(),
+            ids[2].clone(),
+            ids[3].clone(),
+            ids[5].clone()
+        ]
+    );
+    assert!(
+        all_pages(store, in_states(vec![ConversationState::Human]))
+            .await
+            .0
+            .is_empty()
+    );
+    let everything = CreationPage {
+        states: ConversationState::ALL.to_vec(),
+        created_from: Some(at(30)),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, everything).await.0, ids[4..].to_vec());
 }
 
 async fn secret_is_generated_once_and_shared(db: &TestDb) {
@@ -1528,6 +1657,7 @@ suite! {
         customer_sees_only_customer_visible_events,
         state_changes_follow_the_state_machine,
         conversations_are_listed_newest_activity_first,
+        conversations_page_in_creation_order_with_filters,
         secret_is_generated_once_and_shared,
         staff_are_created_disabled_and_rotated,
         identified_customer_is_upserted_by_external_id,

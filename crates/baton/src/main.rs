@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod export;
 mod kb;
 mod policy;
 
@@ -63,6 +64,16 @@ enum Command {
         data: DataArgs,
         #[command(subcommand)]
         command: policy::PolicyCommand,
+    },
+    /// Write stored conversations as JSON Lines in the `baton analyze` format.
+    ///
+    /// One line per conversation, oldest first, with `at` on every message, plus the state,
+    /// the creation and last-activity times and the articles AI messages cite.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        args: export::ExportArgs,
     },
     /// Measure performance against a real server over loopback.
     Bench {
@@ -171,6 +182,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None
             };
             policy::run(command, database).await
+        }
+        Command::Export { data, args } => {
+            let config = data.load()?;
+            init_logging(&config);
+            export::run(config, args).await
         }
         Command::Bench { command } => bench::run(command).await,
         Command::Openapi => {
