@@ -131,7 +131,9 @@ pub fn engine_with_taxonomy(
 
 /// The example questions of articles that name an issue type, as labelled examples for the
 /// issue-type classifier.
-pub fn kb_examples<'a>(articles: impl IntoIterator<Item = &'a baton_kb::Article>) -> Vec<LabelledText> {
+pub fn kb_examples<'a>(
+    articles: impl IntoIterator<Item = &'a baton_kb::Article>,
+) -> Vec<LabelledText> {
     articles
         .into_iter()
         .filter_map(|a| a.issue_type.as_deref().map(|t| (t, a)))
@@ -170,12 +172,11 @@ impl ActivePolicy {
             Some(path) => load_file(path, &examples, now)?,
             None => {
                 let policy = Policy::builtin();
-                let engine = engine_for(&policy, &examples).map_err(|e| {
-                    PolicyFileError::Taxonomy {
+                let engine =
+                    engine_for(&policy, &examples).map_err(|e| PolicyFileError::Taxonomy {
                         path: "built-in policy".into(),
                         message: e.to_string(),
-                    }
-                })?;
+                    })?;
                 Active {
                     policy,
                     engine,
@@ -345,7 +346,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");
         std::fs::write(&path, "name = \"x\"\n[[routing]]\nteam = \"nobody\"\n").unwrap();
-        let err = ActivePolicy::load(Some(&path), Vec::new(), now()).err().unwrap();
+        let err = ActivePolicy::load(Some(&path), Vec::new(), now())
+            .err()
+            .unwrap();
         let text = err.to_string();
         assert!(text.contains("policy.toml"), "{text}");
         assert!(text.contains("line 3"), "{text}");

@@ -503,7 +503,7 @@ fn escalating_seq(events: &[Event], decision: &Decision) -> Option<i64> {
                 message_seq,
                 decision,
                 ..
-            } => Some((*message_seq, decision)),
+            } => Some((*message_seq, &**decision)),
             _ => None,
         })
     };

@@ -111,8 +111,8 @@ impl Timeline {
             minute,
             EventBody::Decision {
                 message_seq,
-                decision: decision.clone(),
-                signals,
+                decision: Box::new(decision.clone()),
+                signals: Box::new(signals),
             },
         );
     }
