@@ -55,7 +55,7 @@ pub async fn reply(
             _ => None,
         })
         .collect();
-    let (retrieved, considered) = state.kb.retrieve_for_reply(question, CANDIDATES);
+    let (retrieved, considered) = state.kb.retrieve_for_reply(question, CANDIDATES).await;
     let request = Request::new(question, &retrieved).with_history(&history);
     let reply = state.responder.respond(&request).await;
 
