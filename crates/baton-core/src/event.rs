@@ -147,6 +147,36 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<PageContext>,
     },
+    /// An internal note between staff (never shown to the customer).
+    Note {
+        text: String,
+        /// The staff id of the author.
+        author: String,
+    },
+    /// A step of the conversation's handoff (staff only): queued, offered, accepted,
+    /// declined, transferred, resolved, ... with its reason.
+    Handoff {
+        handoff_id: String,
+        step: String,
+        status: crate::handoff::HandoffStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<String>,
+        reason: String,
+    },
+    /// The customer's rating of the conversation after a person resolved it.
+    Rating {
+        score: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// The customer said whether an AI answer helped.
+    Feedback {
+        /// The `seq` of the AI message rated.
+        message_seq: i64,
+        helpful: bool,
+    },
     /// The conversation moved to another state.
     StateChanged {
         from: ConversationState,
@@ -166,6 +196,10 @@ impl EventBody {
             EventBody::StateChanged { .. } => "state_changed",
             EventBody::AiReply { .. } => "ai_reply",
             EventBody::Decision { .. } => "decision",
+            EventBody::Note { .. } => "note",
+            EventBody::Handoff { .. } => "handoff",
+            EventBody::Rating { .. } => "rating",
+            EventBody::Feedback { .. } => "feedback",
         }
     }
 
@@ -175,8 +209,13 @@ impl EventBody {
             EventBody::Message { .. }
             | EventBody::PageEvent { .. }
             | EventBody::ConversationStarted { .. }
-            | EventBody::StateChanged { .. } => Visibility::Customer,
-            EventBody::AiReply { .. } | EventBody::Decision { .. } => Visibility::Staff,
+            | EventBody::StateChanged { .. }
+            | EventBody::Rating { .. }
+            | EventBody::Feedback { .. } => Visibility::Customer,
+            EventBody::AiReply { .. }
+            | EventBody::Decision { .. }
+            | EventBody::Note { .. }
+            | EventBody::Handoff { .. } => Visibility::Staff,
         }
     }
 

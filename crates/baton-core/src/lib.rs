@@ -21,8 +21,8 @@ pub use decision::{Action, Decision, Trigger, TriggerKind};
 pub use event::{
     ArticleLink, Event, EventBody, NewEvent, PageEventKind, Role, ScoredArticle, Visibility,
 };
-pub use handoff::Priority;
-pub use staff::{Staff, StaffRole};
+pub use handoff::{Handoff, HandoffChange, HandoffStatus, Outcome, Priority, Refusal};
+pub use staff::{Agent, Staff, StaffRole};
 
 /// Largest customer message, in Unicode scalar values, unless configured otherwise.
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4000;

@@ -37,3 +37,58 @@ pub struct Staff {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// How many conversations an agent handles at once unless their profile says otherwise.
+pub const DEFAULT_AGENT_CAPACITY: u32 = 3;
+
+/// A member of staff as routing sees them: teams, capacity and presence (kept by heartbeat),
+/// with the handoffs they hold now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Agent {
+    /// The staff id.
+    pub id: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub disabled: bool,
+    /// The teams (policy team names) the agent works in.
+    pub teams: Vec<String>,
+    /// How many conversations the agent handles at once.
+    pub capacity: u32,
+    pub presence: crate::routing::Presence,
+    /// When the presence last changed.
+    pub presence_at: DateTime<Utc>,
+    /// The last heartbeat or presence change.
+    pub last_seen_at: DateTime<Utc>,
+    /// When the agent last got a conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assigned_at: Option<DateTime<Utc>>,
+    /// Handoffs offered to or assigned to the agent now.
+    pub active: u32,
+}
+
+impl Agent {
+    /// The agent as the router sees them at `now`: idle since their last assignment or since
+    /// they came online, whichever is later.
+    pub fn availability(&self, declined_by: &[String]) -> crate::routing::AgentAvailability {
+        let online_since =
+            (self.presence == crate::routing::Presence::Online).then_some(self.presence_at);
+        let idle_since = match (self.last_assigned_at, online_since) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        crate::routing::AgentAvailability {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            teams: self.teams.clone(),
+            presence: if self.disabled {
+                crate::routing::Presence::Offline
+            } else {
+                self.presence
+            },
+            active_conversations: self.active,
+            capacity: self.capacity,
+            idle_since,
+            declined_handoffs: declined_by.to_vec(),
+        }
+    }
+}

@@ -10,9 +10,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Refusal};
+use baton_core::routing::Presence;
 use baton_core::{
-    Account, Conversation, ConversationState, Customer, Event, NewEvent, PageContext, Staff,
-    StaffRole, Visibility,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent,
+    PageContext, Staff, StaffRole, Visibility,
 };
 use chrono::{DateTime, Utc};
 
@@ -143,6 +145,22 @@ pub struct NewStaff {
     pub key_hash: String,
 }
 
+/// Which handoffs to list.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffFilter {
+    /// Only these statuses (empty: any).
+    pub statuses: Vec<HandoffStatus>,
+    /// Only this conversation's.
+    pub conversation_id: Option<String>,
+    /// Only those this agent holds (offered to them or assigned to them).
+    pub agent_id: Option<String>,
+    /// At most this many (0: the default, 1000).
+    pub limit: u32,
+}
+
+/// The outcome of [`Store::change_handoff`].
+pub type HandoffResult = std::result::Result<Handoff, Refusal>;
+
 /// The persistence interface shared by the SQLite and PostgreSQL implementations.
 ///
 /// Writes return only once they are durable at the configured [`Durability`].
@@ -184,6 +202,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Customer>;
     async fn create_anonymous_customer(&self, now: DateTime<Utc>) -> Result<Customer>;
     async fn customer(&self, id: &str) -> Result<Option<Customer>>;
+    /// Records the email address a customer left (an offline ticket's way back to them);
+    /// `None` for an unknown customer.
+    async fn set_customer_email(&self, id: &str, email: &str) -> Result<Option<Customer>>;
 
     // --- staff ---
 
@@ -194,6 +215,55 @@ pub trait Store: Send + Sync + 'static {
     async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<Staff>>;
     async fn set_staff_disabled(&self, id: &str, disabled: bool) -> Result<Option<Staff>>;
     async fn set_staff_key_hash(&self, id: &str, key_hash: &str) -> Result<Option<Staff>>;
+
+    // --- agents: staff as routing sees them ---
+
+    /// Every member of staff with their routing profile (teams, capacity, presence) and the
+    /// number of handoffs they hold; staff without a profile come with no team, the default
+    /// capacity and `offline`.
+    async fn agents(&self) -> Result<Vec<Agent>>;
+    async fn agent(&self, staff_id: &str) -> Result<Option<Agent>>;
+    /// Sets an agent's teams and capacity; `None` when there is no such staff member.
+    async fn set_agent_profile(
+        &self,
+        staff_id: &str,
+        teams: &[String],
+        capacity: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Agent>>;
+    /// Records a heartbeat and, when given, a new presence (`presence_at` moves only when the
+    /// presence changes); `None` when there is no such staff member.
+    async fn touch_agent(
+        &self,
+        staff_id: &str,
+        presence: Option<Presence>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Agent>>;
+
+    // --- handoffs ---
+
+    /// Stores a new handoff with its brief. Fails with [`StoreError::Conflict`] when the
+    /// conversation already has an open one (at most one open handoff per conversation).
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()>;
+    async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
+    async fn handoff_brief(&self, id: &str) -> Result<Option<Brief>>;
+    /// Handoffs in queue order: highest priority first, then longest waiting, then id.
+    async fn handoffs(&self, filter: &HandoffFilter) -> Result<Vec<Handoff>>;
+
+    /// Applies a change atomically: the handoff is read and written under a lock, and when
+    /// the change takes an agent's capacity ([`HandoffChange::takes_capacity_of`]) that agent
+    /// is locked too and their other open handoffs counted in the same transaction, so that
+    /// concurrent changes from any number of tasks or processes never give one handoff to two
+    /// agents nor an agent more than their capacity. Offers skip a handoff another
+    /// transaction holds (`SKIP LOCKED` on PostgreSQL) and are refused instead of waiting.
+    /// An agent's `last_assigned_at` moves when a change assigns them. `Ok(Err(refusal))`
+    /// when the state machine refuses: nothing was written. `None` for an unknown handoff.
+    async fn change_handoff(
+        &self,
+        id: &str,
+        change: &HandoffChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<HandoffResult>>;
 
     // --- conversations and their timelines ---
 

@@ -1,0 +1,208 @@
+//! The handoff timers, as a pure function of the handoffs, the agents and the clock: offers
+//! not accepted in time, agents whose heartbeat stopped, agents offline past the grace
+//! period who still hold conversations, and handoffs that waited too long for their team.
+//!
+//! The server runs [`due`] on every tick with the real clock; tests run it with any time.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Handoff, HandoffStatus};
+use crate::routing::Presence;
+
+/// How long each timer waits; from the `[handoff]` configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerSettings {
+    /// An offer not accepted within this goes to the next agent.
+    pub offer_timeout: Duration,
+    /// An online or away agent without a heartbeat for this long goes offline.
+    pub presence_timeout: Duration,
+    /// An agent offline this long gives their conversations back to the queue.
+    pub offline_grace: Duration,
+    /// A handoff waiting this long in a team with an overflow team moves there.
+    pub overflow_after: Option<Duration>,
+}
+
+/// An agent as the timers see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentClock {
+    pub id: String,
+    pub presence: Presence,
+    /// When the presence last changed.
+    pub presence_at: DateTime<Utc>,
+    /// The last heartbeat (or presence change).
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// What a timer asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerAction {
+    /// Take the offer back and offer the handoff to someone else.
+    ExpireOffer { handoff_id: String, reason: String },
+    /// The agent's heartbeat stopped: mark them offline.
+    GoOffline { agent_id: String, reason: String },
+    /// The agent has been offline past the grace period: their handoff goes back to the queue.
+    Release { handoff_id: String, reason: String },
+    /// The handoff waited too long: move it to the team's overflow team.
+    Overflow {
+        handoff_id: String,
+        to_team: String,
+        reason: String,
+    },
+}
+
+/// Everything due at `now`, in a stable order: presence first (so that an agent who just
+/// went offline loses their offers in the same tick), then offers, releases and overflows.
+/// `overflow_of` names a team's overflow team.
+pub fn due(
+    handoffs: &[Handoff],
+    agents: &[AgentClock],
+    overflow_of: impl Fn(&str) -> Option<String>,
+    settings: &TimerSettings,
+    now: DateTime<Utc>,
+) -> Vec<TimerAction> {
+    let mut actions = Vec::new();
+    let mut offline: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    for agent in agents {
+        match agent.presence {
+            Presence::Offline => offline.push((&agent.id, agent.presence_at)),
+            Presence::Online | Presence::Away => {
+                if agent.last_seen_at + settings.presence_timeout <= now {
+                    actions.push(TimerAction::GoOffline {
+                        agent_id: agent.id.clone(),
+                        reason: format!("no heartbeat for {}", words(settings.presence_timeout)),
+                    });
+                    offline.push((&agent.id, now));
+                }
+            }
+        }
+    }
+    let offline_since = |id: &str| offline.iter().find(|(a, _)| *a == id).map(|(_, at)| *at);
+    for handoff in handoffs {
+        match handoff.status {
+            HandoffStatus::Offered => {
+                let Some(offer) = &handoff.offer else {
+                    continue;
+                };
+                let reason = if offline_since(&offer.agent_id).is_some() {
+                    "the agent went offline".to_string()
+                } else if offer.expires_at <= now {
+                    format!("not accepted within {}", words(settings.offer_timeout))
+                } else {
+                    continue;
+                };
+                actions.push(TimerAction::ExpireOffer {
+                    handoff_id: handoff.id.clone(),
+                    reason,
+                });
+            }
+            HandoffStatus::Assigned => {
+                let Some(agent) = handoff.agent_id.as_deref() else {
+                    continue;
+                };
+                if let Some(since) = offline_since(agent)
+                    && since + settings.offline_grace <= now
+                {
+                    actions.push(TimerAction::Release {
+                        handoff_id: handoff.id.clone(),
+                        reason: format!(
+                            "the agent has been offline for over {}",
+                            words(settings.offline_grace)
+                        ),
+                    });
+                }
+            }
+            HandoffStatus::Queued => {
+                let (Some(limit), Some(team)) = (settings.overflow_after, &handoff.team) else {
+                    continue;
+                };
+                let Some(to_team) = overflow_of(team) else {
+                    continue;
+                };
+                if in_team_since(handoff) + limit <= now {
+                    actions.push(TimerAction::Overflow {
+                        handoff_id: handoff.id.clone(),
+                        to_team,
+                        reason: format!("waited over {} for {team}", words(limit)),
+                    });
+                }
+            }
+            HandoffStatus::Closed => {}
+        }
+    }
+    actions
+}
+
+/// When the handoff entered its current team's queue: its last transfer, or its creation.
+fn in_team_since(handoff: &Handoff) -> DateTime<Utc> {
+    handoff
+        .history
+        .iter()
+        .rev()
+        .find(|s| s.step == "transferred")
+        .map_or(handoff.created_at, |s| s.at)
+}
+
+/// "30 s", "2 min", "1 h" (and "250 ms" below a second).
+pub fn words(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs == 0 {
+        format!("{} ms", duration.as_millis())
+    } else if secs < 120 {
+        format!("{secs} s")
+    } else if secs < 7200 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} h", secs / 3600)
+    }
+}
+
+impl Handoff {
+    /// A new queued handoff, as the router creates it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        conversation_id: String,
+        team: Option<String>,
+        priority: super::Priority,
+        triggers: Vec<String>,
+        issue_type: Option<String>,
+        tier: Option<String>,
+        route_reason: String,
+        now: DateTime<Utc>,
+    ) -> Handoff {
+        Handoff {
+            id,
+            conversation_id,
+            status: HandoffStatus::Queued,
+            history: vec![super::RoutingStep {
+                at: now,
+                step: "queued".to_string(),
+                team: team.clone(),
+                agent_id: None,
+                by: super::BY_BATON.to_string(),
+                reason: route_reason.clone(),
+            }],
+            team,
+            priority,
+            triggers,
+            issue_type,
+            tier,
+            route_reason,
+            created_at: now,
+            offer: None,
+            agent_id: None,
+            assigned_at: None,
+            declined: Vec::new(),
+            offline: false,
+            reroutes: 0,
+            closed_at: None,
+            outcome: None,
+            resolution_note: None,
+            tags: Vec::new(),
+            csat: None,
+            updated_at: now,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+-- Handoffs and the agents who take them (SQLite).
+
+-- Staff as routing sees them. A member of staff without a row here has no team, the
+-- default capacity and is offline.
+CREATE TABLE agents (
+    staff_id         TEXT PRIMARY KEY NOT NULL REFERENCES staff (id),
+    -- JSON array of policy team names.
+    teams            TEXT NOT NULL DEFAULT '[]',
+    capacity         INTEGER NOT NULL,
+    presence         TEXT NOT NULL DEFAULT 'offline',
+    presence_at      INTEGER NOT NULL,
+    last_seen_at     INTEGER NOT NULL,
+    last_assigned_at INTEGER
+);
+
+CREATE TABLE handoffs (
+    id              TEXT PRIMARY KEY NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id),
+    status          TEXT NOT NULL,
+    -- 0 low, 1 normal, 2 high, 3 urgent: the queue drains the highest first.
+    priority        INTEGER NOT NULL,
+    -- The agent an open handoff is offered or assigned to.
+    holder          TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    -- The whole handoff (baton_core::Handoff) as JSON; the columns above index it.
+    body            TEXT NOT NULL,
+    -- The brief (brief.v1) as JSON.
+    brief           TEXT NOT NULL
+);
+
+-- At most one open handoff per conversation.
+CREATE UNIQUE INDEX handoffs_open_conversation ON handoffs (conversation_id)
+    WHERE status <> 'closed';
+-- The queue: open handoffs by priority, then waiting time.
+CREATE INDEX handoffs_queue ON handoffs (status, priority DESC, created_at, id);
+-- What an agent holds (capacity checks).
+CREATE INDEX handoffs_holder ON handoffs (holder, status) WHERE holder IS NOT NULL;
+CREATE INDEX handoffs_conversation ON handoffs (conversation_id, created_at);
