@@ -72,7 +72,6 @@ impl std::fmt::Display for Priority {
     }
 }
 
-
 /// Where a handoff is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -582,5 +581,246 @@ mod tests {
         for p in Priority::ALL {
             assert_eq!(Priority::parse(p.as_str()), Some(p));
         }
+    }
+
+    fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().unwrap()
+    }
+
+    fn slot(id: &str, presence: Presence, active_other: u32, capacity: u32) -> AgentSlot {
+        AgentSlot {
+            id: id.into(),
+            presence,
+            disabled: false,
+            capacity,
+            active_other,
+        }
+    }
+
+    fn queued() -> Handoff {
+        Handoff::new(
+            "h1".into(),
+            "c1".into(),
+            Some("billing".into()),
+            Priority::High,
+            vec!["explicit_request".into()],
+            Some("billing_dispute".into()),
+            Some("enterprise".into()),
+            "billing disputes go to billing".into(),
+            t("2026-03-02T10:00:00Z"),
+        )
+    }
+
+    fn offer_to(h: &Handoff, agent: &str) -> Result<Handoff, Refusal> {
+        h.apply(
+            &HandoffChange::Offer {
+                agent_id: agent.into(),
+                expires_at: t("2026-03-02T10:01:00Z"),
+                reason: "Dana: online, 0 of 3 conversations".into(),
+            },
+            Some(&slot(agent, Presence::Online, 0, 3)),
+            t("2026-03-02T10:00:30Z"),
+        )
+    }
+
+    #[test]
+    fn offer_accept_resolve_and_rate_follow_the_state_machine() {
+        let offered = offer_to(&queued(), "dana").unwrap();
+        assert_eq!(offered.status, HandoffStatus::Offered);
+        assert_eq!(offered.holder(), Some("dana"));
+        assert_eq!(
+            offered.apply(
+                &HandoffChange::Accept {
+                    agent_id: "sam".into()
+                },
+                None,
+                t("2026-03-02T10:00:40Z")
+            ),
+            Err(Refusal::OfferedToSomeoneElse)
+        );
+        assert_eq!(
+            offered.apply(
+                &HandoffChange::Accept {
+                    agent_id: "dana".into()
+                },
+                None,
+                t("2026-03-02T10:01:00Z")
+            ),
+            Err(Refusal::OfferExpired)
+        );
+        let assigned = offered
+            .apply(
+                &HandoffChange::Accept {
+                    agent_id: "dana".into(),
+                },
+                None,
+                t("2026-03-02T10:00:40Z"),
+            )
+            .unwrap();
+        assert_eq!(assigned.status, HandoffStatus::Assigned);
+        assert_eq!(assigned.agent_id.as_deref(), Some("dana"));
+        assert!(matches!(
+            assigned.apply(
+                &HandoffChange::Rate {
+                    score: 5,
+                    comment: None
+                },
+                None,
+                t("2026-03-02T10:02:00Z")
+            ),
+            Err(Refusal::WrongStatus { .. })
+        ));
+        let closed = assigned
+            .apply(
+                &HandoffChange::Close {
+                    outcome: Outcome::Resolved,
+                    by: "dana".into(),
+                    note: Some("refunded".into()),
+                    tags: vec!["refund".into()],
+                },
+                None,
+                t("2026-03-02T10:05:00Z"),
+            )
+            .unwrap();
+        assert_eq!(closed.holder(), None);
+        assert_eq!(
+            closed.apply(
+                &HandoffChange::Rate {
+                    score: 6,
+                    comment: None
+                },
+                None,
+                t("2026-03-02T10:06:00Z")
+            ),
+            Err(Refusal::BadScore(6))
+        );
+        let rated = closed
+            .apply(
+                &HandoffChange::Rate {
+                    score: 4,
+                    comment: Some(" ".into()),
+                },
+                None,
+                t("2026-03-02T10:06:00Z"),
+            )
+            .unwrap();
+        assert_eq!(
+            rated.csat.as_ref().map(|c| (c.score, c.comment.clone())),
+            Some((4, None))
+        );
+        assert_eq!(
+            rated.apply(
+                &HandoffChange::Rate {
+                    score: 5,
+                    comment: None
+                },
+                None,
+                t("2026-03-02T10:07:00Z")
+            ),
+            Err(Refusal::AlreadyRated)
+        );
+        let steps: Vec<&str> = rated.history.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(
+            steps,
+            ["queued", "offered", "accepted", "resolved", "rated"]
+        );
+    }
+
+    #[test]
+    fn offers_respect_presence_and_capacity() {
+        let h = queued();
+        let at = t("2026-03-02T10:00:30Z");
+        let offer = HandoffChange::Offer {
+            agent_id: "dana".into(),
+            expires_at: t("2026-03-02T10:01:00Z"),
+            reason: String::new(),
+        };
+        assert!(matches!(
+            h.apply(&offer, Some(&slot("dana", Presence::Online, 3, 3)), at),
+            Err(Refusal::AgentUnavailable { reason, .. }) if reason == "at capacity (3 of 3)"
+        ));
+        assert!(matches!(
+            h.apply(&offer, Some(&slot("dana", Presence::Away, 0, 3)), at),
+            Err(Refusal::AgentUnavailable { reason, .. }) if reason == "away"
+        ));
+        assert!(matches!(
+            h.apply(&offer, None, at),
+            Err(Refusal::AgentUnavailable { .. })
+        ));
+        // A handoff already offered cannot be offered again.
+        let offered = h
+            .apply(&offer, Some(&slot("dana", Presence::Online, 2, 3)), at)
+            .unwrap();
+        assert!(matches!(
+            offered.apply(&offer, Some(&slot("dana", Presence::Online, 0, 3)), at),
+            Err(Refusal::WrongStatus { .. })
+        ));
+        // A supervisor may assign to an away agent with room, never beyond capacity.
+        let reassign = |cap| HandoffChange::Reassign {
+            agent_id: "sam".into(),
+            by: "ada".into(),
+            reason: format!("cap {cap}"),
+        };
+        assert!(
+            h.apply(&reassign(1), Some(&slot("sam", Presence::Away, 0, 1)), at)
+                .is_ok()
+        );
+        assert!(
+            h.apply(&reassign(1), Some(&slot("sam", Presence::Away, 1, 1)), at)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn declined_and_expired_offers_are_not_made_to_the_same_agent_again() {
+        let offered = offer_to(&queued(), "dana").unwrap();
+        let declined = offered
+            .apply(
+                &HandoffChange::Decline {
+                    agent_id: "dana".into(),
+                },
+                None,
+                t("2026-03-02T10:00:35Z"),
+            )
+            .unwrap();
+        assert_eq!(declined.status, HandoffStatus::Queued);
+        assert_eq!(declined.declined, vec!["dana".to_string()]);
+        let expired = offer_to(&declined, "sam")
+            .unwrap()
+            .apply(
+                &HandoffChange::ExpireOffer {
+                    reason: "not accepted within 30 s".into(),
+                },
+                None,
+                t("2026-03-02T10:01:30Z"),
+            )
+            .unwrap();
+        assert_eq!(
+            expired.declined,
+            vec!["dana".to_string(), "sam".to_string()]
+        );
+        // A transfer starts afresh in the new team.
+        let moved = expired
+            .apply(
+                &HandoffChange::Transfer {
+                    team: Some("support".into()),
+                    priority: Some(Priority::Urgent),
+                    by: "dana".into(),
+                    reason: "wrong team".into(),
+                },
+                None,
+                t("2026-03-02T10:02:00Z"),
+            )
+            .unwrap();
+        assert!(moved.declined.is_empty());
+        assert_eq!(
+            (moved.team.as_deref(), moved.priority, moved.reroutes),
+            (Some("support"), Priority::Urgent, 1)
+        );
+        assert_eq!(
+            moved.created_at,
+            t("2026-03-02T10:00:00Z"),
+            "the wait keeps counting"
+        );
     }
 }

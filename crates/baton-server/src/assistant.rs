@@ -135,7 +135,11 @@ pub async fn take_turn(
         }
     }
     let escalates = decision.escalates();
-    let issue_type = turn.signals.issue_type.label.clone();
+    let escalated = if escalates {
+        Some((decision.clone(), turn.clone()))
+    } else {
+        None
+    };
     state
         .store
         .append_event(
@@ -155,18 +159,18 @@ pub async fn take_turn(
         "action" => if escalates { "escalate" } else { "answer" }
     )
     .increment(1);
-    if escalates {
-        visible.extend(
-            hand_over(
-                state,
-                conversation_id,
-                &active.policy,
-                &issue_type,
-                &customer,
-                now,
-            )
-            .await?,
-        );
+    if let Some((decision, turn)) = escalated {
+        let handed = crate::handoffs::escalate(
+            state,
+            conversation,
+            &decision,
+            &turn,
+            &customer,
+            &active.policy,
+            now,
+        )
+        .await?;
+        visible.extend(handed.visible);
     }
     Ok(visible)
 }
@@ -187,75 +191,6 @@ async fn customer_context(
         customer.map(|c| c.created_at),
         now,
     ))
-}
-
-/// Moves the conversation to `waiting_human` and tells the customer, honestly, what happens
-/// next. Returns the message the customer sees.
-async fn hand_over(
-    state: &AppState,
-    conversation_id: &str,
-    policy: &Policy,
-    issue_type: &str,
-    customer: &CustomerContext,
-    now: DateTime<Utc>,
-) -> Result<Vec<Event>, ApiError> {
-    let route = policy.route(issue_type, customer, now);
-    let team = route.team.as_deref().and_then(|t| policy.team(t));
-    state
-        .store
-        .change_state(
-            conversation_id,
-            ConversationState::WaitingHuman,
-            Some(&format!("escalated: {}", route.reason)),
-            now,
-        )
-        .await?;
-    let who = team.map_or_else(
-        || "our support team".to_string(),
-        |t| format!("our {} team", t.display_name),
-    );
-    let text = match team.and_then(|t| (!t.is_open(now)).then(|| t.next_open(now)).flatten()) {
-        Some(opens) => format!(
-            "I'm passing this to {who}, together with everything you've told me, so you won't need to repeat anything. They are away right now and are back {}; they will reply here in this chat.",
-            describe_when(opens, now)
-        ),
-        None => format!(
-            "I'm passing this to {who}, together with everything you've told me, so you won't need to repeat anything. A person will reply here in this chat."
-        ),
-    };
-    let message = state
-        .store
-        .append_event(
-            conversation_id,
-            NewEvent {
-                at: now,
-                body: EventBody::Message {
-                    role: Role::System,
-                    text,
-                    client_msg_id: None,
-                    author: None,
-                    page: None,
-                    articles: Vec::new(),
-                    choices: Vec::new(),
-                },
-            },
-        )
-        .await?
-        .into_event();
-    metrics::counter!("baton_escalations_total").increment(1);
-    Ok(vec![message])
-}
-
-/// "in about 3 hours", "on Monday at 09:00 UTC".
-fn describe_when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let minutes = (at - now).num_minutes().max(1);
-    if minutes < 90 {
-        format!("in about {minutes} minutes")
-    } else if minutes < 12 * 60 {
-        format!("in about {} hours", (minutes + 30) / 60)
-    } else {
-        format!("on {} at {} UTC", at.format("%A"), at.format("%H:%M"))
-    }
 }
 
 /// Stores the AI's message (unless the responder failed and the turn escalates instead) and

@@ -23,7 +23,57 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     pub responder: baton_ai::ResponderConfig,
     pub policy: PolicyConfig,
+    pub handoff: HandoffConfig,
     pub log: LogConfig,
+}
+
+/// `[handoff]`: the timers of the transfer to a person. Durations in milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffConfig {
+    /// An offer not accepted within this goes to the next agent.
+    pub offer_timeout_ms: u64,
+    /// An online or away agent without a heartbeat for this long goes offline.
+    pub presence_timeout_ms: u64,
+    /// An agent offline this long gives their conversations back to the queue.
+    pub offline_grace_ms: u64,
+    /// A handoff waiting this long moves to its team's overflow team (0: never).
+    pub overflow_after_ms: u64,
+    /// Above this estimated wait, the customer is told nobody is available now (0: no limit).
+    pub max_wait_ms: u64,
+    /// How often the timers are checked.
+    pub tick_ms: u64,
+    /// A conversation the AI handled closes as resolved after this long without a customer
+    /// message (0: never).
+    pub ai_quiet_resolve_ms: u64,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        HandoffConfig {
+            offer_timeout_ms: 30_000,
+            presence_timeout_ms: 60_000,
+            offline_grace_ms: 120_000,
+            overflow_after_ms: 600_000,
+            max_wait_ms: 1_800_000,
+            tick_ms: 1000,
+            ai_quiet_resolve_ms: 1_800_000,
+        }
+    }
+}
+
+impl HandoffConfig {
+    /// The timer durations.
+    pub fn timers(&self) -> baton_core::handoff::timers::TimerSettings {
+        use std::time::Duration;
+        baton_core::handoff::timers::TimerSettings {
+            offer_timeout: Duration::from_millis(self.offer_timeout_ms),
+            presence_timeout: Duration::from_millis(self.presence_timeout_ms),
+            offline_grace: Duration::from_millis(self.offline_grace_ms),
+            overflow_after: (self.overflow_after_ms > 0)
+                .then(|| Duration::from_millis(self.overflow_after_ms)),
+        }
+    }
 }
 
 /// `[policy]`: the escalation policy file, followed while the server runs.
@@ -313,6 +363,18 @@ impl Config {
                 "server.max_message_chars",
                 "must be at least 1".to_string(),
             ));
+        }
+        for (key, value) in [
+            ("handoff.offer_timeout_ms", self.handoff.offer_timeout_ms),
+            (
+                "handoff.presence_timeout_ms",
+                self.handoff.presence_timeout_ms,
+            ),
+            ("handoff.tick_ms", self.handoff.tick_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".to_string()));
+            }
         }
         if self.server.stream_ping_secs == 0 {
             return Err(invalid(

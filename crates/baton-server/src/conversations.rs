@@ -23,6 +23,8 @@ pub struct Opened {
     pub conversation: Conversation,
     pub customer: Customer,
     pub token: String,
+    /// An earlier open conversation of the same customer, resumed.
+    pub resumed: bool,
 }
 
 /// Opens a conversation for the holder of `identity_token`, or for an anonymous visitor.
@@ -30,9 +32,15 @@ pub async fn open(
     state: &AppState,
     identity_token: Option<&str>,
     page: Option<PageContext>,
+    resume: bool,
     now: DateTime<Utc>,
 ) -> Result<Opened, ApiError> {
     let page = page.map(check_page).transpose()?;
+    if resume && identity_token.is_none() {
+        return Err(ApiError::invalid(
+            "resume needs an identity token: only an identified customer can be recognised",
+        ));
+    }
     let customer = match identity_token {
         Some(token) => {
             let claims = state
@@ -60,6 +68,27 @@ pub async fn open(
         }
         None => state.store.create_anonymous_customer(now).await?,
     };
+    if resume {
+        let open = state
+            .store
+            .list_conversations(&baton_store::ConversationFilter {
+                state: None,
+                customer_id: Some(customer.id.clone()),
+                limit: 20,
+            })
+            .await?
+            .into_iter()
+            .find(|c| c.state != ConversationState::Resolved);
+        if let Some(conversation) = open {
+            let token = state.tokens.issue(&conversation.id);
+            return Ok(Opened {
+                conversation,
+                customer,
+                token,
+                resumed: true,
+            });
+        }
+    }
     let (conversation, _) = state
         .store
         .create_conversation(&customer.id, page, now)
@@ -70,6 +99,7 @@ pub async fn open(
         conversation,
         customer,
         token,
+        resumed: false,
     })
 }
 

@@ -4,6 +4,7 @@
 //! Handlers (in [`api`]) parse and authorise requests and call the services (such as
 //! [`conversations`]); services call the pure core and the store.
 
+pub mod agent_stream;
 pub mod analysis;
 pub mod api;
 pub mod assistant;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod handoffs;
 pub mod knowledge;
 pub mod policy;
 pub mod state;
@@ -73,6 +75,7 @@ pub async fn serve(
     tracing::info!(%local, backend = store.backend(), "Baton is ready");
 
     spawn_kb_refresh(state.clone());
+    tokio::spawn(handoffs::run(state.clone()));
     if state.config.policy.reload_ms > 0 && state.config.policy.path.is_some() {
         state.policy.clone().follow(
             Duration::from_millis(state.config.policy.reload_ms),

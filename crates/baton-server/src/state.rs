@@ -31,6 +31,24 @@ pub struct AppState {
     pub responder: Arc<dyn Responder>,
     /// Flips to `true` when the server starts shutting down, so long-lived streams close.
     pub shutdown: watch::Receiver<bool>,
+    /// Offers queued handoffs to agents (see [`crate::handoffs`]).
+    pub dispatcher: crate::handoffs::Dispatcher,
+    /// Where handlers and timers read the time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The time source: the system clock in production, a settable one in tests of the timers.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -66,11 +84,13 @@ impl AppState {
             store,
             metrics,
             shutdown,
+            dispatcher: Default::default(),
+            clock: Arc::new(SystemClock),
         })
     }
 
     /// The current time. Handlers read the clock here, at the edge, and pass it inward.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 }

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Refusal};
 use baton_core::routing::Presence;
 use baton_core::{
-    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent,
-    PageContext, Staff, StaffRole, Visibility,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent, PageContext,
+    Staff, StaffRole, Visibility,
 };
 use chrono::{DateTime, Utc};
 
@@ -277,6 +277,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Conversation, Event)>;
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
     async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>>;
+
+    /// Conversations in `state` without any new event since before `updated_before`, the
+    /// longest idle first, at most `limit` (0: the default, 100). For closing conversations
+    /// that went quiet.
+    async fn idle_conversations(
+        &self,
+        state: ConversationState,
+        updated_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>>;
 
     /// Conversations ordered by (`created_at`, `id`), oldest first, as [`CreationPage`]
     /// filters and pages them. Keyset pagination: a page costs the same however deep into

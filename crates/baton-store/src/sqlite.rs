@@ -686,6 +686,25 @@ impl Store for SqliteStore {
         rows.into_iter().map(codec::conversation).collect()
     }
 
+    async fn idle_conversations(
+        &self,
+        state: ConversationState,
+        updated_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query_as::<_, ConversationRow>(
+            "SELECT id, customer_id, state, page, last_seq, created_at, updated_at
+             FROM conversations WHERE state = ? AND updated_at < ?
+             ORDER BY updated_at, id LIMIT ?",
+        )
+        .bind(state.as_str())
+        .bind(codec::micros(updated_before))
+        .bind(codec::limit_or(limit, codec::DEFAULT_CONVERSATION_LIMIT))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter().map(codec::conversation).collect()
+    }
+
     async fn conversations_by_creation(&self, page: &CreationPage) -> Result<Vec<Conversation>> {
         let bounds = CreationBounds::new(page);
         // The row-value comparison walks the (created_at, id) index from the cursor. A state

@@ -52,6 +52,30 @@ pub enum BenchCommand {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Handoff latency: conversations sending messages at a steady rate, some of them asking
+    /// for a person, while agents connected to their streams accept and resolve every offer.
+    /// Prints the time from the escalating message being sent to the offer arriving on an
+    /// agent's stream (p50/p99), and the message rate reached.
+    Handoff {
+        /// Conversations sending messages concurrently.
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        /// Milliseconds between one conversation's messages.
+        #[arg(long, default_value_t = 2_000)]
+        interval_ms: u64,
+        /// One message in this many asks for a person.
+        #[arg(long, default_value_t = 10)]
+        escalate_every: usize,
+        /// How long to send, in seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Agents online (each with capacity 50), accepting and resolving every offer.
+        #[arg(long, default_value_t = 10)]
+        agents: usize,
+        /// Database for the server started for the run (default: a new SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -98,7 +122,47 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             result?;
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Handoff {
+            conversations,
+            interval_ms,
+            escalate_every,
+            seconds,
+            agents,
+            database,
+        } => {
+            if conversations == 0 || agents == 0 || escalate_every == 0 || interval_ms == 0 {
+                bail!(
+                    "--conversations, --agents, --escalate-every and --interval-ms must be at least 1"
+                );
+            }
+            let dir = tempfile_dir()?;
+            let database =
+                database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            let result = crate::bench_handoff::run(
+                &dir,
+                &database,
+                crate::bench_handoff::Load {
+                    conversations,
+                    interval: Duration::from_millis(interval_ms),
+                    escalate_every,
+                    duration: Duration::from_secs(seconds),
+                    agents,
+                },
+            )
+            .await;
+            let _ = std::fs::remove_dir_all(&dir);
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Starts a server for a benchmark with a configuration file.
+pub(crate) async fn start_configured_server(
+    database: &str,
+    config: &std::path::Path,
+) -> anyhow::Result<(Child, String)> {
+    start_server_with(database, "process", Some(config)).await
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -109,8 +173,20 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 /// Starts `baton serve` on a free port and waits for its `listening on` line.
 async fn start_server(database: &str, durability: &str) -> anyhow::Result<(Child, String)> {
+    start_server_with(database, durability, None).await
+}
+
+async fn start_server_with(
+    database: &str,
+    durability: &str,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe().context("cannot find the baton executable")?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("BATON_DURABILITY", durability)
         .env("BATON_LOG", "warn")

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod bench_handoff;
 mod export;
 mod kb;
 mod policy;

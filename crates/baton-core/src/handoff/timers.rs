@@ -206,3 +206,228 @@ impl Handoff {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handoff::{AgentSlot, HandoffChange, Priority};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const SETTINGS: TimerSettings = TimerSettings {
+        offer_timeout: Duration::from_secs(30),
+        presence_timeout: Duration::from_secs(60),
+        offline_grace: Duration::from_secs(120),
+        overflow_after: Some(Duration::from_secs(600)),
+    };
+
+    fn queued(id: &str, team: &str, at: &str) -> Handoff {
+        Handoff::new(
+            id.into(),
+            format!("c-{id}"),
+            Some(team.into()),
+            Priority::Normal,
+            vec!["explicit_request".into()],
+            None,
+            None,
+            "test".into(),
+            t(at),
+        )
+    }
+
+    fn online(id: &str) -> AgentSlot {
+        AgentSlot {
+            id: id.into(),
+            presence: Presence::Online,
+            disabled: false,
+            capacity: 3,
+            active_other: 0,
+        }
+    }
+
+    fn clock(id: &str, presence: Presence, at: &str, seen: &str) -> AgentClock {
+        AgentClock {
+            id: id.into(),
+            presence,
+            presence_at: t(at),
+            last_seen_at: t(seen),
+        }
+    }
+
+    fn offer(h: &Handoff, agent: &str, at: &str) -> Handoff {
+        h.apply(
+            &HandoffChange::Offer {
+                agent_id: agent.into(),
+                expires_at: t(at) + chrono::Duration::seconds(30),
+                reason: "least loaded".into(),
+            },
+            Some(&online(agent)),
+            t(at),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_offer_expires_at_its_deadline_and_not_before() {
+        let h = offer(
+            &queued("h1", "billing", "2026-03-02T10:00:00Z"),
+            "dana",
+            "2026-03-02T10:00:00Z",
+        );
+        let agents = [clock(
+            "dana",
+            Presence::Online,
+            "2026-03-02T09:00:00Z",
+            "2026-03-02T10:00:20Z",
+        )];
+        let none = |_: &str| None;
+        assert!(
+            due(
+                &[h.clone()],
+                &agents,
+                none,
+                &SETTINGS,
+                t("2026-03-02T10:00:29Z")
+            )
+            .is_empty()
+        );
+        let actions = due(&[h], &agents, none, &SETTINGS, t("2026-03-02T10:00:30Z"));
+        assert_eq!(
+            actions,
+            vec![TimerAction::ExpireOffer {
+                handoff_id: "h1".into(),
+                reason: "not accepted within 30 s".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_silent_agent_goes_offline_and_loses_offers_at_once_and_conversations_after_the_grace() {
+        let offered = offer(
+            &queued("h1", "billing", "2026-03-02T10:00:00Z"),
+            "dana",
+            "2026-03-02T10:00:00Z",
+        );
+        let assigned = offer(
+            &queued("h2", "billing", "2026-03-02T10:00:00Z"),
+            "dana",
+            "2026-03-02T10:00:00Z",
+        )
+        .apply(
+            &HandoffChange::Accept {
+                agent_id: "dana".into(),
+            },
+            None,
+            t("2026-03-02T10:00:05Z"),
+        )
+        .unwrap();
+        let handoffs = [offered, assigned];
+        let none = |_: &str| None;
+        // The heartbeat stopped at 10:00:10; at 10:01:10 the presence timeout passes.
+        let silent = [clock(
+            "dana",
+            Presence::Online,
+            "2026-03-02T09:00:00Z",
+            "2026-03-02T10:00:10Z",
+        )];
+        let actions = due(
+            &handoffs,
+            &silent,
+            none,
+            &SETTINGS,
+            t("2026-03-02T10:01:10Z"),
+        );
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        assert!(
+            matches!(&actions[0], TimerAction::GoOffline { agent_id, .. } if agent_id == "dana")
+        );
+        assert!(
+            matches!(&actions[1], TimerAction::ExpireOffer { reason, .. } if reason == "the agent went offline")
+        );
+        // Offline since 10:01:10: the assigned conversation returns after two minutes.
+        let gone = [clock(
+            "dana",
+            Presence::Offline,
+            "2026-03-02T10:01:10Z",
+            "2026-03-02T10:00:10Z",
+        )];
+        let early = due(
+            &handoffs[1..],
+            &gone,
+            none,
+            &SETTINGS,
+            t("2026-03-02T10:03:09Z"),
+        );
+        assert!(early.is_empty(), "{early:?}");
+        let late = due(
+            &handoffs[1..],
+            &gone,
+            none,
+            &SETTINGS,
+            t("2026-03-02T10:03:10Z"),
+        );
+        assert_eq!(
+            late,
+            vec![TimerAction::Release {
+                handoff_id: "h2".into(),
+                reason: "the agent has been offline for over 2 min".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_handoff_waiting_too_long_moves_to_the_overflow_team_once() {
+        let h = queued("h1", "billing", "2026-03-02T10:00:00Z");
+        let overflow = |team: &str| (team == "billing").then(|| "support".to_string());
+        assert!(
+            due(
+                &[h.clone()],
+                &[],
+                overflow,
+                &SETTINGS,
+                t("2026-03-02T10:09:59Z")
+            )
+            .is_empty()
+        );
+        let actions = due(
+            &[h.clone()],
+            &[],
+            overflow,
+            &SETTINGS,
+            t("2026-03-02T10:10:00Z"),
+        );
+        assert_eq!(
+            actions,
+            vec![TimerAction::Overflow {
+                handoff_id: "h1".into(),
+                to_team: "support".into(),
+                reason: "waited over 10 min for billing".into()
+            }]
+        );
+        // Moved to support (which has no overflow): nothing more is due.
+        let moved = h
+            .apply(
+                &HandoffChange::Transfer {
+                    team: Some("support".into()),
+                    priority: None,
+                    by: "baton".into(),
+                    reason: "overflow".into(),
+                },
+                None,
+                t("2026-03-02T10:10:00Z"),
+            )
+            .unwrap();
+        assert!(
+            due(
+                &[moved],
+                &[],
+                overflow,
+                &SETTINGS,
+                t("2026-03-02T11:00:00Z")
+            )
+            .is_empty()
+        );
+    }
+}

@@ -35,6 +35,10 @@ pub struct CreateConversation {
     /// The page the customer opened the chat on.
     #[serde(default)]
     pub page: Option<PageContext>,
+    /// With an identity token: continue the customer's most recent conversation that is not
+    /// resolved, if there is one, instead of opening a new one.
+    #[serde(default)]
+    pub resume: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -49,13 +53,16 @@ pub struct ConversationCreated {
     pub anonymous: bool,
     pub last_seq: i64,
     pub created_at: DateTime<Utc>,
+    /// Whether this is an earlier conversation resumed (`resume`), rather than a new one.
+    pub resumed: bool,
 }
 
-/// Opens a conversation.
+/// Opens a conversation, or resumes the identified customer's open one (`resume`).
 #[utoipa::path(post, path = "/v1/conversations", tag = "customer",
     request_body = CreateConversation,
     responses(
         (status = 201, description = "Opened", body = ConversationCreated),
+        (status = 200, description = "An open conversation resumed", body = ConversationCreated),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "The identity token is expired or not genuine", body = ErrorBody),
     ))]
@@ -64,11 +71,22 @@ async fn create_conversation(
     Json(request): Json<CreateConversation>,
 ) -> Result<(StatusCode, axum::Json<ConversationCreated>), ApiError> {
     let now = state.now();
-    let opened =
-        conversations::open(&state, request.identity_token.as_deref(), request.page, now).await?;
+    let opened = conversations::open(
+        &state,
+        request.identity_token.as_deref(),
+        request.page,
+        request.resume,
+        now,
+    )
+    .await?;
     Ok((
-        StatusCode::CREATED,
+        if opened.resumed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
         axum::Json(ConversationCreated {
+            resumed: opened.resumed,
             id: opened.conversation.id,
             token: opened.token,
             state: opened.conversation.state,

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agent;
 pub mod customer;
+pub mod handoff;
 pub mod kb;
 pub mod ops;
 pub mod policy;
@@ -68,6 +69,7 @@ fn api() -> OpenApiRouter<SharedState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(customer::router())
         .merge(agent::router())
+        .merge(handoff::router())
         .merge(admin::router())
         .merge(kb::router())
         .merge(policy::router())

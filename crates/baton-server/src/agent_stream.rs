@@ -1,0 +1,228 @@
+//! An agent's live WebSocket: offers with their brief, queue changes, and the events of the
+//! conversations the agent owns.
+//!
+//! Frames are JSON text:
+//! - `{"type": "hello", "agent", "queue"}` first: who the agent is and the open handoffs
+//!   (queued, offered, assigned) of their teams;
+//! - `{"type": "offer", "handoff", "brief", "brief_text"}` when a handoff is offered to them;
+//! - `{"type": "handoff", "handoff", "step", "reason"}` for every change to an open handoff of
+//!   their teams, their own ones included (the queue view follows these);
+//! - `{"type": "event", "conversation_id", "event"}` for each event of a conversation they
+//!   hold (staff-only events included).
+//!
+//! The stream learns of changes from the event bus (every process's, on PostgreSQL) through
+//! the staff-only `handoff` events, so it needs nothing else to stay current. While it is open
+//! it keeps the agent's heartbeat fresh; when it closes, the presence timeout and the offline
+//! grace period apply.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use baton_core::handoff::HandoffStatus;
+use baton_core::{Event, EventBody, Staff, StaffRole};
+use baton_store::{EventNotice, HandoffFilter};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::state::AppState;
+
+/// Serves one agent's stream until they leave, the connection fails or the server stops.
+pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
+    let mut notices = state.store.bus().subscribe_all();
+    let mut shutdown = state.shutdown.clone();
+    let mut ping = tokio::time::interval(Duration::from_secs(state.config.server.stream_ping_secs));
+    ping.tick().await;
+    // A heartbeat well within the presence timeout.
+    let beat_every = Duration::from_millis((state.config.handoff.presence_timeout_ms / 3).max(50));
+    let mut beat = tokio::time::interval(beat_every);
+
+    let Ok(mut view) = View::load(&state, &staff).await else {
+        return;
+    };
+    if send(&mut socket, &view.hello(&state, &staff).await)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    metrics::gauge!("baton_agent_streams_open").increment(1);
+    loop {
+        tokio::select! {
+            notice = notices.recv() => {
+                let result = match notice {
+                    Ok(notice) => view.deliver(&mut socket, &state, &notice).await,
+                    // Too slow to follow every notice: start again from the store.
+                    Err(RecvError::Lagged(_)) => match View::load(&state, &staff).await {
+                        Ok(fresh) => {
+                            view = fresh;
+                            send(&mut socket, &view.hello(&state, &staff).await).await
+                        }
+                        Err(()) => Err(()),
+                    },
+                    Err(RecvError::Closed) => Err(()),
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = beat.tick() => {
+                if let Err(error) = state.store.touch_agent(&staff.id, None, state.now()).await {
+                    tracing::warn!(%error, agent = %staff.id, "cannot record the agent's heartbeat");
+                }
+            }
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: axum::extract::ws::close_code::AWAY,
+                        reason: Utf8Bytes::from_static("server shutting down"),
+                    })))
+                    .await;
+                break;
+            }
+        }
+    }
+    metrics::gauge!("baton_agent_streams_open").decrement(1);
+}
+
+/// What the stream knows of the agent's world.
+struct View {
+    staff_id: String,
+    /// Supervisors see every team's queue.
+    everything: bool,
+    teams: Vec<String>,
+    /// Conversations the agent holds (offered or assigned): their events are forwarded.
+    mine: HashSet<String>,
+}
+
+impl View {
+    async fn load(state: &AppState, staff: &Staff) -> Result<View, ()> {
+        let agent = state.store.agent(&staff.id).await.map_err(|_| ())?;
+        let held = state
+            .store
+            .handoffs(&HandoffFilter {
+                statuses: vec![HandoffStatus::Offered, HandoffStatus::Assigned],
+                agent_id: Some(staff.id.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|_| ())?;
+        Ok(View {
+            staff_id: staff.id.clone(),
+            everything: staff.role == StaffRole::Admin,
+            teams: agent.map(|a| a.teams).unwrap_or_default(),
+            mine: held.into_iter().map(|h| h.conversation_id).collect(),
+        })
+    }
+
+    async fn hello(&self, state: &AppState, staff: &Staff) -> serde_json::Value {
+        let agent = state.store.agent(&staff.id).await.ok().flatten();
+        let queue = state
+            .store
+            .handoffs(&HandoffFilter {
+                statuses: vec![
+                    HandoffStatus::Queued,
+                    HandoffStatus::Offered,
+                    HandoffStatus::Assigned,
+                ],
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| self.sees_team(h.team.as_deref()) || h.holder() == Some(&self.staff_id))
+            .collect::<Vec<_>>();
+        json!({"type": "hello", "agent": agent, "queue": queue})
+    }
+
+    fn sees_team(&self, team: Option<&str>) -> bool {
+        self.everything || team.is_none_or(|t| self.teams.iter().any(|m| m == t))
+    }
+
+    async fn deliver(
+        &mut self,
+        socket: &mut WebSocket,
+        state: &AppState,
+        notice: &EventNotice,
+    ) -> Result<(), ()> {
+        let event = match &notice.event {
+            Some(event) => event.clone(),
+            // From another process: read it.
+            None => match state
+                .store
+                .events_after(&notice.conversation_id, notice.seq - 1, 1, None)
+                .await
+            {
+                Ok(mut events) if !events.is_empty() => events.remove(0),
+                _ => return Ok(()),
+            },
+        };
+        if let EventBody::Handoff {
+            handoff_id,
+            step,
+            agent_id,
+            reason,
+            ..
+        } = &event.body
+        {
+            let Ok(Some(handoff)) = state.store.handoff(handoff_id).await else {
+                return Ok(());
+            };
+            let for_me = agent_id.as_deref() == Some(self.staff_id.as_str());
+            if handoff.holder() == Some(self.staff_id.as_str()) {
+                self.mine.insert(handoff.conversation_id.clone());
+            } else {
+                self.mine.remove(&handoff.conversation_id);
+            }
+            if step == "offered" && for_me && handoff.status == HandoffStatus::Offered {
+                let brief = state.store.handoff_brief(handoff_id).await.ok().flatten();
+                let text = brief.as_ref().map(baton_core::render_text);
+                send(
+                    socket,
+                    &json!({"type": "offer", "handoff": handoff, "brief": brief, "brief_text": text}),
+                )
+                .await?;
+            }
+            if self.sees_team(handoff.team.as_deref()) || for_me {
+                send(
+                    socket,
+                    &json!({"type": "handoff", "handoff": handoff, "step": step, "reason": reason}),
+                )
+                .await?;
+            }
+        }
+        if self.mine.contains(&notice.conversation_id) {
+            send_event(socket, &notice.conversation_id, &event).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn send_event(
+    socket: &mut WebSocket,
+    conversation_id: &str,
+    event: &Event,
+) -> Result<(), ()> {
+    send(
+        socket,
+        &json!({"type": "event", "conversation_id": conversation_id, "event": event}),
+    )
+    .await
+}
+
+async fn send(socket: &mut WebSocket, value: &serde_json::Value) -> Result<(), ()> {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .map_err(|_| ())
+}

@@ -1,0 +1,707 @@
+//! The warm handoff end to end, over HTTP and WebSocket against the real binary: the offer
+//! with its brief, accept, the agent's reply reaching the customer, resolve and rating; the
+//! AI staying quiet while a person owns the conversation; offers that time out, agents who
+//! disconnect, after-hours tickets, transfers and hand-backs; and 200 escalations at once.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Two always-open teams; billing questions go to billing.
+const TWO_TEAMS: &str = r#"
+default_team = "support"
+
+[[teams]]
+name = "support"
+display_name = "Support"
+
+[[teams]]
+name = "billing"
+display_name = "Billing"
+skills = ["billing_question", "billing_dispute", "refund"]
+"#;
+
+/// Short timers with generous margins for a busy machine.
+fn config(dir: &std::path::Path, policy: &str, handoff: &str) -> std::path::PathBuf {
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(&policy_path, policy).unwrap();
+    let config_path = dir.join("baton.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[policy]\npath = {:?}\n\n[handoff]\ntick_ms = 100\n{handoff}\n",
+            policy_path.display().to_string()
+        ),
+    )
+    .unwrap();
+    config_path
+}
+
+async fn start(db: &TestDatabase, policy: &str, handoff: &str) -> Server {
+    let config = config(db.dir.path(), policy, handoff);
+    Server::start_with(
+        db,
+        ServerOptions {
+            config: Some(&config),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+struct Agent {
+    id: String,
+    key: String,
+}
+
+/// Creates an agent with a profile, through the CLI and the admin API.
+async fn agent(server: &Server, admin: &str, name: &str, teams: &[&str], capacity: u32) -> Agent {
+    let key = create_staff(&server.database_url, "agent", name);
+    let (status, me) = server.get("/v1/agent/me", Some(&key)).await;
+    assert_eq!(status, 200, "{me}");
+    let id = me["agent"]["id"].as_str().unwrap().to_string();
+    let (status, body) = put(
+        server,
+        &format!("/v1/admin/agents/{id}"),
+        admin,
+        json!({"teams": teams, "capacity": capacity}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    Agent { id, key }
+}
+
+async fn put(server: &Server, path: &str, bearer: &str, body: Value) -> (u16, Value) {
+    let response = server
+        .http
+        .put(server.url(path))
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn online(server: &Server, agent: &Agent) {
+    let (status, body) = put(
+        server,
+        "/v1/agent/presence",
+        &agent.key,
+        json!({"presence": "online"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["presence"], "online");
+}
+
+async fn agent_stream(server: &Server, agent: &Agent) -> Stream {
+    let mut stream = Stream::connect(&format!(
+        "{}/v1/agent/stream?token={}",
+        server.ws_base, agent.key
+    ))
+    .await;
+    let hello = stream.next_json(10).await.expect("hello frame");
+    assert_eq!(hello["type"], "hello", "{hello}");
+    stream
+}
+
+/// Frames until one of `kind` arrives (others skipped); panics after `secs`.
+async fn next_of(stream: &mut Stream, kind: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "no {kind} frame within {secs} s");
+        if let Some(frame) = stream.next_json(left.as_secs().max(1)).await
+            && frame["type"] == kind
+        {
+            return frame;
+        }
+    }
+}
+
+/// Customer stream frames until a message whose text contains `needle`.
+async fn customer_sees(stream: &mut Stream, needle: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "the customer never saw {needle:?}");
+        if let Some(frame) = stream.next_json(left.as_secs().max(1)).await
+            && frame["type"] == "message"
+            && frame["text"].as_str().is_some_and(|t| t.contains(needle))
+        {
+            return frame;
+        }
+    }
+}
+
+async fn escalate(server: &Server, text: &str) -> (String, String, Value) {
+    let (id, token) = server.open_conversation(json!({})).await;
+    let (status, body) = server.post_message(&id, &token, "m1", text).await;
+    assert_eq!(status, 201, "{body}");
+    (id, token, body)
+}
+
+async fn wait_for_handoff(server: &Server, admin: &str, conversation: &str) -> Value {
+    for _ in 0..100 {
+        let (_, queue) = server.get("/v1/agent/queue", Some(admin)).await;
+        if let Some(h) = queue["handoffs"]
+            .as_array()
+            .and_then(|a| a.iter().find(|h| h["conversation_id"] == conversation))
+        {
+            return h.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no handoff for {conversation}");
+}
+
+#[tokio::test]
+async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let mut dana_stream = agent_stream(&server, &dana).await;
+        online(&server, &dana).await;
+
+        let (id, token) = server
+            .open_conversation(json!({"page": {"url": "https://app.example.com/demo/billing", "title": "Billing"}}))
+            .await;
+        let mut customer = Stream::connect(&format!(
+            "{}/v1/conversations/{id}/stream?token={token}",
+            server.ws_base
+        ))
+        .await;
+        let (status, _) = server
+            .post(
+                &format!("/v1/conversations/{id}/events"),
+                Some(&token),
+                json!({"kind": "page_view", "url": "https://app.example.com/demo/billing"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let (status, first) = server
+            .post_message(&id, &token, "m1", "How do I download last month's invoice?")
+            .await;
+        assert_eq!(status, 201, "{first}");
+        let (status, asked) = server
+            .post_message(&id, &token, "m2", "I want to talk to a real person please")
+            .await;
+        assert_eq!(status, 201, "{asked}");
+        let told = asked["replies"][0]["text"].as_str().unwrap_or_default();
+        assert!(told.contains("Support"), "{told}");
+        assert!(told.contains("1st in line"), "{told}");
+
+        // The offer arrives with the brief: the page, the trigger, what the AI tried.
+        let offer = next_of(&mut dana_stream, "offer", 10).await;
+        let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
+        assert_eq!(offer["handoff"]["conversation_id"], id.as_str());
+        let brief = &offer["brief"];
+        assert_eq!(brief["schema"], "brief.v1");
+        assert!(
+            brief.to_string().contains("/demo/billing"),
+            "page URL in the brief: {brief}"
+        );
+        assert_eq!(brief["why"]["triggers"][0]["kind"], "explicit_request");
+        assert!(
+            !brief["ai_attempts"].as_array().unwrap().is_empty(),
+            "{brief}"
+        );
+        assert!(offer["brief_text"].as_str().unwrap().contains("explicit"));
+
+        // Accept: the customer sees who joined.
+        let (status, accepted) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+                Some(&dana.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{accepted}");
+        assert_eq!(accepted["status"], "assigned");
+        customer_sees(&mut customer, "Dana from Support joined", 10).await;
+
+        // The AI says nothing while a person owns the conversation.
+        let (status, quiet) = server
+            .post_message(&id, &token, "m3", "Thanks. It's invoice INV-2291.")
+            .await;
+        assert_eq!(status, 201);
+        assert_eq!(quiet["replies"], json!([]), "{quiet}");
+        let event = next_of(&mut dana_stream, "event", 10).await;
+        assert_eq!(event["conversation_id"], id.as_str());
+
+        // A second agent cannot write in Dana's conversation; Dana can.
+        let sam = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/conversations/{id}/messages"),
+                Some(&sam.key),
+                json!({"text": "hello"}),
+            )
+            .await;
+        assert_eq!(status, 403);
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/conversations/{id}/messages"),
+                Some(&dana.key),
+                json!({"text": "I found INV-2291 and re-sent it to you."}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let reply = customer_sees(&mut customer, "re-sent it", 10).await;
+        assert_eq!(reply["role"], "agent");
+        assert_eq!(reply["author"], "Dana");
+
+        // An internal note never reaches the customer.
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/conversations/{id}/notes"),
+                Some(&dana.key),
+                json!({"text": "customer was double-billed in March"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let (_, page) = server
+            .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+            .await;
+        assert!(!page.to_string().contains("double-billed"), "{page}");
+
+        // Resolve, then the customer rates it once.
+        let (status, resolved) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/resolve"),
+                Some(&dana.key),
+                json!({"note": "re-sent invoice", "tags": ["invoices"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{resolved}");
+        assert_eq!(resolved["outcome"], "resolved");
+        customer_sees(&mut customer, "How did we do?", 10).await;
+        let (status, rated) = server
+            .post(
+                &format!("/v1/conversations/{id}/rating"),
+                Some(&token),
+                json!({"score": 5, "comment": "quick and kind"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{rated}");
+        let (status, again) = server
+            .post(
+                &format!("/v1/conversations/{id}/rating"),
+                Some(&token),
+                json!({"score": 1}),
+            )
+            .await;
+        assert_eq!(status, 409, "{again}");
+        let (status, stored) = server
+            .get(&format!("/v1/agent/handoffs/{handoff_id}"), Some(&admin))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(stored["handoff"]["csat"]["score"], 5);
+        assert_eq!(stored["handoff"]["csat"]["comment"], "quick and kind");
+        assert_eq!(stored["handoff"]["tags"], json!(["invoices"]));
+        let (_, conversation) = server
+            .get(&format!("/v1/agent/conversations/{id}"), Some(&admin))
+            .await;
+        assert_eq!(conversation["conversation"]["state"], "resolved");
+        dana_stream.close().await;
+        customer.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_offer_not_accepted_in_time_goes_to_the_next_agent() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 1500").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let first = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let second = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let mut first_stream = agent_stream(&server, &first).await;
+        let mut second_stream = agent_stream(&server, &second).await;
+        online(&server, &first).await;
+        online(&server, &second).await;
+
+        let (id, _, _) = escalate(&server, "get me a human agent now").await;
+        // Whoever gets it first lets it expire; the other gets it next.
+        let (waiting, waiting_stream, other_stream) = tokio::select! {
+            offer = next_of(&mut first_stream, "offer", 10) => (offer, &first, &mut second_stream),
+            offer = next_of(&mut second_stream, "offer", 10) => (offer, &second, &mut first_stream),
+        };
+        assert_eq!(waiting["handoff"]["conversation_id"], id.as_str());
+        let next = next_of(other_stream, "offer", 15).await;
+        assert_eq!(next["handoff"]["id"], waiting["handoff"]["id"]);
+        assert!(
+            next["handoff"]["declined"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(waiting_stream.id)),
+            "{next}"
+        );
+        // Too late for the first agent.
+        let (status, body) = server
+            .post(
+                &format!(
+                    "/v1/agent/handoffs/{}/accept",
+                    waiting["handoff"]["id"].as_str().unwrap()
+                ),
+                Some(&waiting_stream.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn an_agent_who_disconnects_gives_the_conversation_back_to_the_queue() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(
+            &db,
+            TWO_TEAMS,
+            "presence_timeout_ms = 1000\noffline_grace_ms = 500",
+        )
+        .await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let leaving = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let mut leaving_stream = agent_stream(&server, &leaving).await;
+        online(&server, &leaving).await;
+
+        let (id, token, _) = escalate(&server, "I need to speak to a person").await;
+        let offer = next_of(&mut leaving_stream, "offer", 10).await;
+        let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+                Some(&leaving.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        leaving_stream.close().await;
+
+        // After the presence timeout and the grace period it is queued again...
+        let mut requeued = false;
+        for _ in 0..100 {
+            let h = wait_for_handoff(&server, &admin, &id).await;
+            if h["status"] == "queued" {
+                requeued = true;
+                assert!(
+                    h["history"].to_string().contains("offline"),
+                    "{}",
+                    h["history"]
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(requeued, "the handoff never went back to the queue");
+        let (_, me) = server.get("/v1/agent/me", Some(&leaving.key)).await;
+        assert_eq!(me["agent"]["presence"], "offline");
+        // ... the customer is told, and the next agent to come online gets it.
+        let (_, events) = server
+            .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+            .await;
+        assert!(events.to_string().contains("back in line"), "{events}");
+        let next = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let mut next_stream = agent_stream(&server, &next).await;
+        online(&server, &next).await;
+        let offer = next_of(&mut next_stream, "offer", 10).await;
+        assert_eq!(offer["handoff"]["id"], handoff_id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn after_hours_the_customer_is_told_when_and_the_ticket_waits_for_the_team() {
+    // Closed for the next few days, whatever today is.
+    let today = chrono::Utc::now().date_naive();
+    let holidays: Vec<String> = (0..5)
+        .map(|d| format!("\"{}\"", today + chrono::Days::new(d)))
+        .collect();
+    let policy = format!(
+        "default_team = \"support\"\n\n[[teams]]\nname = \"support\"\ndisplay_name = \"Support\"\nhours = {{ timezone = \"UTC\", daily = \"09:00-17:00\", holidays = [{}] }}\n",
+        holidays.join(", ")
+    );
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, &policy, "").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let (id, token, body) = escalate(&server, "Can I talk to a human?").await;
+        let told = body["replies"][0]["text"].as_str().unwrap_or_default();
+        assert!(told.contains("back on"), "{told}");
+        assert!(told.contains("reply here in this chat"), "{told}");
+        assert!(told.contains("email address"), "{told}");
+        assert!(!told.to_lowercase().contains("we will email"), "{told}");
+        let handoff = wait_for_handoff(&server, &admin, &id).await;
+        assert_eq!(handoff["status"], "queued");
+        assert_eq!(handoff["offline"], true);
+        assert_eq!(handoff["team"], "support");
+
+        let (status, _) = server
+            .post(
+                &format!("/v1/conversations/{id}/contact"),
+                Some(&token),
+                json!({"email": "not an email"}),
+            )
+            .await;
+        assert_eq!(status, 400);
+        let (status, saved) = server
+            .post(
+                &format!("/v1/conversations/{id}/contact"),
+                Some(&token),
+                json!({"email": "pat@example.com"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{saved}");
+        let (_, detail) = server
+            .get(&format!("/v1/agent/conversations/{id}"), Some(&admin))
+            .await;
+        assert_eq!(detail["customer"]["email"], "pat@example.com");
+
+        // When someone from the team comes online, the ticket is offered to them.
+        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let mut stream = agent_stream(&server, &dana).await;
+        online(&server, &dana).await;
+        let offer = next_of(&mut stream, "offer", 10).await;
+        assert_eq!(offer["handoff"]["conversation_id"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let bill = agent(&server, &admin, "Bill", &["billing"], 2).await;
+        let mut dana_stream = agent_stream(&server, &dana).await;
+        let mut bill_stream = agent_stream(&server, &bill).await;
+        online(&server, &dana).await;
+        online(&server, &bill).await;
+
+        let (id, token, _) = escalate(&server, "let me speak to a human").await;
+        let offer = next_of(&mut dana_stream, "offer", 10).await;
+        let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
+        server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+                Some(&dana.key),
+                json!({}),
+            )
+            .await;
+        let (status, body) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/transfer"),
+                Some(&dana.key),
+                json!({"team": "nowhere"}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        let (status, moved) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/transfer"),
+                Some(&dana.key),
+                json!({"team": "billing", "note": "double charge"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{moved}");
+        assert_eq!(moved["team"], "billing");
+        assert_eq!(moved["reroutes"], 1);
+        let offer = next_of(&mut bill_stream, "offer", 10).await;
+        assert_eq!(offer["handoff"]["id"], handoff_id.as_str());
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+                Some(&bill.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, back) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/hand-back"),
+                Some(&bill.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{back}");
+        assert_eq!(back["outcome"], "handed_back");
+        // The AI answers again.
+        let (status, answered) = server
+            .post_message(&id, &token, "m9", "How do I reset my password?")
+            .await;
+        assert_eq!(status, 201);
+        assert!(
+            answered["replies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["role"] == "ai"),
+            "{answered}"
+        );
+    }
+}
+
+/// 200 escalations at once with 10 agents of capacity 3: nobody gets more than 3, no handoff
+/// goes to two agents, every handoff is held or queued, and the queue drains in order.
+#[tokio::test]
+async fn two_hundred_simultaneous_escalations_never_overload_an_agent() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 600000").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let mut agents = Vec::new();
+        for n in 0..10 {
+            let a = agent(&server, &admin, &format!("Agent {n}"), &["support"], 3).await;
+            online(&server, &a).await;
+            agents.push(a);
+        }
+        let mut tasks = Vec::new();
+        for n in 0..200 {
+            let base = server.base.clone();
+            tasks.push(tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let opened: Value = http
+                    .post(format!("{base}/v1/conversations"))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = opened["id"].as_str().unwrap().to_string();
+                let response = http
+                    .post(format!("{base}/v1/conversations/{id}/messages"))
+                    .bearer_auth(opened["token"].as_str().unwrap())
+                    .json(&json!({"client_msg_id": format!("m{n}"), "text": "I want to talk to a human"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                id
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap());
+        }
+
+        // Wait for the dispatcher to fill every slot.
+        let mut queue = Value::Null;
+        for _ in 0..200 {
+            let (_, q) = server.get("/v1/agent/queue", Some(&admin)).await;
+            queue = q;
+            let offered = count(&queue, "offered");
+            if offered == 30 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check_invariants(&queue, &agents, 200);
+        assert_eq!(count(&queue, "offered"), 30, "every slot offered");
+        assert_eq!(count(&queue, "queued"), 170);
+
+        // Agents accept and resolve; freed slots go to the longest-waiting handoffs first.
+        let queued_order: Vec<String> = queue["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["status"] == "queued")
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect();
+        let offered: Vec<(String, String)> = queue["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["status"] == "offered")
+            .map(|h| {
+                (
+                    h["id"].as_str().unwrap().to_string(),
+                    h["offer"]["agent_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (handoff, agent_id) in offered.iter().take(10) {
+            let key = &agents.iter().find(|a| &a.id == agent_id).unwrap().key;
+            let (status, body) = server
+                .post(
+                    &format!("/v1/agent/handoffs/{handoff}/accept"),
+                    Some(key),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let (status, body) = server
+                .post(
+                    &format!("/v1/agent/handoffs/{handoff}/resolve"),
+                    Some(key),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        for _ in 0..200 {
+            let (_, q) = server.get("/v1/agent/queue", Some(&admin)).await;
+            queue = q;
+            if count(&queue, "queued") == 160
+                && count(&queue, "offered") + count(&queue, "assigned") == 30
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check_invariants(&queue, &agents, 190);
+        assert_eq!(count(&queue, "queued"), 160, "ten freed slots were filled");
+        let now_held: Vec<&str> = queue["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["status"] != "queued")
+            .map(|h| h["id"].as_str().unwrap())
+            .collect();
+        for first in &queued_order[..10] {
+            assert!(
+                now_held.contains(&first.as_str()),
+                "{first} waited longest and should have been offered"
+            );
+        }
+    }
+}
+
+fn count(queue: &Value, status: &str) -> usize {
+    queue["handoffs"]
+        .as_array()
+        .map(|a| a.iter().filter(|h| h["status"] == status).count())
+        .unwrap_or(0)
+}
+
+fn check_invariants(queue: &Value, agents: &[Agent], open: usize) {
+    let handoffs = queue["handoffs"].as_array().expect("handoffs");
+    assert_eq!(handoffs.len(), open, "every handoff is held or queued");
+    let mut conversations = std::collections::HashSet::new();
+    for h in handoffs {
+        assert!(
+            conversations.insert(h["conversation_id"].as_str().unwrap().to_string()),
+            "one open handoff per conversation"
+        );
+    }
+    for agent in agents {
+        let held = handoffs
+            .iter()
+            .filter(|h| {
+                h["offer"]["agent_id"] == agent.id.as_str()
+                    || (h["status"] == "assigned" && h["agent_id"] == agent.id.as_str())
+            })
+            .count();
+        assert!(held <= 3, "agent {} holds {held}", agent.id);
+    }
+}
