@@ -6,11 +6,11 @@
 use std::time::Instant;
 
 use baton_ai::{ReplyKind, Request, Turn};
-use baton_core::policy::{CustomerContext, Policy};
+use baton_core::policy::CustomerContext;
 use baton_core::signals::{Turn as SignalTurn, TurnSignals};
 use baton_core::{
-    ArticleLink, Conversation, ConversationState, Event, EventBody, NewEvent, Role, ScoredArticle,
-    Trigger, TriggerKind,
+    ArticleLink, Conversation, Event, EventBody, NewEvent, Role, ScoredArticle, Trigger,
+    TriggerKind,
 };
 use chrono::{DateTime, Utc};
 

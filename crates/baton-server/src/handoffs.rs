@@ -517,7 +517,7 @@ pub async fn run(state: Arc<AppState>) {
             _ = shutdown.changed() => return,
         };
         if let Err(error) = outcome {
-            tracing::warn!(error = %error.message(), "handoff routing pass failed");
+            tracing::warn!(error = %error.message, "handoff routing pass failed");
         }
         if *shutdown.borrow() {
             return;
