@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Refusal};
 use baton_core::routing::Presence;
 use baton_core::{
-    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent,
-    PageContext, Staff, StaffRole, Visibility,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent, PageContext,
+    Staff, StaffRole, Visibility,
 };
 use chrono::{DateTime, Utc};
 
