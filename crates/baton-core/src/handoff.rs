@@ -291,6 +291,17 @@ impl HandoffChange {
             _ => None,
         }
     }
+
+    /// The agent the change makes the owner, if any: the store moves their
+    /// `last_assigned_at`, which routing reads as the end of their idle time.
+    pub fn assigns(&self) -> Option<&str> {
+        match self {
+            HandoffChange::Accept { agent_id } | HandoffChange::Reassign { agent_id, .. } => {
+                Some(agent_id)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Why a change was refused; nothing was written.
@@ -311,6 +322,10 @@ pub enum Refusal {
     BadScore(u8),
     #[error("the handoff is already in that team's queue")]
     SameTeam,
+    /// Another request was changing the handoff at that moment; an offer does not wait for
+    /// it (the router moves on to the next handoff) and may be tried again.
+    #[error("the handoff is being changed by another request; try again")]
+    Busy,
 }
 
 impl Handoff {

@@ -1,9 +1,12 @@
 //! How domain values are stored, shared by both backends: ids, timestamps as microseconds,
 //! JSON columns, and the rows read back into domain types.
 
+use baton_core::handoff::{AgentSlot, Handoff, HandoffStatus, Priority};
+use baton_core::routing::Presence;
+use baton_core::staff::DEFAULT_AGENT_CAPACITY;
 use baton_core::{
-    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
-    Staff, StaffRole,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, EventBody, NewEvent,
+    PageContext, Staff, StaffRole,
 };
 use chrono::{DateTime, Utc};
 
@@ -13,6 +16,8 @@ use crate::{CreationPage, Result, StoreError};
 pub(crate) const DEFAULT_CONVERSATION_LIMIT: u32 = 100;
 /// The page of [`crate::Store::events_after`] when the caller asks for `0`.
 pub(crate) const DEFAULT_EVENT_LIMIT: u32 = 1000;
+/// The page of [`crate::Store::handoffs`] when the caller asks for `0`.
+pub(crate) const DEFAULT_HANDOFF_LIMIT: u32 = 1000;
 
 /// A new id: UUID v7, so ids sort by creation time.
 pub(crate) fn new_id() -> String {
@@ -267,13 +272,200 @@ pub(crate) type StaffRow = (String, String, String, bool, i64);
 
 pub(crate) fn staff((id, name, role, disabled, created_at): StaffRow) -> Result<Staff> {
     Ok(Staff {
-        role: StaffRole::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown staff role {role:?}")))?,
+        role: staff_role(&role)?,
         id,
         name,
         disabled,
         created_at: from_micros(created_at)?,
     })
+}
+
+fn staff_role(name: &str) -> Result<StaffRole> {
+    StaffRole::parse(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown staff role {name:?}")))
+}
+
+// --- agents and handoffs ---
+
+/// A presence read back (stored as [`Presence::as_str`]).
+fn presence(name: &str) -> Result<Presence> {
+    [Presence::Online, Presence::Away, Presence::Offline]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown presence {name:?}")))
+}
+
+fn count(what: &str, value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is out of range")))
+}
+
+/// The teams of an agent profile as stored.
+pub(crate) fn teams_json(teams: &[String]) -> Result<String> {
+    to_json(&teams)
+}
+
+/// A member of staff joined with their routing profile (all `None` when they have none) and
+/// the number of handoffs they hold: `id, name, role, disabled, created_at` of `staff`,
+/// `teams, capacity, presence, presence_at, last_seen_at, last_assigned_at` of `agents`,
+/// then the count.
+pub(crate) type AgentRow = (
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
+
+/// An agent read back; staff without a profile have no team, the default capacity and are
+/// offline since they were created.
+pub(crate) fn agent(
+    (
+        id,
+        name,
+        role,
+        disabled,
+        created_at,
+        teams,
+        capacity,
+        presence_name,
+        presence_at,
+        last_seen_at,
+        last_assigned_at,
+        active,
+    ): AgentRow,
+) -> Result<Agent> {
+    let created_at = from_micros(created_at)?;
+    Ok(Agent {
+        role: staff_role(&role)?,
+        id,
+        name,
+        disabled,
+        teams: teams
+            .map(|json| from_json::<Vec<String>>("agent teams", &json))
+            .transpose()?
+            .unwrap_or_default(),
+        capacity: capacity
+            .map(|c| count("capacity", c))
+            .transpose()?
+            .unwrap_or(DEFAULT_AGENT_CAPACITY),
+        presence: presence_name
+            .as_deref()
+            .map(presence)
+            .transpose()?
+            .unwrap_or(Presence::Offline),
+        presence_at: presence_at
+            .map(from_micros)
+            .transpose()?
+            .unwrap_or(created_at),
+        last_seen_at: last_seen_at
+            .map(from_micros)
+            .transpose()?
+            .unwrap_or(created_at),
+        last_assigned_at: last_assigned_at.map(from_micros).transpose()?,
+        active: count("active handoff count", active)?,
+    })
+}
+
+/// The agent a handoff change takes the capacity of, as read under lock: `id, disabled` of
+/// `staff`, `capacity, presence` of `agents` (`None` without a profile), and the count of
+/// their other open handoffs.
+pub(crate) type SlotRow = (String, bool, Option<i64>, Option<String>, i64);
+
+pub(crate) fn agent_slot(
+    (id, disabled, capacity, presence_name, others): SlotRow,
+) -> Result<AgentSlot> {
+    Ok(AgentSlot {
+        id,
+        disabled,
+        capacity: capacity
+            .map(|c| count("capacity", c))
+            .transpose()?
+            .unwrap_or(DEFAULT_AGENT_CAPACITY),
+        presence: presence_name
+            .as_deref()
+            .map(presence)
+            .transpose()?
+            .unwrap_or(Presence::Offline),
+        active_other: count("active handoff count", others)?,
+    })
+}
+
+/// A priority as stored: 0 (low) to 3 (urgent), so the queue sorts on it.
+fn priority_rank(priority: Priority) -> i64 {
+    match priority {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Urgent => 3,
+    }
+}
+
+/// Distinct status names, for a filter.
+pub(crate) fn status_names(statuses: &[HandoffStatus]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for status in statuses {
+        if !names.iter().any(|n| n == status.as_str()) {
+            names.push(status.as_str().to_string());
+        }
+    }
+    names
+}
+
+/// A handoff ready to be written: the indexed columns and the JSON body, computed before any
+/// lock is taken (or, after a change, before anything is written).
+#[derive(Debug, Clone)]
+pub(crate) struct HandoffRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub status: &'static str,
+    pub priority: i64,
+    /// The agent an open handoff is offered or assigned to.
+    pub holder: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub body_json: String,
+}
+
+impl HandoffRecord {
+    pub fn new(handoff: &Handoff) -> Result<Self> {
+        Ok(HandoffRecord {
+            id: handoff.id.clone(),
+            conversation_id: handoff.conversation_id.clone(),
+            status: handoff.status.as_str(),
+            priority: priority_rank(handoff.priority),
+            holder: handoff.holder().map(str::to_string),
+            created_at: micros(handoff.created_at),
+            updated_at: micros(handoff.updated_at),
+            body_json: to_json(handoff)?,
+        })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status != HandoffStatus::Closed.as_str()
+    }
+}
+
+pub(crate) fn handoff(body: &str) -> Result<Handoff> {
+    from_json("handoff", body)
+}
+
+pub(crate) fn brief(json: &str) -> Result<Brief> {
+    from_json("brief", json)
+}
+
+/// What [`crate::Store::create_handoff`] reports when the conversation already has an open
+/// handoff.
+pub(crate) fn open_handoff_conflict(conversation_id: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "conversation {conversation_id} already has an open handoff"
+    ))
 }
 
 #[cfg(test)]

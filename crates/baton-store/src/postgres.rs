@@ -6,13 +6,16 @@
 //! writes queue up on a lock of their own (see [`kb`]) and are not announced: other processes
 //! poll the KB revision.
 
+mod handoff;
 mod kb;
 mod notify;
 
 use async_trait::async_trait;
+use baton_core::handoff::{Handoff, HandoffChange};
+use baton_core::routing::Presence;
 use baton_core::{
-    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
-    Staff, Visibility,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, EventBody, NewEvent,
+    PageContext, Staff, Visibility,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -20,12 +23,14 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use self::notify::Notifier;
 
 use crate::codec::{
-    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow,
+    HandoffRecord, StaffRow,
 };
 use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, CreationPage, EventBus, EventNotice, KbDocument, KbRevision,
-    KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
+    Appended, ConversationFilter, CreationPage, EventBus, EventNotice, HandoffFilter,
+    HandoffResult, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store,
+    StoreError,
 };
 
 /// Connections for queries; notices have their own.
@@ -262,6 +267,18 @@ impl Store for PostgresStore {
         row.map(codec::customer).transpose()
     }
 
+    async fn set_customer_email(&self, id: &str, email: &str) -> Result<Option<Customer>> {
+        let row: Option<CustomerRow> = sqlx::query_as(
+            "UPDATE customers SET email = $2 WHERE id = $1
+             RETURNING id, external_id, name, email, account_id, created_at",
+        )
+        .bind(id)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(codec::customer).transpose()
+    }
+
     async fn create_staff(&self, staff: NewStaff, now: DateTime<Utc>) -> Result<Staff> {
         let created = Staff {
             id: codec::new_id(),
@@ -337,6 +354,60 @@ impl Store for PostgresStore {
         .await
         .map_err(codec::database_error)?;
         row.map(codec::staff).transpose()
+    }
+
+    async fn agents(&self) -> Result<Vec<Agent>> {
+        handoff::agents(&self.pool).await
+    }
+
+    async fn agent(&self, staff_id: &str) -> Result<Option<Agent>> {
+        handoff::agent(&self.pool, staff_id).await
+    }
+
+    async fn set_agent_profile(
+        &self,
+        staff_id: &str,
+        teams: &[String],
+        capacity: u32,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Agent>> {
+        handoff::set_profile(&self.pool, staff_id, &codec::teams_json(teams)?, capacity).await
+    }
+
+    async fn touch_agent(
+        &self,
+        staff_id: &str,
+        presence: Option<Presence>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Agent>> {
+        let now = codec::truncate_to_micros(now);
+        handoff::touch(&self.pool, staff_id, presence.map(Presence::as_str), now).await
+    }
+
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()> {
+        let record = HandoffRecord::new(handoff)?;
+        handoff::create(&self.pool, &record, &codec::to_json(brief)?).await
+    }
+
+    async fn handoff(&self, id: &str) -> Result<Option<Handoff>> {
+        handoff::handoff(&self.pool, id).await
+    }
+
+    async fn handoff_brief(&self, id: &str) -> Result<Option<Brief>> {
+        handoff::brief(&self.pool, id).await
+    }
+
+    async fn handoffs(&self, filter: &HandoffFilter) -> Result<Vec<Handoff>> {
+        handoff::handoffs(&self.pool, filter).await
+    }
+
+    async fn change_handoff(
+        &self,
+        id: &str,
+        change: &HandoffChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<HandoffResult>> {
+        handoff::change(&self.pool, id, change, codec::truncate_to_micros(now)).await
     }
 
     async fn create_conversation(

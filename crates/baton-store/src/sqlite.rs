@@ -9,6 +9,7 @@
 //! commands too (see [`kb`]).
 
 mod append;
+mod handoff;
 mod kb;
 mod writer;
 
@@ -17,9 +18,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use baton_core::handoff::{Handoff, HandoffChange};
+use baton_core::routing::Presence;
 use baton_core::{
-    Account, Conversation, ConversationState, Customer, Event, EventBody, NewEvent, PageContext,
-    Staff, Visibility,
+    Account, Agent, Brief, Conversation, ConversationState, Customer, Event, EventBody, NewEvent,
+    PageContext, Staff, Visibility,
 };
 use chrono::{DateTime, Utc};
 use sqlx::ConnectOptions;
@@ -31,15 +34,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use self::append::AppendEvent;
+use self::handoff::{ChangeHandoff, CreateHandoff, SetAgentProfile, TouchAgent};
 use self::kb::{KbWriteCommand, SaveCalibration};
 use self::writer::{Command, Message, Pending};
 use crate::codec::{
-    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow,
+    HandoffRecord, StaffRow,
 };
 use crate::kb::PreparedWrite;
 use crate::{
-    Appended, ConversationFilter, CreationPage, Durability, EventBus, EventNotice, KbDocument,
-    KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store, StoreError,
+    Appended, ConversationFilter, CreationPage, Durability, EventBus, EventNotice, HandoffFilter,
+    HandoffResult, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store,
+    StoreError,
 };
 
 /// Read connections; WAL lets them run alongside the writer.
@@ -383,6 +389,28 @@ impl Command for InsertCustomer {
     }
 }
 
+struct SetCustomerEmail {
+    id: String,
+    email: String,
+}
+
+#[async_trait]
+impl Command for SetCustomerEmail {
+    type Output = Option<Customer>;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Option<Customer>> {
+        let row: Option<CustomerRow> = sqlx::query_as(
+            "UPDATE customers SET email = ? WHERE id = ?
+             RETURNING id, external_id, name, email, account_id, created_at",
+        )
+        .bind(&self.email)
+        .bind(&self.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.map(codec::customer).transpose()
+    }
+}
+
 struct CreateStaff {
     staff: Staff,
     key_hash: String,
@@ -547,6 +575,14 @@ impl Store for SqliteStore {
         row.map(codec::customer).transpose()
     }
 
+    async fn set_customer_email(&self, id: &str, email: &str) -> Result<Option<Customer>> {
+        self.write(SetCustomerEmail {
+            id: id.to_string(),
+            email: email.to_string(),
+        })
+        .await
+    }
+
     async fn create_staff(&self, staff: NewStaff, now: DateTime<Utc>) -> Result<Staff> {
         self.write(CreateStaff {
             staff: Staff {
@@ -601,6 +637,82 @@ impl Store for SqliteStore {
         self.write(UpdateStaff {
             id: id.to_string(),
             change: StaffChange::KeyHash(key_hash.to_string()),
+        })
+        .await
+    }
+
+    async fn agents(&self) -> Result<Vec<Agent>> {
+        handoff::agents(&self.readers).await
+    }
+
+    async fn agent(&self, staff_id: &str) -> Result<Option<Agent>> {
+        handoff::agent(&self.readers, staff_id).await
+    }
+
+    async fn set_agent_profile(
+        &self,
+        staff_id: &str,
+        teams: &[String],
+        capacity: u32,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Agent>> {
+        self.write(SetAgentProfile {
+            staff_id: staff_id.to_string(),
+            teams_json: codec::teams_json(teams)?,
+            capacity,
+        })
+        .await?
+        .map(codec::agent)
+        .transpose()
+    }
+
+    async fn touch_agent(
+        &self,
+        staff_id: &str,
+        presence: Option<Presence>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Agent>> {
+        self.write(TouchAgent {
+            staff_id: staff_id.to_string(),
+            presence: presence.map(Presence::as_str),
+            now: codec::truncate_to_micros(now),
+        })
+        .await?
+        .map(codec::agent)
+        .transpose()
+    }
+
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()> {
+        // Serialized before queueing, like appends.
+        self.write(CreateHandoff {
+            record: HandoffRecord::new(handoff)?,
+            brief_json: codec::to_json(brief)?,
+        })
+        .await
+    }
+
+    async fn handoff(&self, id: &str) -> Result<Option<Handoff>> {
+        handoff::handoff(&self.readers, id).await
+    }
+
+    async fn handoff_brief(&self, id: &str) -> Result<Option<Brief>> {
+        handoff::brief(&self.readers, id).await
+    }
+
+    async fn handoffs(&self, filter: &HandoffFilter) -> Result<Vec<Handoff>> {
+        handoff::handoffs(&self.readers, filter).await
+    }
+
+    async fn change_handoff(
+        &self,
+        id: &str,
+        change: &HandoffChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<HandoffResult>> {
+        self.write(ChangeHandoff {
+            id: id.to_string(),
+            change: change.clone(),
+            now: codec::truncate_to_micros(now),
         })
         .await
     }

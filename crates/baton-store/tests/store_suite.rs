@@ -8,15 +8,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use baton_core::decision::Action;
+use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Outcome, Priority, Refusal};
+use baton_core::routing::Presence;
+use baton_core::staff::DEFAULT_AGENT_CAPACITY;
 use baton_core::{
-    Account, ConversationState, Event, EventBody, NewEvent, PageContext, Role, StaffRole,
-    Visibility,
+    Account, Agent, Brief, BriefInput, Conversation, ConversationState, Customer, Decision, Event,
+    EventBody, NewEvent, PageContext, Role, Staff, StaffRole, Visibility,
 };
 use baton_store::{
     Appended, ConversationFilter, CreationCursor, CreationPage, Durability, EventNotice,
-    KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Store, StoreError,
+    HandoffFilter, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Store, StoreError,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use sqlx::Connection;
 use tokio::sync::broadcast;
 
@@ -1609,6 +1615,783 @@ async fn kb_concurrent_writers_get_distinct_revisions_without_gaps(db: &TestDb) 
     assert_eq!(db.store.kb_documents().await.unwrap().len(), TASKS * EACH);
 }
 
+// --- handoffs and agents ---
+
+/// A queued handoff to Billing, waiting since `seconds`.
+fn queued(conversation_id: &str, seconds: i64, priority: Priority) -> Handoff {
+    Handoff {
+        id: uuid::Uuid::now_v7().to_string(),
+        conversation_id: conversation_id.to_string(),
+        status: HandoffStatus::Queued,
+        team: Some("billing".into()),
+        priority,
+        triggers: vec!["human_request".into()],
+        issue_type: Some("billing".into()),
+        tier: None,
+        route_reason: "billing questions go to Billing".into(),
+        created_at: at(seconds),
+        offer: None,
+        agent_id: None,
+        assigned_at: None,
+        declined: Vec::new(),
+        offline: false,
+        reroutes: 0,
+        closed_at: None,
+        outcome: None,
+        resolution_note: None,
+        tags: Vec::new(),
+        csat: None,
+        history: Vec::new(),
+        updated_at: at(seconds),
+    }
+}
+
+/// The brief of a conversation without messages, escalated at `seconds`.
+fn brief_of(conversation: &Conversation, customer: &Customer, seconds: i64) -> Brief {
+    let decision = Decision {
+        action: Action::Escalate,
+        triggers: Vec::new(),
+        explanation: "the customer asked for a person".into(),
+        policy_version: "builtin".into(),
+        kb_revision: None,
+        segments: Vec::new(),
+    };
+    Brief::build(&BriefInput {
+        conversation,
+        customer,
+        account: None,
+        events: &[],
+        decision: &decision,
+        signals: None,
+        summary: None,
+        now: at(seconds),
+    })
+}
+
+/// A fresh conversation handed off at `seconds`: the stored handoff and its brief.
+async fn handed_off(store: &dyn Store, seconds: i64, priority: Priority) -> (Handoff, Brief) {
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    let handoff = queued(&conversation.id, seconds, priority);
+    let brief = brief_of(&conversation, &customer, seconds);
+    store.create_handoff(&handoff, &brief).await.unwrap();
+    (handoff, brief)
+}
+
+/// A member of staff without a routing profile.
+async fn staff_member(store: &dyn Store, name: &str, seconds: i64) -> Staff {
+    store
+        .create_staff(
+            NewStaff {
+                name: name.into(),
+                role: StaffRole::Agent,
+                key_hash: format!("hash-{name}"),
+            },
+            at(seconds),
+        )
+        .await
+        .unwrap()
+}
+
+/// An agent of Billing with this capacity, online since 1 s.
+async fn online_agent(store: &dyn Store, name: &str, capacity: u32) -> String {
+    let staff = staff_member(store, name, 0).await;
+    let teams = ["billing".to_string()];
+    store
+        .set_agent_profile(&staff.id, &teams, capacity, at(0))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .touch_agent(&staff.id, Some(Presence::Online), at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    staff.id
+}
+
+fn offer_to(agent_id: &str) -> HandoffChange {
+    HandoffChange::Offer {
+        agent_id: agent_id.to_string(),
+        expires_at: at(3600),
+        reason: "least loaded in Billing".into(),
+    }
+}
+
+/// Applies a change to a handoff that exists.
+async fn change(
+    store: &dyn Store,
+    handoff_id: &str,
+    change: HandoffChange,
+    seconds: i64,
+) -> Result<Handoff, Refusal> {
+    store
+        .change_handoff(handoff_id, &change, at(seconds))
+        .await
+        .unwrap()
+        .expect("the handoff exists")
+}
+
+fn handoff_ids(handoffs: &[Handoff]) -> Vec<String> {
+    handoffs.iter().map(|h| h.id.clone()).collect()
+}
+
+async fn listed_handoffs(store: &dyn Store, filter: HandoffFilter) -> Vec<String> {
+    handoff_ids(&store.handoffs(&filter).await.unwrap())
+}
+
+async fn handoffs_are_stored_with_their_brief_and_listed_in_queue_order(db: &TestDb) {
+    let store = &*db.store;
+    let (late_normal, brief) = handed_off(store, 10, Priority::Normal).await;
+    let (urgent, _) = handed_off(store, 20, Priority::Urgent).await;
+    let (early_normal, _) = handed_off(store, 5, Priority::Normal).await;
+    let (low, _) = handed_off(store, 0, Priority::Low).await;
+
+    assert_eq!(
+        store.handoff(&late_normal.id).await.unwrap(),
+        Some(late_normal.clone())
+    );
+    assert_eq!(
+        store.handoff_brief(&late_normal.id).await.unwrap(),
+        Some(brief)
+    );
+    assert_eq!(store.handoff("no-such-handoff").await.unwrap(), None);
+    assert_eq!(store.handoff_brief("no-such-handoff").await.unwrap(), None);
+
+    // Highest priority first, then longest waiting.
+    let queue = vec![
+        urgent.id.clone(),
+        early_normal.id.clone(),
+        late_normal.id.clone(),
+        low.id.clone(),
+    ];
+    assert_eq!(
+        listed_handoffs(store, HandoffFilter::default()).await,
+        queue
+    );
+    assert_eq!(
+        listed_handoffs(
+            store,
+            HandoffFilter {
+                limit: 2,
+                ..Default::default()
+            }
+        )
+        .await,
+        queue[..2].to_vec()
+    );
+
+    let dana = online_agent(store, "Dana", 3).await;
+    change(store, &early_normal.id, offer_to(&dana), 30)
+        .await
+        .unwrap();
+    let close = HandoffChange::Close {
+        outcome: Outcome::HandedBack,
+        by: "admin".into(),
+        note: None,
+        tags: Vec::new(),
+    };
+    change(store, &low.id, close, 31).await.unwrap();
+
+    let only = |statuses: Vec<HandoffStatus>| HandoffFilter {
+        statuses,
+        ..Default::default()
+    };
+    assert_eq!(
+        listed_handoffs(store, only(vec![HandoffStatus::Queued])).await,
+        vec![urgent.id.clone(), late_normal.id.clone()]
+    );
+    assert_eq!(
+        listed_handoffs(
+            store,
+            only(vec![
+                HandoffStatus::Offered,
+                HandoffStatus::Closed,
+                HandoffStatus::Offered
+            ])
+        )
+        .await,
+        vec![early_normal.id.clone(), low.id.clone()]
+    );
+    assert_eq!(
+        listed_handoffs(
+            store,
+            HandoffFilter {
+                agent_id: Some(dana.clone()),
+                ..Default::default()
+            }
+        )
+        .await,
+        vec![early_normal.id.clone()]
+    );
+    assert_eq!(
+        listed_handoffs(
+            store,
+            HandoffFilter {
+                conversation_id: Some(urgent.conversation_id.clone()),
+                statuses: vec![HandoffStatus::Queued, HandoffStatus::Assigned],
+                ..Default::default()
+            }
+        )
+        .await,
+        vec![urgent.id.clone()]
+    );
+    assert!(
+        listed_handoffs(
+            store,
+            HandoffFilter {
+                conversation_id: Some(urgent.conversation_id.clone()),
+                agent_id: Some(dana),
+                ..Default::default()
+            }
+        )
+        .await
+        .is_empty()
+    );
+}
+
+async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    let brief = brief_of(&conversation, &customer, 1);
+    let first = queued(&conversation.id, 1, Priority::Normal);
+    store.create_handoff(&first, &brief).await.unwrap();
+
+    let second = queued(&conversation.id, 2, Priority::High);
+    let error = store.create_handoff(&second, &brief).await.unwrap_err();
+    match &error {
+        StoreError::Conflict(message) => {
+            assert!(message.contains("already has an open handoff"), "{message}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.handoff(&second.id).await.unwrap(), None);
+
+    // Once the first is closed, the conversation may be handed off again.
+    let close = HandoffChange::Close {
+        outcome: Outcome::Resolved,
+        by: "admin".into(),
+        note: Some("refunded".into()),
+        tags: vec!["refund".into()],
+    };
+    change(store, &first.id, close, 3).await.unwrap();
+    store.create_handoff(&second, &brief).await.unwrap();
+    let filter = HandoffFilter {
+        conversation_id: Some(conversation.id.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        listed_handoffs(store, filter).await,
+        vec![second.id.clone(), first.id.clone()]
+    );
+
+    let orphan = queued("no-such-conversation", 4, Priority::Normal);
+    let error = store.create_handoff(&orphan, &brief).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::ConversationNotFound(_)),
+        "{error:?}"
+    );
+}
+
+async fn handoff_is_offered_accepted_closed_and_rated(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 10, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+
+    let offered = change(store, &handoff.id, offer_to(&dana), 20)
+        .await
+        .unwrap();
+    assert_eq!(offered.status, HandoffStatus::Offered);
+    assert_eq!(offered.holder(), Some(dana.as_str()));
+    assert_eq!(store.handoff(&handoff.id).await.unwrap(), Some(offered));
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((agent.active, agent.last_assigned_at), (1, None));
+
+    let accept = HandoffChange::Accept {
+        agent_id: dana.clone(),
+    };
+    let assigned = change(store, &handoff.id, accept, 30).await.unwrap();
+    assert_eq!(assigned.status, HandoffStatus::Assigned);
+    assert_eq!(assigned.agent_id.as_deref(), Some(dana.as_str()));
+    assert_eq!(assigned.assigned_at, Some(at(30)));
+    assert_eq!(store.handoff(&handoff.id).await.unwrap(), Some(assigned));
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((agent.active, agent.last_assigned_at), (1, Some(at(30))));
+    let held = HandoffFilter {
+        agent_id: Some(dana.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        listed_handoffs(store, held.clone()).await,
+        vec![handoff.id.clone()]
+    );
+
+    let close = HandoffChange::Close {
+        outcome: Outcome::Resolved,
+        by: dana.clone(),
+        note: Some("refund issued".into()),
+        tags: vec!["refund".into()],
+    };
+    let closed = change(store, &handoff.id, close, 40).await.unwrap();
+    assert_eq!(closed.status, HandoffStatus::Closed);
+    assert_eq!(closed.holder(), None);
+    assert_eq!(closed.closed_at, Some(at(40)));
+    // The owner is remembered, but holds it no more.
+    assert_eq!(closed.agent_id.as_deref(), Some(dana.as_str()));
+    assert!(listed_handoffs(store, held).await.is_empty());
+    assert_eq!(store.agent(&dana).await.unwrap().unwrap().active, 0);
+
+    let rate = |score: u8| HandoffChange::Rate {
+        score,
+        comment: Some("quick".into()),
+    };
+    assert_eq!(
+        change(store, &handoff.id, rate(9), 50).await,
+        Err(Refusal::BadScore(9))
+    );
+    let rated = change(store, &handoff.id, rate(5), 50).await.unwrap();
+    assert_eq!(rated.csat.as_ref().map(|c| c.score), Some(5));
+    assert_eq!(
+        change(store, &handoff.id, rate(1), 51).await,
+        Err(Refusal::AlreadyRated)
+    );
+    let stored = store.handoff(&handoff.id).await.unwrap().unwrap();
+    assert_eq!(stored, rated);
+    let steps: Vec<&str> = stored.history.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, vec!["offered", "accepted", "resolved", "rated"]);
+
+    assert_eq!(
+        store
+            .change_handoff("no-such-handoff", &offer_to(&dana), at(60))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn an_agent_at_capacity_gets_no_more_offers(db: &TestDb) {
+    let store = &*db.store;
+    let (first, _) = handed_off(store, 1, Priority::Normal).await;
+    let (second, _) = handed_off(store, 2, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 1).await;
+
+    change(store, &first.id, offer_to(&dana), 10).await.unwrap();
+    let refused = change(store, &second.id, offer_to(&dana), 11).await;
+    assert!(
+        matches!(&refused, Err(Refusal::AgentUnavailable { reason, .. }) if reason.contains("capacity")),
+        "{refused:?}"
+    );
+    // A refusal writes nothing.
+    assert_eq!(
+        store.handoff(&second.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // Nor may a supervisor push past it.
+    let reassign = HandoffChange::Reassign {
+        agent_id: dana.clone(),
+        by: "admin".into(),
+        reason: "she knows the customer".into(),
+    };
+    assert!(matches!(
+        change(store, &second.id, reassign.clone(), 12).await,
+        Err(Refusal::AgentUnavailable { .. })
+    ));
+
+    // Once she declines the first, the second can be hers.
+    let decline = HandoffChange::Decline {
+        agent_id: dana.clone(),
+    };
+    change(store, &first.id, decline, 13).await.unwrap();
+    let assigned = change(store, &second.id, reassign, 14).await.unwrap();
+    assert_eq!(assigned.status, HandoffStatus::Assigned);
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((agent.active, agent.last_assigned_at), (1, Some(at(14))));
+    // Not offered again to whoever declined it.
+    assert_eq!(
+        store.handoff(&first.id).await.unwrap().unwrap().declined,
+        vec![dana]
+    );
+}
+
+async fn an_offline_agent_gets_no_offer(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let sam = staff_member(store, "Sam", 0).await;
+
+    // Without a profile, an agent is offline.
+    let refused = change(store, &handoff.id, offer_to(&sam.id), 10).await;
+    assert_eq!(
+        refused,
+        Err(Refusal::AgentUnavailable {
+            agent_id: sam.id.clone(),
+            reason: "offline".into()
+        })
+    );
+    store
+        .touch_agent(&sam.id, Some(Presence::Away), at(11))
+        .await
+        .unwrap();
+    assert!(matches!(
+        change(store, &handoff.id, offer_to(&sam.id), 12).await,
+        Err(Refusal::AgentUnavailable { reason, .. }) if reason == "away"
+    ));
+    let unknown = change(store, &handoff.id, offer_to("no-such-agent"), 13).await;
+    assert!(
+        matches!(&unknown, Err(Refusal::AgentUnavailable { reason, .. }) if reason == "not an agent"),
+        "{unknown:?}"
+    );
+    store
+        .touch_agent(&sam.id, Some(Presence::Online), at(14))
+        .await
+        .unwrap();
+    store.set_staff_disabled(&sam.id, true).await.unwrap();
+    assert!(matches!(
+        change(store, &handoff.id, offer_to(&sam.id), 15).await,
+        Err(Refusal::AgentUnavailable { reason, .. }) if reason == "disabled"
+    ));
+    assert_eq!(
+        store.handoff(&handoff.id).await.unwrap(),
+        Some(handoff.clone())
+    );
+
+    store.set_staff_disabled(&sam.id, false).await.unwrap();
+    let offered = change(store, &handoff.id, offer_to(&sam.id), 16)
+        .await
+        .unwrap();
+    assert_eq!(offered.holder(), Some(sam.id.as_str()));
+}
+
+async fn only_the_offered_agent_can_accept(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+    let lee = online_agent(store, "Lee", 3).await;
+    change(store, &handoff.id, offer_to(&dana), 10)
+        .await
+        .unwrap();
+
+    let accept = |agent_id: &str| HandoffChange::Accept {
+        agent_id: agent_id.to_string(),
+    };
+    assert_eq!(
+        change(store, &handoff.id, accept(&lee), 11).await,
+        Err(Refusal::OfferedToSomeoneElse)
+    );
+    assert_eq!(store.agent(&lee).await.unwrap().unwrap().active, 0);
+    // Too late, even for her: the offer ran out at 3600 s.
+    assert_eq!(
+        change(store, &handoff.id, accept(&dana), 3600).await,
+        Err(Refusal::OfferExpired)
+    );
+    let assigned = change(store, &handoff.id, accept(&dana), 12).await.unwrap();
+    assert_eq!(assigned.agent_id.as_deref(), Some(dana.as_str()));
+    assert_eq!(
+        change(store, &handoff.id, accept(&dana), 13).await,
+        Err(Refusal::WrongStatus {
+            status: "assigned".into(),
+            expected: "offered".into()
+        })
+    );
+}
+
+async fn agent_profiles_have_defaults_and_update(db: &TestDb) {
+    let store = &*db.store;
+    let sam = staff_member(store, "Sam", 5).await;
+    let dana = staff_member(store, "Dana", 6).await;
+
+    // Staff without a profile: no team, the default capacity, offline since created.
+    let agents = store.agents().await.unwrap();
+    assert_eq!(
+        agents.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        vec![sam.id.clone(), dana.id.clone()]
+    );
+    let fresh = store.agent(&sam.id).await.unwrap().unwrap();
+    assert_eq!(fresh, agents[0]);
+    assert_eq!(fresh.name, "Sam");
+    assert_eq!(fresh.role, StaffRole::Agent);
+    assert!(fresh.teams.is_empty());
+    assert_eq!(fresh.capacity, DEFAULT_AGENT_CAPACITY);
+    assert_eq!(fresh.presence, Presence::Offline);
+    assert_eq!((fresh.presence_at, fresh.last_seen_at), (at(5), at(5)));
+    assert_eq!((fresh.last_assigned_at, fresh.active), (None, 0));
+
+    let teams = vec!["billing".to_string(), "tech".to_string()];
+    let updated = store
+        .set_agent_profile(&sam.id, &teams, 5, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        updated,
+        Agent {
+            teams: teams.clone(),
+            capacity: 5,
+            ..fresh.clone()
+        }
+    );
+    let again = store
+        .set_agent_profile(&sam.id, &["tech".to_string()], 2, at(21))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.teams, again.capacity), (vec!["tech".to_string()], 2));
+    assert_eq!(store.agent(&sam.id).await.unwrap().unwrap().capacity, 2);
+    // Others are untouched.
+    assert_eq!(
+        store.agent(&dana.id).await.unwrap().unwrap().capacity,
+        DEFAULT_AGENT_CAPACITY
+    );
+
+    assert_eq!(
+        store
+            .set_agent_profile("no-such-staff", &teams, 1, at(22))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.agent("no-such-staff").await.unwrap(), None);
+    assert_eq!(store.agents().await.unwrap().len(), 2);
+}
+
+async fn touch_agent_moves_presence_at_only_when_presence_changes(db: &TestDb) {
+    let store = &*db.store;
+    let sam = staff_member(store, "Sam", 5).await;
+    let touch = |presence: Option<Presence>, seconds: i64| {
+        let id = sam.id.clone();
+        async move {
+            store
+                .touch_agent(&id, presence, at(seconds))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let times = |agent: &Agent| (agent.presence, agent.presence_at, agent.last_seen_at);
+
+    // A heartbeat without a profile creates one, still offline since creation.
+    assert_eq!(
+        times(&touch(None, 10).await),
+        (Presence::Offline, at(5), at(10))
+    );
+    assert_eq!(
+        times(&touch(Some(Presence::Offline), 15).await),
+        (Presence::Offline, at(5), at(15))
+    );
+    assert_eq!(
+        times(&touch(Some(Presence::Online), 20).await),
+        (Presence::Online, at(20), at(20))
+    );
+    assert_eq!(
+        times(&touch(Some(Presence::Online), 30).await),
+        (Presence::Online, at(20), at(30))
+    );
+    assert_eq!(
+        times(&touch(None, 40).await),
+        (Presence::Online, at(20), at(40))
+    );
+    assert_eq!(
+        times(&touch(Some(Presence::Away), 50).await),
+        (Presence::Away, at(50), at(50))
+    );
+    assert_eq!(
+        times(&store.agent(&sam.id).await.unwrap().unwrap()),
+        (Presence::Away, at(50), at(50))
+    );
+
+    // The profile survives heartbeats, and heartbeats survive profile changes.
+    let teams = vec!["billing".to_string()];
+    store
+        .set_agent_profile(&sam.id, &teams, 4, at(60))
+        .await
+        .unwrap();
+    let agent = touch(Some(Presence::Online), 70).await;
+    assert_eq!((agent.teams, agent.capacity), (teams, 4));
+    assert_eq!(
+        (agent.presence, agent.presence_at, agent.last_seen_at),
+        (Presence::Online, at(70), at(70))
+    );
+
+    // The first heartbeat of an agent with no profile may bring them online at once.
+    let dana = staff_member(store, "Dana", 6).await;
+    let agent = store
+        .touch_agent(&dana.id, Some(Presence::Online), at(80))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(times(&agent), (Presence::Online, at(80), at(80)));
+    assert_eq!(agent.capacity, DEFAULT_AGENT_CAPACITY);
+
+    assert_eq!(
+        store
+            .touch_agent("no-such-staff", Some(Presence::Online), at(90))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn customer_email_is_recorded(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let updated = store
+        .set_customer_email(&customer.id, "ana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.email.as_deref(), Some("ana@example.com"));
+    assert_eq!(store.customer(&customer.id).await.unwrap(), Some(updated));
+    assert_eq!(
+        store
+            .set_customer_email("no-such-customer", "x@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn concurrent_offers_never_exceed_capacity_nor_share_a_handoff(db: &TestDb) {
+    const HANDOFFS: usize = 40;
+    const AGENTS: usize = 4;
+    const CAPACITY: u32 = 3;
+    const TASKS: u64 = 8;
+    const ATTEMPTS: usize = 60;
+    let store = &*db.store;
+    let mut handoffs = Vec::new();
+    for i in 0..HANDOFFS {
+        let seconds = i64::try_from(i).unwrap();
+        handoffs.push(handed_off(store, seconds, Priority::Normal).await.0.id);
+    }
+    let mut agents = Vec::new();
+    for i in 0..AGENTS {
+        agents.push(online_agent(store, &format!("agent-{i}"), CAPACITY).await);
+    }
+    let (handoffs, agents) = (Arc::new(handoffs), Arc::new(agents));
+
+    // Half the tasks in each of two "processes"; each tries random pairs.
+    let stores = [db.store.clone(), db.open_again().await];
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = stores[usize::from(t % 2 == 1)].clone();
+            let (handoffs, agents) = (handoffs.clone(), agents.clone());
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(t);
+                let mut won = Vec::new();
+                for _ in 0..ATTEMPTS {
+                    let handoff = &handoffs[rng.random_range(0..HANDOFFS)];
+                    let agent = &agents[rng.random_range(0..AGENTS)];
+                    let outcome = store
+                        .change_handoff(handoff, &offer_to(agent), at(100))
+                        .await
+                        .unwrap()
+                        .expect("the handoff exists");
+                    match outcome {
+                        Ok(offered) => {
+                            assert_eq!(offered.holder(), Some(agent.as_str()));
+                            won.push((handoff.clone(), agent.clone()));
+                        }
+                        Err(
+                            Refusal::AgentUnavailable { .. }
+                            | Refusal::WrongStatus { .. }
+                            | Refusal::Busy,
+                        ) => {}
+                        Err(other) => panic!("unexpected refusal: {other}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tasks {
+        won.extend(task.await.unwrap());
+    }
+
+    let capacity = AGENTS * CAPACITY as usize;
+    assert_eq!(won.len(), capacity, "{won:?}");
+    let distinct: HashSet<&String> = won.iter().map(|(handoff, _)| handoff).collect();
+    assert_eq!(distinct.len(), won.len(), "a handoff was offered twice");
+
+    let all = store.handoffs(&HandoffFilter::default()).await.unwrap();
+    assert_eq!(all.len(), HANDOFFS);
+    let offered: Vec<&Handoff> = all
+        .iter()
+        .filter(|h| h.status == HandoffStatus::Offered)
+        .collect();
+    assert_eq!(offered.len(), capacity);
+    for handoff in &all {
+        let winners: Vec<&String> = won
+            .iter()
+            .filter(|(id, _)| id == &handoff.id)
+            .map(|(_, agent)| agent)
+            .collect();
+        assert_eq!(
+            handoff.holder(),
+            winners.first().map(|agent| agent.as_str()),
+            "{handoff:?}"
+        );
+        assert_eq!(handoff.history.len(), winners.len());
+    }
+    for agent in agents.iter() {
+        let held = offered
+            .iter()
+            .filter(|h| h.holder() == Some(agent.as_str()))
+            .count();
+        assert_eq!(held, CAPACITY as usize, "agent {agent}");
+        assert_eq!(store.agent(agent).await.unwrap().unwrap().active, CAPACITY);
+        let filter = HandoffFilter {
+            agent_id: Some(agent.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            listed_handoffs(store, filter).await.len(),
+            CAPACITY as usize
+        );
+    }
+}
+
+/// PostgreSQL only: SQLite's single writer never finds a handoff locked.
+async fn an_offer_skips_a_handoff_another_transaction_holds(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+
+    // Another process is in the middle of changing it.
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT 1 FROM handoffs WHERE id = $1 FOR UPDATE")
+        .bind(&handoff.id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let busy = tokio::time::timeout(
+        WAIT,
+        store.change_handoff(&handoff.id, &offer_to(&dana), at(10)),
+    )
+    .await
+    .expect("an offer does not wait for the lock")
+    .unwrap();
+    assert_eq!(busy, Some(Err(Refusal::Busy)));
+    assert_eq!(
+        store.handoff(&handoff.id).await.unwrap(),
+        Some(handoff.clone())
+    );
+    assert_eq!(store.agent(&dana).await.unwrap().unwrap().active, 0);
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    let offered = change(store, &handoff.id, offer_to(&dana), 11)
+        .await
+        .unwrap();
+    assert_eq!(offered.holder(), Some(dana.as_str()));
+}
+
 macro_rules! suite {
     (shared: [$($test:ident),* $(,)?], postgres_only: [$($pg_test:ident),* $(,)?] $(,)?) => {
         mod sqlite {
@@ -1670,8 +2453,19 @@ suite! {
         kb_calibration_is_the_newest_not_past_the_current_revision,
         kb_large_single_write_completes,
         kb_concurrent_writers_get_distinct_revisions_without_gaps,
+        handoffs_are_stored_with_their_brief_and_listed_in_queue_order,
+        a_conversation_has_at_most_one_open_handoff,
+        handoff_is_offered_accepted_closed_and_rated,
+        an_agent_at_capacity_gets_no_more_offers,
+        an_offline_agent_gets_no_offer,
+        only_the_offered_agent_can_accept,
+        agent_profiles_have_defaults_and_update,
+        touch_agent_moves_presence_at_only_when_presence_changes,
+        customer_email_is_recorded,
+        concurrent_offers_never_exceed_capacity_nor_share_a_handoff,
     ],
     postgres_only: [
         second_store_hears_events_of_the_first,
+        an_offer_skips_a_handoff_another_transaction_holds,
     ],
 }
