@@ -166,7 +166,7 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
         let db = TestDatabase::new(&backend).await;
         let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let dana = agent(&server, &admin, "Dana", &["support", "billing"], 2).await;
         let mut dana_stream = agent_stream(&server, &dana).await;
         online(&server, &dana).await;
 
@@ -195,8 +195,9 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
             .await;
         assert_eq!(status, 201, "{asked}");
         let told = asked["replies"][0]["text"].as_str().unwrap_or_default();
-        assert!(told.contains("Support"), "{told}");
-        assert!(told.contains("1st in line"), "{told}");
+        // The invoice question makes it a billing matter.
+        assert!(told.contains("our Billing team"), "{told}");
+        assert!(told.contains("next in line"), "{told}");
 
         // The offer arrives with the brief: the page, the trigger, what the AI tried.
         let offer = next_of(&mut dana_stream, "offer", 10).await;
@@ -225,7 +226,7 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
             .await;
         assert_eq!(status, 200, "{accepted}");
         assert_eq!(accepted["status"], "assigned");
-        customer_sees(&mut customer, "Dana from Support joined", 10).await;
+        customer_sees(&mut customer, "Dana from Billing joined", 10).await;
 
         // The AI says nothing while a person owns the conversation.
         let (status, quiet) = server
