@@ -116,10 +116,10 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
                 let conversation = frame["handoff"]["conversation_id"]
                     .as_str()
                     .unwrap_or_default();
-                if let Some(at) = sent.lock().map_or(None, |mut s| s.remove(conversation)) {
-                    if let Ok(mut l) = latencies.lock() {
-                        l.push(at.elapsed());
-                    }
+                if let Some(at) = sent.lock().map_or(None, |mut s| s.remove(conversation))
+                    && let Ok(mut l) = latencies.lock()
+                {
+                    l.push(at.elapsed());
                 }
                 let id = frame["handoff"]["id"].as_str().unwrap_or_default();
                 for action in ["accept", "resolve"] {

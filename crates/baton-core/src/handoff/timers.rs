@@ -285,7 +285,7 @@ mod tests {
         let none = |_: &str| None;
         assert!(
             due(
-                &[h.clone()],
+                std::slice::from_ref(&h),
                 &agents,
                 none,
                 &SETTINGS,
@@ -383,7 +383,7 @@ mod tests {
         let overflow = |team: &str| (team == "billing").then(|| "support".to_string());
         assert!(
             due(
-                &[h.clone()],
+                std::slice::from_ref(&h),
                 &[],
                 overflow,
                 &SETTINGS,
@@ -392,7 +392,7 @@ mod tests {
             .is_empty()
         );
         let actions = due(
-            &[h.clone()],
+            std::slice::from_ref(&h),
             &[],
             overflow,
             &SETTINGS,
