@@ -30,8 +30,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use baton_kb::{
-    Article, CachedEmbedder, Calibration, ConfidenceCoefficients, Embedder, FitOptions,
-    IndexOptions, KbIndex, RankingWeights, asks_something, fit_on_kb_with,
+    Article, Calibration, ConfidenceCoefficients, Embedder, FitOptions, IndexOptions, KbIndex,
+    RankingWeights, asks_something, fit_on_kb_with,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -47,7 +47,10 @@ fn embedder() -> Option<Arc<dyn Embedder>> {
 #[cfg(feature = "local-embeddings")]
 fn load_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, Error> {
     let model = baton_kb::LocalEmbeddings::load(dir)?;
-    Ok(Arc::new(CachedEmbedder::new(Arc::new(model), usize::MAX)))
+    Ok(Arc::new(baton_kb::CachedEmbedder::new(
+        Arc::new(model),
+        usize::MAX,
+    )))
 }
 
 #[cfg(not(feature = "local-embeddings"))]
@@ -75,7 +78,10 @@ fn fit(articles: &[Article]) -> Result<Calibration, Error> {
 }
 
 /// The embeddings of `queries` (all `None` without `--dense`), computed in one batch.
-fn query_vectors(index: &KbIndex, queries: &[(String, String)]) -> Result<Vec<Option<Vec<f32>>>, Error> {
+fn query_vectors(
+    index: &KbIndex,
+    queries: &[(String, String)],
+) -> Result<Vec<Option<Vec<f32>>>, Error> {
     Ok(match index.embedder() {
         Some(embedder) => {
             let texts: Vec<&str> = queries.iter().map(|(t, _)| t.as_str()).collect();

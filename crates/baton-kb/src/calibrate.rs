@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::Article;
 use crate::confidence::{
     CONFIDENCE_FEATURES, Calibration, ConfidenceCoefficients, ConfidenceFeatures, FitSummary,
     sigmoid,
@@ -11,7 +12,6 @@ use crate::confidence::{
 use crate::embedding::{CachedEmbedder, Embedder};
 use crate::index::{Candidate, IndexError, IndexOptions, KbIndex};
 use crate::ranking::{FEATURES, RankingWeights, feature};
-use crate::Article;
 
 /// Folds of the knowledge-base cross-validation.
 const FOLDS: usize = 5;
@@ -85,7 +85,11 @@ pub fn fit_on_kb_with(
             let cached = CachedEmbedder::new(inner.clone(), usize::MAX);
             let texts: Vec<&str> = articles
                 .iter()
-                .flat_map(|a| a.phrasings().into_iter().chain(a.questions.iter().map(|q| q.trim())))
+                .flat_map(|a| {
+                    a.phrasings()
+                        .into_iter()
+                        .chain(a.questions.iter().map(|q| q.trim()))
+                })
                 .collect();
             cached.embed(&texts)?;
             Some(Arc::new(cached))
@@ -189,7 +193,12 @@ fn question_fold(i: usize, j: usize) -> usize {
 
 fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibration {
     let prior = &fit.prior;
-    let ranking = fit_ranking(samples, &prior.ranking, fit.prior_strength, fit.hold_lexical);
+    let ranking = fit_ranking(
+        samples,
+        &prior.ranking,
+        fit.prior_strength,
+        fit.hold_lexical,
+    );
     let calibration = Calibration {
         ranking,
         ..prior.clone()
@@ -343,7 +352,12 @@ fn fit_confidence(
     if dense {
         centre.push(prior.dense);
     }
-    let strength = strengths(n, strength, &[CONFIDENCE_FEATURES + 1], hold_lexical && dense);
+    let strength = strengths(
+        n,
+        strength,
+        &[CONFIDENCE_FEATURES + 1],
+        hold_lexical && dense,
+    );
     let coefficients = minimise(&centre, &strength, |w| {
         let mut loss = 0.0;
         let mut grad = vec![0.0; n];

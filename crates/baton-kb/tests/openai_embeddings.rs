@@ -12,9 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use baton_kb::{
-    Embedder, EmbeddingError, IndexOptions, KbIndex, OpenAiEmbeddings, OpenAiOptions,
-};
+use baton_kb::{Embedder, EmbeddingError, IndexOptions, KbIndex, OpenAiEmbeddings, OpenAiOptions};
 use common::LexiconEmbedder;
 use serde_json::{Value, json};
 
@@ -157,7 +155,9 @@ fn a_server_error_is_retried_until_it_succeeds() {
 #[test]
 fn a_server_error_after_the_last_retry_is_reported_with_its_status() {
     let (url, recorded) = serve(&[Behaviour::Status(503); 3]);
-    let err = client(&url, |o| o.retries = 1).embed(&["refund"]).unwrap_err();
+    let err = client(&url, |o| o.retries = 1)
+        .embed(&["refund"])
+        .unwrap_err();
     assert!(
         matches!(err, EmbeddingError::Status { status: 503, .. }),
         "{err}"
@@ -169,7 +169,9 @@ fn a_server_error_after_the_last_retry_is_reported_with_its_status() {
 #[test]
 fn a_refused_key_is_not_retried() {
     let (url, recorded) = serve(&[Behaviour::Status(401)]);
-    let err = client(&url, |o| o.retries = 3).embed(&["refund"]).unwrap_err();
+    let err = client(&url, |o| o.retries = 3)
+        .embed(&["refund"])
+        .unwrap_err();
     assert!(
         matches!(err, EmbeddingError::Unauthorized { status: 401, .. }),
         "{err}"
@@ -193,7 +195,13 @@ fn a_silent_endpoint_times_out() {
         .embed(&["refund"])
         .unwrap_err();
     assert!(
-        matches!(err, EmbeddingError::Timeout { timeout_ms: 300, .. }),
+        matches!(
+            err,
+            EmbeddingError::Timeout {
+                timeout_ms: 300,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_millis(2_500));

@@ -138,10 +138,16 @@ impl EmbeddingsConfig {
                     return Err(invalid(&key("model"), "must name a model".to_string()));
                 }
                 if self.timeout_ms == 0 {
-                    return Err(invalid(&key("timeout_ms"), "must be at least 1".to_string()));
+                    return Err(invalid(
+                        &key("timeout_ms"),
+                        "must be at least 1".to_string(),
+                    ));
                 }
                 if self.batch_size == 0 {
-                    return Err(invalid(&key("batch_size"), "must be at least 1".to_string()));
+                    return Err(invalid(
+                        &key("batch_size"),
+                        "must be at least 1".to_string(),
+                    ));
                 }
                 if let Some(var) = &self.api_key_env
                     && std::env::var_os(var).is_none_or(|v| v.is_empty())

@@ -141,9 +141,9 @@ impl KnowledgeBase {
             None => (KbIndex::build(&articles, options)?, false),
             Some(embeddings) => {
                 let embedder = embeddings.articles.clone();
-                let articles = articles.clone();
+                let to_embed = articles.clone();
                 let built = tokio::task::spawn_blocking(move || {
-                    KbIndex::build_with_embedder(&articles, options, embedder)
+                    KbIndex::build_with_embedder(&to_embed, options, embedder)
                 })
                 .await;
                 match built {
@@ -198,12 +198,9 @@ impl KnowledgeBase {
         k: usize,
     ) -> Result<Retrieval, baton_kb::IndexError> {
         let vector = self.embed_question(loaded, question).await;
-        loaded.index.retrieve_with(
-            question,
-            k,
-            loaded.index.calibration(),
-            vector.as_deref(),
-        )
+        loaded
+            .index
+            .retrieve_with(question, k, loaded.index.calibration(), vector.as_deref())
     }
 
     fn current(&self) -> Arc<Loaded> {
@@ -305,5 +302,82 @@ impl KnowledgeBase {
         };
         *guard = Arc::new(loaded);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use baton_kb::EmbeddingError;
+    use baton_store::Durability;
+
+    use super::*;
+
+    /// Two concepts (refund, password) as unit vectors; fails while `down` is set.
+    #[derive(Debug, Default)]
+    struct Switchable {
+        down: AtomicBool,
+    }
+
+    impl Embedder for Switchable {
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbeddingError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(EmbeddingError::Connection {
+                    url: "http://127.0.0.1:9/v1/embeddings".into(),
+                    message: "connection refused".into(),
+                });
+            }
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let t = t.to_lowercase();
+                    let mut v = vec![
+                        f32::from(u8::from(t.contains("refund") || t.contains("money"))),
+                        f32::from(u8::from(t.contains("password"))),
+                    ];
+                    baton_kb::normalise(&mut v);
+                    v
+                })
+                .collect())
+        }
+
+        fn describe(&self) -> String {
+            "switchable".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_embedder_falls_back_to_lexical_retrieval_for_that_question() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+        let store = baton_store::open(&url, Durability::Process).await.unwrap();
+        let articles = vec![
+            Article::new("refund", "Request a refund", "Orders, then Return.")
+                .with_questions(["how do I get a refund"]),
+            Article::new("password", "Reset your password", "Use the Forgot link.")
+                .with_questions(["I forgot my password"]),
+        ];
+        write_articles(&*store, &articles, Vec::new(), false, "test", Utc::now())
+            .await
+            .unwrap();
+        let embedder = Arc::new(Switchable::default());
+        let kb = KnowledgeBase::load(&*store, IndexOptions::default(), Some(embedder.clone()))
+            .await
+            .unwrap();
+
+        // Dense: no word in common with the refund article.
+        let (_, considered) = kb.retrieve_for_reply("can I have my money back?", 2).await;
+        assert_eq!(considered[0].id, "refund", "{considered:?}");
+        let found = kb.retrieve("can I have my money back?", 2).await.unwrap();
+        assert!(found.features.unwrap().dense.is_some());
+
+        embedder.down.store(true, Ordering::SeqCst);
+        let (_, considered) = kb
+            .retrieve_for_reply("how do I reset my password?", 2)
+            .await;
+        assert_eq!(considered[0].id, "password", "{considered:?}");
+        let found = kb.retrieve("how do I reset my password?", 2).await.unwrap();
+        assert_eq!(found.features.unwrap().dense, None);
     }
 }

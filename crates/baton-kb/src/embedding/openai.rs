@@ -209,8 +209,8 @@ impl OpenAiEmbeddings {
             url: self.url.clone(),
             message,
         };
-        let answer: EmbeddingsResponse =
-            serde_json::from_str(body).map_err(|e| malformed(format!("not the expected JSON: {e}")))?;
+        let answer: EmbeddingsResponse = serde_json::from_str(body)
+            .map_err(|e| malformed(format!("not the expected JSON: {e}")))?;
         if answer.data.len() != expected {
             return Err(malformed(format!(
                 "{} embeddings for {expected} texts",
@@ -256,13 +256,13 @@ impl Embedder for OpenAiEmbeddings {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(self.options.batch_size) {
             let vectors = self.batch(chunk)?;
-            if let (Some(first), Some(new)) = (out.first().map(Vec::len), vectors.first()) {
-                if new.len() != first {
-                    return Err(EmbeddingError::Malformed {
-                        url: self.url.clone(),
-                        message: "batches answered with embeddings of different lengths".into(),
-                    });
-                }
+            if let (Some(first), Some(new)) = (out.first().map(Vec::len), vectors.first())
+                && new.len() != first
+            {
+                return Err(EmbeddingError::Malformed {
+                    url: self.url.clone(),
+                    message: "batches answered with embeddings of different lengths".into(),
+                });
             }
             out.extend(vectors);
         }

@@ -28,10 +28,31 @@ pub struct LexiconEmbedder {
 
 /// The concepts of [`LexiconEmbedder`], one dimension each.
 const LEXICON: &[(&str, &[&str])] = &[
-    ("refund", &["refund", "refunds", "money", "back", "reimburse", "reimbursed"]),
-    ("password", &["password", "login", "sign", "credentials", "locked"]),
-    ("invoice", &["invoice", "invoices", "bill", "receipt", "billing"]),
-    ("delivery", &["delivery", "shipping", "parcel", "package", "arrive", "arrived"]),
+    (
+        "refund",
+        &[
+            "refund",
+            "refunds",
+            "money",
+            "back",
+            "reimburse",
+            "reimbursed",
+        ],
+    ),
+    (
+        "password",
+        &["password", "login", "sign", "credentials", "locked"],
+    ),
+    (
+        "invoice",
+        &["invoice", "invoices", "bill", "receipt", "billing"],
+    ),
+    (
+        "delivery",
+        &[
+            "delivery", "shipping", "parcel", "package", "arrive", "arrived",
+        ],
+    ),
     ("account", &["account", "profile", "delete", "close"]),
 ];
 
