@@ -144,6 +144,17 @@ fn a_good_answer_gives_unit_vectors_in_input_order_in_batches() {
     assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
 }
 
+#[tokio::test]
+async fn the_client_is_built_inside_an_async_runtime_and_embeds_on_a_blocking_thread() {
+    let (url, _) = serve(&[]);
+    let client = client(&url, |_| {});
+    let vectors = tokio::task::spawn_blocking(move || client.embed(&["refund please"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(vectors.len(), 1);
+}
+
 #[test]
 fn a_server_error_is_retried_until_it_succeeds() {
     let (url, recorded) = serve(&[Behaviour::Status(500), Behaviour::Status(429)]);

@@ -91,7 +91,9 @@ enum Attempt {
 }
 
 impl OpenAiEmbeddings {
-    /// A client for this endpoint. Builds no connection yet.
+    /// A client for this endpoint. Builds no connection yet. Can be called anywhere, also
+    /// inside an async runtime; [`Embedder::embed`] blocks, so call it where blocking is
+    /// allowed (`spawn_blocking`, `block_in_place`, a plain thread).
     pub fn new(options: OpenAiOptions) -> Result<Self, EmbeddingError> {
         let base = options.base_url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -108,10 +110,20 @@ impl OpenAiEmbeddings {
                 "the batch size must be at least 1".into(),
             ));
         }
-        let client = reqwest::blocking::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(|e| EmbeddingError::Config(e.to_string()))?;
+        // The blocking client refuses to be built inside an async runtime (debug builds
+        // panic), and servers build it at start inside one: build it on a plain thread.
+        let timeout = options.timeout;
+        let client = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    reqwest::blocking::Client::builder()
+                        .timeout(timeout)
+                        .build()
+                })
+                .join()
+        })
+        .map_err(|_| EmbeddingError::Config("building the HTTP client panicked".into()))?
+        .map_err(|e| EmbeddingError::Config(e.to_string()))?;
         Ok(Self {
             client,
             url: format!("{base}/embeddings"),
