@@ -18,6 +18,7 @@ pub mod knowledge;
 pub mod policy;
 pub mod state;
 pub mod stream;
+pub mod web;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};

@@ -3,6 +3,7 @@
 mod analyze;
 mod bench;
 mod bench_handoff;
+mod demo;
 mod export;
 mod kb;
 mod policy;
@@ -25,6 +26,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Try Baton in one command: a demo product with the chat widget, the agent console,
+    /// demo agents (their sign-in keys printed), the demo knowledge base and a demo policy,
+    /// all in a local SQLite file (./baton-demo/baton.db).
+    Demo(demo::DemoArgs),
     /// Run the HTTP and WebSocket server.
     ///
     /// Prints `listening on http://ADDR` once ready. Without a configuration file Baton
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(args) => demo::run(args).await,
         Command::Serve { data, listen } => {
             let mut config = data.load()?;
             if let Some(listen) = listen {

@@ -543,7 +543,8 @@ impl Policy {
         let mut triggers = Vec::new();
 
         let hr = &s.human_request;
-        if hr.detected && hr.score >= t.explicit_request {
+        let asked_for_person = hr.detected && hr.score >= t.explicit_request;
+        if asked_for_person {
             triggers.push(Trigger {
                 kind: TriggerKind::ExplicitRequest,
                 rule: eff.rule("explicit_request"),
@@ -614,7 +615,10 @@ impl Policy {
                 evidence: s.looping.reasons.clone(),
             });
         }
+        // A turn that asks for a person is not put to the knowledge base: how well an article
+        // would have matched it says nothing about why it goes to a person.
         if eff.on(TriggerKind::Confidence)
+            && !asked_for_person
             && turn.question
             && let Some(c) = turn.confidence
             && c < t.confidence

@@ -200,6 +200,15 @@ fn low_confidence_escalates_only_on_questions_with_a_knowledge_base() {
             )
             .escalates()
     );
+    // A turn that asks for a person goes on that alone: the article it would have matched
+    // is not a reason.
+    let person = policy.decide(
+        &turn("Thanks, but I'd like to talk to a human please", Some(0.01)),
+        &CustomerContext::default(),
+        tuesday_morning(),
+        Some(1),
+    );
+    assert_eq!(kinds(&person), ["explicit_request"], "{person:?}");
 }
 
 #[test]

@@ -93,6 +93,7 @@ pub fn router(state: SharedState) -> Router {
                 ([(header::CONTENT_TYPE, "application/json")], openapi_json)
             }),
         )
+        .merge(crate::web::router())
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(record_metrics))

@@ -1,0 +1,399 @@
+// The agent console: sign in with an API key, then the inbox (queue on the left, the
+// conversation in the middle, the brief on the right) kept live by the agent stream, and for
+// admins the supervisor view and the admin pages. Keyboard first: j/k move through the queue,
+// a accepts, d declines, r replies, e resolves, ? shows the keys.
+
+import { Api, forgetKey, savedKey } from "./api.js";
+import { fill, h, typing } from "./dom.js";
+import * as alerts from "./alerts.js";
+import { renderQueue, tickWaits } from "./queue.js";
+import { ConversationView } from "./conversation.js";
+import { renderSupervisor } from "./supervisor.js";
+import { renderAgents, renderKnowledge, renderPolicy } from "./admin.js";
+
+const root = document.getElementById("app");
+
+const app = {
+  api: null,
+  /** The signed-in agent (profile, presence, load). */
+  me: null,
+  /** Open handoffs by id, as the stream reports them. */
+  handoffs: new Map(),
+  /** Briefs that came with offers, by handoff id. */
+  offers: new Map(),
+  agents: new Map(),
+  teams: new Map(),
+  selected: null,
+  alerted: new Set(),
+  stopStream: null,
+  view: null,
+
+  toast(text, kind = "") {
+    const area = document.getElementById("toasts");
+    if (!area) return;
+    const note = h("div", { class: `toast ${kind}`, role: kind === "bad" ? "alert" : "status" }, text);
+    area.append(note);
+    setTimeout(() => note.remove(), 5000);
+  },
+
+  /** An action changed a handoff: update the queue at once (the stream confirms later). */
+  handoffUpdated(handoff) {
+    upsert(handoff);
+    renderInboxQueue();
+    refreshMe();
+  },
+
+  openHandoff(id) {
+    app.selected = id;
+    if (location.hash !== "#/inbox") location.hash = "#/inbox";
+    else route();
+  },
+};
+
+// ---- Sign-in ------------------------------------------------------------------------------
+
+function signInScreen(message) {
+  const key = h("input", { id: "key", type: "password", autocomplete: "off", required: true, placeholder: "bk_…", spellcheck: "false" });
+  const error = h("p", { class: "error", role: "alert" }, message || "");
+  const form = h(
+    "form",
+    {
+      class: "signin",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        alerts.unlock();
+        const api = new Api(key.value.trim());
+        try {
+          const me = await api.get("/v1/agent/me");
+          api.remember();
+          start(api, me);
+        } catch (err) {
+          fill(error, err.status === 401 ? "That key is not valid (or the account is disabled)." : err.message);
+        }
+      },
+    },
+    h("img", { src: "/console/icon.svg", alt: "", width: "40", height: "40" }),
+    h("h1", {}, "Baton console"),
+    h("label", { for: "key" }, "Your API key"),
+    key,
+    h("button", { class: "btn primary", type: "submit", id: "sign-in" }, "Sign in"),
+    error,
+    h("p", { class: "muted small" }, "An admin creates your key (baton admin create-agent, or Agents in this console). It is kept in this tab only."),
+  );
+  fill(root, h("main", { class: "signin-page" }, form));
+  key.focus();
+}
+
+async function start(api, me) {
+  app.api = api;
+  app.me = { ...me.agent };
+  const policy = await api.get("/v1/policy").catch(() => null);
+  app.teams = new Map(((policy && policy.policy.teams) || []).map((t) => [t.name, t]));
+  await loadAgents();
+  shell();
+  app.stopStream = api.stream(onFrame, (up) => {
+    const live = document.getElementById("live");
+    if (live) {
+      live.textContent = up ? "Live" : "Reconnecting…";
+      live.className = `live ${up ? "up" : "down"}`;
+    }
+  });
+  setInterval(() => {
+    const queue = document.getElementById("queue");
+    if (queue) tickWaits(queue);
+  }, 1000);
+  // Sound needs a gesture after a reload that skipped the sign-in form.
+  document.addEventListener("click", alerts.unlock, { once: true });
+  addEventListener("hashchange", route);
+  route();
+}
+
+async function loadAgents() {
+  if (app.me.role !== "admin") {
+    app.agents = new Map([[app.me.id, app.me]]);
+    return;
+  }
+  const { agents } = await app.api.get("/v1/admin/agents");
+  app.agents = new Map(agents.map((a) => [a.id, a]));
+}
+
+function signOut() {
+  if (app.stopStream) app.stopStream();
+  forgetKey();
+  location.hash = "";
+  location.reload();
+}
+
+// ---- Shell --------------------------------------------------------------------------------
+
+function shell() {
+  const admin = app.me.role === "admin";
+  const nav = [
+    ["#/inbox", "Inbox"],
+    ...(admin ? [["#/supervisor", "Supervisor"], ["#/agents", "Agents"], ["#/kb", "Knowledge base"]] : []),
+    ["#/policy", "Policy"],
+  ];
+  const presence = h(
+    "select",
+    { id: "presence", "aria-label": "Your presence" },
+    ["online", "away", "offline"].map((p) => h("option", { value: p, selected: app.me.presence === p }, p[0].toUpperCase() + p.slice(1))),
+  );
+  presence.addEventListener("change", async () => {
+    try {
+      app.me = { ...app.me, ...(await app.api.put("/v1/agent/presence", { presence: presence.value })) };
+      updateMe();
+      app.toast(presence.value === "online" ? "You're online: offers come to you." : `You're ${presence.value}.`);
+    } catch (error) {
+      app.toast(error.message, "bad");
+    }
+  });
+  fill(
+    root,
+    h(
+      "header",
+      { class: "topbar" },
+      h("a", { class: "brand", href: "#/inbox" }, h("img", { src: "/console/icon.svg", alt: "", width: "24", height: "24" }), "Baton"),
+      h("nav", { "aria-label": "Console" }, nav.map(([href, label]) => h("a", { href, dataset: { nav: href } }, label))),
+      h("span", { class: "spacer" }),
+      h("span", { id: "live", class: "live down", role: "status" }, "Connecting…"),
+      h("span", { class: `presence-dot ${app.me.presence}`, id: "presence-dot", "aria-hidden": "true" }),
+      presence,
+      h("span", { id: "load", class: "load", title: "Conversations you hold / your capacity" }),
+      h("span", { class: "me" }, app.me.name),
+      h("button", { class: "btn small", type: "button", id: "sign-out", onclick: signOut }, "Sign out"),
+    ),
+    h("div", { id: "view", class: "view" }),
+    h("div", { id: "toasts", class: "toasts" }),
+  );
+  updateMe();
+}
+
+function updateMe() {
+  const load = document.getElementById("load");
+  if (load) load.textContent = `${app.me.active ?? 0}/${app.me.capacity ?? "?"}`;
+  const dot = document.getElementById("presence-dot");
+  if (dot) dot.className = `presence-dot ${app.me.presence}`;
+  const select = document.getElementById("presence");
+  if (select && select.value !== app.me.presence) select.value = app.me.presence;
+}
+
+let meTimer = null;
+function refreshMe() {
+  clearTimeout(meTimer);
+  meTimer = setTimeout(async () => {
+    try {
+      const me = await app.api.get("/v1/agent/me");
+      app.me = { ...me.agent };
+      updateMe();
+    } catch {
+      // The stream's reconnect will catch up.
+    }
+  }, 300);
+}
+
+// ---- Routing between pages ----------------------------------------------------------------
+
+async function route() {
+  const page = location.hash.replace(/^#\/?/, "") || "inbox";
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === `#/${page}`) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  const view = document.getElementById("view");
+  if (!view) return;
+  try {
+    if (page === "inbox") return inbox(view);
+    app.view = null;
+    view.className = "view page-view";
+    if (page === "supervisor") await renderSupervisor(view, app);
+    else if (page === "agents") await renderAgents(view, app);
+    else if (page === "kb") await renderKnowledge(view, app);
+    else if (page === "policy") await renderPolicy(view, app);
+    else fill(view, h("p", { class: "pad" }, "No such page."));
+  } catch (error) {
+    fill(view, h("p", { class: "error pad", role: "alert" }, error.message));
+  }
+}
+
+function inbox(view) {
+  view.className = "view inbox";
+  const queue = h("div", { id: "queue", class: "queue-body" });
+  const main = h("section", { id: "conversation", class: "conversation", "aria-label": "Conversation" });
+  const side = h("aside", { id: "brief", class: "brief", "aria-label": "Brief" });
+  fill(
+    view,
+    h("aside", { class: "queue", "aria-label": "Queue" }, h("h2", { class: "col-title" }, "Queue"), queue),
+    main,
+    side,
+  );
+  app.view = new ConversationView(app, main, side);
+  renderInboxQueue();
+  if (app.selected) select(app.selected);
+}
+
+function renderInboxQueue() {
+  const container = document.getElementById("queue");
+  if (!container) return;
+  app.order = renderQueue(container, {
+    handoffs: [...app.handoffs.values()],
+    me: app.me.id,
+    agents: app.agents,
+    selected: app.selected,
+    teams: app.teams,
+    onSelect: (id) => select(id),
+  });
+  const offers = [...app.handoffs.values()].filter((x) => x.status === "offered" && x.offer && x.offer.agent_id === app.me.id).length;
+  alerts.titleCount(offers);
+}
+
+async function select(id) {
+  app.selected = id;
+  renderInboxQueue();
+  if (!app.view) return;
+  try {
+    await app.view.show(id, app.offers.get(id));
+  } catch (error) {
+    app.toast(error.message, "bad");
+  }
+}
+
+// ---- The agent stream ---------------------------------------------------------------------
+
+function upsert(handoff) {
+  if (handoff.status === "closed") app.handoffs.delete(handoff.id);
+  else app.handoffs.set(handoff.id, handoff);
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "hello":
+      if (frame.agent) app.me = { ...frame.agent };
+      app.handoffs = new Map((frame.queue || []).map((x) => [x.id, x]));
+      updateMe();
+      renderInboxQueue();
+      for (const handoff of app.handoffs.values()) {
+        if (handoff.status === "offered" && handoff.offer.agent_id === app.me.id) offered(handoff, null);
+      }
+      break;
+    case "offer":
+      app.offers.set(frame.handoff.id, { handoff: frame.handoff, brief: frame.brief, brief_text: frame.brief_text });
+      upsert(frame.handoff);
+      renderInboxQueue();
+      offered(frame.handoff, frame.brief);
+      break;
+    case "handoff":
+      upsert(frame.handoff);
+      if (app.offers.has(frame.handoff.id)) app.offers.get(frame.handoff.id).handoff = frame.handoff;
+      if (app.view) app.view.handoffChanged(frame.handoff);
+      renderInboxQueue();
+      if (frame.handoff.agent_id === app.me.id || (frame.handoff.offer && frame.handoff.offer.agent_id === app.me.id) || frame.step === "offered") refreshMe();
+      break;
+    case "event":
+      if (app.view) app.view.event(frame.conversation_id, frame.event);
+      break;
+    default:
+      break;
+  }
+}
+
+/** A new offer: sound, a desktop notification, and open it when nothing else is open. */
+function offered(handoff, brief) {
+  if (app.alerted.has(handoff.id)) return;
+  app.alerted.add(handoff.id);
+  alerts.beep();
+  const team = (app.teams.get(handoff.team) || {}).display_name || handoff.team || "Support";
+  alerts.notify(`New conversation for ${team}`, brief ? brief.needs : handoff.route_reason, () => app.openHandoff(handoff.id));
+  const current = app.selected && app.handoffs.get(app.selected);
+  const busy = current && current.status === "assigned" && current.agent_id === app.me.id;
+  if (["", "inbox"].includes(location.hash.replace(/^#\/?/, "")) && !busy) select(handoff.id);
+  else app.toast(`New offer for ${team}: open the inbox to accept.`);
+}
+
+// ---- Keyboard -----------------------------------------------------------------------------
+
+document.addEventListener("keydown", (e) => {
+  if (!app.api || e.altKey || e.ctrlKey || e.metaKey || typing(e)) return;
+  if (document.querySelector("dialog[open]")) return;
+  const inboxOpen = Boolean(document.getElementById("queue"));
+  const move = (step) => {
+    const order = app.order || [];
+    if (!order.length) return;
+    const at = order.findIndex((x) => x.id === app.selected);
+    const next = order[Math.min(order.length - 1, Math.max(0, at + step))];
+    select(next.id).then(() => {
+      const item = document.querySelector(`[data-handoff="${next.id}"]`);
+      if (item) item.focus();
+    });
+  };
+  switch (e.key) {
+    case "j":
+    case "ArrowDown":
+      if (inboxOpen && !(e.target instanceof HTMLSelectElement)) {
+        e.preventDefault();
+        move(1);
+      }
+      break;
+    case "k":
+    case "ArrowUp":
+      if (inboxOpen) {
+        e.preventDefault();
+        move(-1);
+      }
+      break;
+    case "a":
+      if (app.view) app.view.accept();
+      break;
+    case "d":
+      if (app.view) app.view.decline();
+      break;
+    case "r":
+      if (app.view) {
+        e.preventDefault();
+        app.view.focusReply();
+      }
+      break;
+    case "e":
+      if (app.view) app.view.resolveDialog();
+      break;
+    case "?":
+      help();
+      break;
+    default:
+      break;
+  }
+});
+
+function help() {
+  const dialog = h(
+    "dialog",
+    { class: "dialog" },
+    h(
+      "form",
+      { method: "dialog", class: "dialog-form" },
+      h("h2", {}, "Keyboard"),
+      h(
+        "dl",
+        { class: "keys" },
+        [["j / ↓", "next in the queue"], ["k / ↑", "previous"], ["a", "accept the offer"], ["d", "decline the offer"], ["r", "write a reply"], ["Ctrl+Enter", "send"], ["e", "resolve"], ["?", "this help"]].map(([k, v]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, v)]),
+      ),
+      h("div", { class: "dialog-buttons" }, h("button", { class: "btn primary", type: "submit" }, "Close")),
+    ),
+  );
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.showModal();
+}
+
+// ---- Start --------------------------------------------------------------------------------
+
+(async () => {
+  const key = savedKey();
+  if (!key) return signInScreen();
+  const api = new Api(key);
+  try {
+    start(api, await api.get("/v1/agent/me"));
+  } catch (error) {
+    forgetKey();
+    signInScreen(error.status === 401 ? "Your key no longer works; sign in again." : error.message);
+  }
+})();

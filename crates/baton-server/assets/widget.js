@@ -1,0 +1,860 @@
+// Baton's chat widget. A host product embeds it with one tag:
+//
+//   <script src="https://baton.example/widget.js" data-baton-url="https://baton.example"
+//           data-identity-token="SIGNED_JWT" data-title="Support" defer></script>
+//
+// It draws a chat bubble and a panel inside a shadow root (the host page's CSS cannot reach
+// it), talks to Baton's customer API, follows the conversation over a WebSocket that resumes
+// from the last event it saw, and reports page views (single-page-app route changes too),
+// clicks on elements marked `data-baton-action` and JavaScript errors as page events.
+// Everything people write is rendered as text, never as markup.
+(() => {
+  "use strict";
+
+  const script = document.currentScript;
+  if (!script || window.Baton) return;
+
+  // ---- Configuration, from the script tag -------------------------------------------------
+
+  const base = new URL(script.dataset.batonUrl || "/", script.src).href.replace(/\/+$/, "");
+  const identityToken = script.dataset.identityToken || null;
+  const title = script.dataset.title || "Support";
+  const who = identityToken ? subjectOf(identityToken) : "anonymous";
+  const storeKey = `baton:${base}:${who}`;
+  const trailKey = `baton:${base}:trail`;
+  const openKey = `baton:${base}:open`;
+
+  /** The `sub` claim of the identity token: conversations are kept per person. */
+  function subjectOf(token) {
+    try {
+      const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return String(JSON.parse(atob(payload)).sub || "identified");
+    } catch {
+      return "identified";
+    }
+  }
+
+  function readJson(storage, key, fallback) {
+    try {
+      const value = storage.getItem(key);
+      return value ? JSON.parse(value) : fallback;
+    } catch {
+      return fallback;
+    }
+  }
+
+  function writeJson(storage, key, value) {
+    try {
+      if (value === null) storage.removeItem(key);
+      else storage.setItem(key, JSON.stringify(value));
+    } catch {
+      // Storage can be full or forbidden; the widget still works for this page.
+    }
+  }
+
+  // ---- State ------------------------------------------------------------------------------
+
+  /** `{id, token, anonymous}` once a conversation exists. */
+  let conversation = readJson(localStorage, storeKey, null);
+  let state = "ai";
+  let agentName = null;
+  let offline = false;
+  let emailSaved = false;
+  let hadPerson = false;
+  let rated = false;
+  /** The highest `seq` the stream delivered: where a reconnect resumes. */
+  let cursor = 0;
+  /** Every `seq` already shown, whichever way it came (stream or a POST's reply). */
+  const seen = new Set();
+  /** Customer messages sent but not yet confirmed, by client_msg_id. */
+  const pending = new Map();
+  const feedbackGiven = new Set();
+  let socket = null;
+  let retryDelay = 1000;
+  let retryTimer = null;
+  let unread = 0;
+  let opening = null;
+  const loadedAt = Date.now();
+
+  // ---- The API ----------------------------------------------------------------------------
+
+  class HttpError extends Error {
+    constructor(status, body) {
+      super((body && body.error && body.error.message) || `HTTP ${status}`);
+      this.status = status;
+    }
+  }
+
+  async function call(method, path, body, attempts = 1) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const headers = { "content-type": "application/json" };
+        if (conversation) headers.authorization = `Bearer ${conversation.token}`;
+        const response = await fetch(base + path, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          keepalive: method === "POST" && path.endsWith("/events"),
+        });
+        const data = await response.json().catch(() => null);
+        if (!response.ok) throw new HttpError(response.status, data);
+        return data;
+      } catch (error) {
+        const retriable = !(error instanceof HttpError) || error.status >= 500;
+        if (!retriable || attempt >= attempts) throw error;
+        await sleep(500 * 2 ** attempt);
+      }
+    }
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function pageContext() {
+    return {
+      url: location.href,
+      title: document.title || undefined,
+      referrer: document.referrer || undefined,
+    };
+  }
+
+  /** Opens the conversation on the first message (resuming an identified customer's). */
+  function ensureConversation() {
+    if (conversation) return Promise.resolve(conversation);
+    if (!opening) {
+      opening = (async () => {
+        const created = await call(
+          "POST",
+          "/v1/conversations",
+          { identity_token: identityToken || undefined, page: pageContext(), resume: Boolean(identityToken) },
+          3,
+        );
+        conversation = { id: created.id, token: created.token, anonymous: created.anonymous };
+        writeJson(localStorage, storeKey, conversation);
+        await flushTrail();
+        connect();
+        return conversation;
+      })().finally(() => {
+        opening = null;
+      });
+    }
+    return opening;
+  }
+
+  /** Forgets a conversation the server no longer knows (or no longer lets us open). */
+  function forget() {
+    conversation = null;
+    writeJson(localStorage, storeKey, null);
+    if (socket) socket.close();
+    socket = null;
+  }
+
+  // ---- Page-aware context -----------------------------------------------------------------
+
+  let lastUrl = null;
+
+  /** Sends a page event, or keeps it until a conversation exists (the last 20). */
+  function track(kind, details = {}) {
+    const event = {
+      kind,
+      url: details.url || location.href,
+      label: details.label ? String(details.label).slice(0, 200) : undefined,
+      detail: details.detail ? String(details.detail).slice(0, 1000) : undefined,
+      at: new Date().toISOString(),
+    };
+    if (conversation) {
+      call("POST", `/v1/conversations/${conversation.id}/events`, event).catch(() => {});
+    } else {
+      const trail = readJson(sessionStorage, trailKey, []);
+      trail.push(event);
+      writeJson(sessionStorage, trailKey, trail.slice(-20));
+    }
+  }
+
+  async function flushTrail() {
+    const trail = readJson(sessionStorage, trailKey, []);
+    writeJson(sessionStorage, trailKey, null);
+    for (const event of trail) {
+      await call("POST", `/v1/conversations/${conversation.id}/events`, event).catch(() => {});
+    }
+  }
+
+  function pageView() {
+    if (location.href === lastUrl) return;
+    lastUrl = location.href;
+    track("page_view", { label: document.title || undefined });
+  }
+
+  for (const method of ["pushState", "replaceState"]) {
+    const original = history[method];
+    history[method] = function (...args) {
+      const result = original.apply(this, args);
+      // The host updates its title after the route change.
+      setTimeout(pageView, 0);
+      return result;
+    };
+  }
+  addEventListener("popstate", () => setTimeout(pageView, 0));
+  addEventListener("hashchange", pageView);
+
+  document.addEventListener(
+    "click",
+    (e) => {
+      const target = e.target instanceof Element ? e.target.closest("[data-baton-action]") : null;
+      if (!target) return;
+      track("click", {
+        label: target.getAttribute("data-baton-action"),
+        detail: (target.textContent || "").trim().replace(/\s+/g, " ").slice(0, 120) || undefined,
+      });
+    },
+    true,
+  );
+
+  addEventListener("error", (e) => {
+    if (!e.message) return;
+    const where = e.filename ? ` (${e.filename}:${e.lineno})` : "";
+    track("error", { label: "JavaScript error", detail: `${e.message}${where}` });
+  });
+  addEventListener("unhandledrejection", (e) => {
+    const reason = e.reason && e.reason.message ? e.reason.message : String(e.reason);
+    track("error", { label: "Unhandled promise rejection", detail: reason });
+  });
+
+  // ---- The stream -------------------------------------------------------------------------
+
+  function connect() {
+    if (!conversation || socket) return;
+    clearTimeout(retryTimer);
+    const url = new URL(`${base}/v1/conversations/${conversation.id}/stream`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("after", String(cursor));
+    url.searchParams.set("token", conversation.token);
+    const ws = new WebSocket(url.href);
+    socket = ws;
+    ws.onopen = () => {
+      retryDelay = 1000;
+      ui.connection(true);
+    };
+    ws.onmessage = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (typeof event.seq === "number") cursor = Math.max(cursor, event.seq);
+      // Replayed history does not count as unread; what arrives after the page loaded does.
+      accept(event, Date.parse(event.at) > loadedAt - 1000);
+    };
+    ws.onclose = (close) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (!conversation) return;
+      ui.connection(false);
+      if (close.code === 1008 || close.code === 4401) {
+        forget();
+        return;
+      }
+      retryTimer = setTimeout(() => {
+        // The stream refuses a conversation that is gone: check before retrying for ever.
+        call("GET", `/v1/conversations/${conversation.id}`)
+          .then(() => connect())
+          .catch((error) => {
+            if (error instanceof HttpError && (error.status === 401 || error.status === 404)) forget();
+            else connect();
+          });
+      }, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    };
+  }
+
+  addEventListener("online", () => {
+    if (conversation && !socket) {
+      retryDelay = 1000;
+      connect();
+    }
+  });
+
+  /** Takes one event, from wherever it came, exactly once. */
+  function accept(event, live) {
+    if (typeof event.seq !== "number" || seen.has(event.seq)) return;
+    seen.add(event.seq);
+    switch (event.type) {
+      case "message":
+        ui.message(event);
+        if (event.role === "system") readSystemMessage(event.text);
+        if (event.role === "agent") {
+          hadPerson = true;
+          if (event.author && !agentName) agentName = event.author;
+        }
+        if (live && event.role !== "customer" && !ui.isOpen()) ui.badge(++unread);
+        break;
+      case "state_changed":
+        setState(event.to);
+        break;
+      case "feedback":
+        feedbackGiven.add(event.message_seq);
+        ui.feedbackDone(event.message_seq);
+        break;
+      case "rating":
+        rated = true;
+        ui.notice(`You rated this conversation ${event.score} out of 5. Thank you!`, event.seq);
+        ui.rating(false);
+        break;
+      default:
+        break;
+    }
+    ui.status();
+  }
+
+  function setState(next) {
+    state = next;
+    if (next === "human") hadPerson = true;
+    if (next !== "waiting_human") offline = false;
+    if (next === "ai") agentName = null;
+    if (next === "resolved") ui.rating(hadPerson && !rated);
+    else ui.rating(false);
+    ui.emailCapture(next === "waiting_human" && offline && conversation && conversation.anonymous && !emailSaved);
+  }
+
+  /** System messages say who joined and how long the wait is; the status line echoes it. */
+  function readSystemMessage(text) {
+    const joined = /^(.+?)(?: from (.+?))? joined the conversation\.$/.exec(text);
+    if (joined) {
+      agentName = joined[1];
+      ui.team = joined[2] || null;
+      hadPerson = true;
+      return;
+    }
+    const line = /(You're [^.;]+ in line for [^.;]+)(?:; ([^.]+))?/.exec(text);
+    if (line) {
+      ui.waiting = line[2] ? `${line[1]} — ${line[2]}` : line[1];
+      offline = false;
+      return;
+    }
+    if (/Nobody from the team|very busy right now/.test(text)) {
+      offline = true;
+      ui.waiting = "Nobody is available right now — a person will reply here";
+      ui.emailCapture(conversation && conversation.anonymous && !emailSaved);
+    }
+  }
+
+  // ---- Sending ----------------------------------------------------------------------------
+
+  async function send(text) {
+    const clientMsgId = `m_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
+    const element = ui.pendingMessage(text, clientMsgId);
+    pending.set(clientMsgId, element);
+    await deliver(text, clientMsgId, element);
+  }
+
+  async function deliver(text, clientMsgId, element) {
+    ui.failed(element, false);
+    const typing = state === "ai";
+    if (typing) ui.typing(true);
+    try {
+      await ensureConversation();
+      const posted = await call(
+        "POST",
+        `/v1/conversations/${conversation.id}/messages`,
+        { client_msg_id: clientMsgId, text, page: pageContext() },
+        3,
+      );
+      accept(posted.message, false);
+      for (const reply of posted.replies || []) accept(reply, false);
+    } catch (error) {
+      if (error instanceof HttpError && (error.status === 401 || error.status === 404)) {
+        forget();
+      }
+      ui.failed(element, true, () => deliver(text, clientMsgId, element), error.message);
+    } finally {
+      if (typing) ui.typing(false);
+    }
+  }
+
+  async function giveFeedback(seq, helpful) {
+    try {
+      await call("POST", `/v1/conversations/${conversation.id}/feedback`, { message_seq: seq, helpful });
+      feedbackGiven.add(seq);
+      ui.feedbackDone(seq);
+    } catch (error) {
+      ui.alert(`Could not send your feedback: ${error.message}`);
+    }
+  }
+
+  async function rate(score, comment) {
+    await call("POST", `/v1/conversations/${conversation.id}/rating`, {
+      score,
+      comment: comment || undefined,
+    });
+    rated = true;
+  }
+
+  async function leaveEmail(email) {
+    await ensureConversation();
+    await call("POST", `/v1/conversations/${conversation.id}/contact`, { email });
+    emailSaved = true;
+  }
+
+  // ---- The view ---------------------------------------------------------------------------
+
+  const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: #1b1f24; }
+button, textarea, input { font: inherit; color: inherit; }
+.bubble { width: 56px; height: 56px; border-radius: 50%; border: 0; background: #1d4ed8; color: #fff;
+  box-shadow: 0 6px 20px rgba(15, 23, 42, .28); cursor: pointer; display: grid; place-items: center;
+  position: relative; }
+.bubble:hover { background: #1e40af; }
+.bubble svg { width: 26px; height: 26px; }
+.badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; padding: 0 6px;
+  border-radius: 10px; background: #b91c1c; color: #fff; font-size: 12px; font-weight: 700;
+  display: grid; place-items: center; }
+.badge[hidden] { display: none; }
+.msg code { font-family: ui-monospace, monospace; font-size: 13px; background: rgba(15, 23, 42, .07);
+  padding: 0 3px; border-radius: 4px; }
+.panel { position: absolute; right: 0; bottom: 72px; width: min(380px, calc(100vw - 40px));
+  height: min(580px, calc(100vh - 120px)); background: #fff; border-radius: 14px;
+  box-shadow: 0 12px 40px rgba(15, 23, 42, .3); display: flex; flex-direction: column; overflow: hidden; }
+.panel[hidden] { display: none; }
+header { background: #1d4ed8; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 10px; }
+header .titles { flex: 1; min-width: 0; }
+header h2 { margin: 0; font-size: 16px; font-weight: 650; }
+.status { font-size: 13px; color: #e0e7ff; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.close { background: transparent; border: 0; color: #fff; width: 32px; height: 32px; border-radius: 8px;
+  cursor: pointer; font-size: 22px; line-height: 1; }
+.close:hover { background: rgba(255, 255, 255, .15); }
+.conn { background: #fef3c7; color: #713f12; font-size: 13px; padding: 4px 14px; }
+.conn[hidden] { display: none; }
+.log { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column; gap: 10px;
+  background: #f8fafc; overscroll-behavior: contain; }
+.msg { max-width: 86%; padding: 9px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg .who { display: block; font-size: 12px; font-weight: 650; color: #475569; margin-bottom: 2px; }
+.customer { align-self: flex-end; background: #1d4ed8; color: #fff; border-bottom-right-radius: 4px; }
+.customer.pending { opacity: .7; }
+.customer.failed { background: #fee2e2; color: #7f1d1d; }
+.ai, .agent { align-self: flex-start; background: #fff; border: 1px solid #e2e8f0; border-bottom-left-radius: 4px; }
+.agent { border-color: #a7f3d0; background: #ecfdf5; }
+.system { align-self: center; text-align: center; color: #334155; font-size: 13px; max-width: 92%;
+  background: transparent; padding: 2px 8px; }
+.articles { margin: 8px 0 0; padding: 0; list-style: none; display: grid; gap: 4px; }
+.articles a { color: #1d4ed8; font-weight: 600; text-decoration: underline; }
+.choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+.choice, .chip { border: 1px solid #1d4ed8; background: #fff; color: #1d4ed8; border-radius: 16px;
+  padding: 4px 12px; cursor: pointer; font-size: 14px; }
+.choice:hover, .chip:hover, .chip[aria-pressed="true"] { background: #1d4ed8; color: #fff; }
+.helpful { display: flex; align-items: center; gap: 6px; margin-top: 8px; font-size: 13px; color: #475569; }
+.retry { margin-left: 6px; border: 0; background: none; color: inherit; text-decoration: underline; cursor: pointer; }
+.typing { align-self: flex-start; display: flex; gap: 4px; padding: 10px 12px; background: #fff;
+  border: 1px solid #e2e8f0; border-radius: 12px; }
+.typing[hidden] { display: none; }
+.typing i { width: 7px; height: 7px; border-radius: 50%; background: #64748b; animation: blink 1.2s infinite; }
+.typing i:nth-child(2) { animation-delay: .2s; } .typing i:nth-child(3) { animation-delay: .4s; }
+@keyframes blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+@media (prefers-reduced-motion: reduce) { .typing i { animation: none; } }
+.card { align-self: stretch; background: #fff; border: 1px solid #cbd5e1; border-radius: 12px; padding: 12px; }
+.card p { margin: 0 0 8px; font-weight: 600; }
+.card form { display: flex; flex-direction: column; gap: 8px; }
+.stars { display: flex; gap: 6px; }
+.card input, .card textarea { border: 1px solid #94a3b8; border-radius: 8px; padding: 7px 9px; width: 100%; }
+.primary { background: #1d4ed8; color: #fff; border: 0; border-radius: 8px; padding: 7px 14px; cursor: pointer;
+  font-weight: 600; align-self: flex-start; }
+.primary:disabled { background: #94a3b8; cursor: default; }
+.composer { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e2e8f0; background: #fff; }
+.composer textarea { flex: 1; resize: none; border: 1px solid #94a3b8; border-radius: 10px; padding: 8px 10px;
+  max-height: 120px; min-height: 40px; }
+.composer .primary { align-self: stretch; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
+@media (max-width: 480px) {
+  .root { right: 12px; bottom: 12px; }
+  .panel { position: fixed; inset: 0; width: auto; height: auto; border-radius: 0; }
+}`;
+
+  const ICON_CHAT =
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+
+  /** Builds an element: `h("button", {class: "x", onclick}, "text", child)`. */
+  function h(tag, props = {}, ...children) {
+    const element = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+      else if (key === "class") element.className = value;
+      else element.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      element.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return element;
+  }
+
+  /**
+   * AI answers quote articles written in Markdown: `**bold**` and `` `code` `` become
+   * elements, built as nodes (never parsed as markup); everything else stays text.
+   */
+  function emphasis(text) {
+    return String(text)
+      .split(/(\*\*[^*\n]+\*\*|`[^`\n]+`)/)
+      .map((part, i) => {
+        if (i % 2 === 0) return document.createTextNode(part);
+        return part.startsWith("**") ? h("strong", {}, part.slice(2, -2)) : h("code", {}, part.slice(1, -1));
+      });
+  }
+
+  function svgIcon(path) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const p = document.createElementNS(ns, "path");
+    p.setAttribute("d", path);
+    p.setAttribute("fill", "currentColor");
+    svg.append(p);
+    return svg;
+  }
+
+  /** Only web links are followed; article URLs may be relative to Baton. */
+  function safeUrl(url) {
+    try {
+      const resolved = new URL(url, `${base}/`);
+      return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  const ui = (() => {
+    const host = document.createElement("div");
+    host.id = "baton-widget";
+    const shadow = host.attachShadow({ mode: "open" });
+    if ("adoptedStyleSheets" in Document.prototype && "replaceSync" in CSSStyleSheet.prototype) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.append(h("style", {}, CSS));
+    }
+
+    const badgeEl = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
+    const bubble = h(
+      "button",
+      { class: "bubble", type: "button", "aria-label": `Open chat: ${title}`, "aria-expanded": "false", "aria-controls": "baton-panel" },
+      svgIcon(ICON_CHAT),
+      badgeEl,
+    );
+    const statusEl = h("div", { class: "status", role: "status", "aria-live": "polite" });
+    const closeButton = h("button", { class: "close", type: "button", "aria-label": "Close chat" }, "×");
+    const connEl = h("div", { class: "conn", hidden: true, role: "status" }, "Reconnecting…");
+    const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+    const typingEl = h("div", { class: "typing", hidden: true, role: "status", "aria-label": "The assistant is typing" }, h("i"), h("i"), h("i"));
+    const input = h("textarea", { id: "baton-input", rows: "1", placeholder: "Write a message…", "aria-label": "Message", maxlength: "4000" });
+    const sendButton = h("button", { class: "primary", type: "submit" }, "Send");
+    const composer = h("form", { class: "composer" }, input, sendButton);
+    const panel = h(
+      "section",
+      { class: "panel", id: "baton-panel", role: "dialog", "aria-label": title, hidden: true },
+      h("header", {}, h("div", { class: "titles" }, h("h2", {}, title), statusEl), closeButton),
+      connEl,
+      log,
+      composer,
+    );
+    const root = h("div", { class: "root" }, panel, bubble);
+    shadow.append(root);
+
+    const greeting = h(
+      "div",
+      { class: "msg system" },
+      "Hi! Ask a question and I'll answer from our help centre. A person from the team can take over whenever you like.",
+    );
+    log.append(greeting);
+
+    let emailCard = null;
+    let ratingCard = null;
+    let connectedOnce = false;
+
+    function scrollDown() {
+      log.scrollTop = log.scrollHeight;
+    }
+
+    /** Puts a shown event in `seq` order, before any message still on its way. */
+    function place(element, seq) {
+      element.dataset.seq = String(seq);
+      let before = null;
+      for (const child of log.children) {
+        if (child === greeting) continue;
+        const s = child.dataset.seq;
+        if (s === undefined || Number(s) > seq) {
+          before = child;
+          break;
+        }
+      }
+      if (before) log.insertBefore(element, before);
+      else log.insertBefore(element, typingEl.parentNode === log ? typingEl : null);
+      scrollDown();
+    }
+
+    function open(focus = true) {
+      panel.hidden = false;
+      bubble.setAttribute("aria-expanded", "true");
+      bubble.setAttribute("aria-label", `Close chat: ${title}`);
+      writeJson(sessionStorage, openKey, true);
+      unread = 0;
+      badge(0);
+      if (conversation && !socket) connect();
+      scrollDown();
+      if (focus) input.focus();
+    }
+
+    function close() {
+      panel.hidden = true;
+      bubble.setAttribute("aria-expanded", "false");
+      bubble.setAttribute("aria-label", `Open chat: ${title}`);
+      writeJson(sessionStorage, openKey, false);
+      bubble.focus();
+    }
+
+    function badge(count) {
+      badgeEl.hidden = count === 0;
+      badgeEl.textContent = String(count);
+    }
+
+    bubble.addEventListener("click", () => (panel.hidden ? open() : close()));
+    closeButton.addEventListener("click", close);
+    panel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") close();
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    input.addEventListener("input", () => {
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+    });
+    composer.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      input.style.height = "auto";
+      send(text);
+    });
+
+    function messageElement(event) {
+      const element = h("div", { class: `msg ${event.role}` });
+      if (event.role === "ai") element.append(h("span", { class: "who" }, "AI assistant"));
+      if (event.role === "agent") element.append(h("span", { class: "who" }, event.author || "Support"));
+      if (event.role === "customer") element.append(h("span", { class: "sr" }, "You: "));
+      element.append(...(event.role === "ai" ? emphasis(event.text) : [document.createTextNode(event.text)]));
+      const articles = (event.articles || []).map((article) => {
+        const url = article.url ? safeUrl(article.url) : null;
+        return h("li", {}, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, article.title) : article.title);
+      });
+      if (articles.length) element.append(h("ul", { class: "articles", "aria-label": "Articles" }, articles));
+      if (event.choices && event.choices.length) {
+        element.append(
+          h(
+            "div",
+            { class: "choices", role: "group", "aria-label": "Choose one" },
+            event.choices.map((choice) =>
+              h("button", { class: "choice", type: "button", onclick: () => send(choice.title) }, choice.title),
+            ),
+          ),
+        );
+      }
+      if (event.role === "ai" && articles.length && !feedbackGiven.has(event.seq)) {
+        element.append(
+          h(
+            "div",
+            { class: "helpful", role: "group", "aria-label": "Did this help?" },
+            "Did this help?",
+            h("button", { class: "chip", type: "button", onclick: () => giveFeedback(event.seq, true) }, "Yes"),
+            h("button", { class: "chip", type: "button", onclick: () => giveFeedback(event.seq, false) }, "No"),
+          ),
+        );
+      }
+      return element;
+    }
+
+    return {
+      team: null,
+      waiting: null,
+      isOpen: () => !panel.hidden,
+      open,
+      close,
+      badge,
+
+      message(event) {
+        const mine = event.role === "customer" && event.client_msg_id ? pending.get(event.client_msg_id) : null;
+        if (mine) {
+          pending.delete(event.client_msg_id);
+          mine.classList.remove("pending", "failed");
+          place(mine, event.seq);
+          return;
+        }
+        place(messageElement(event), event.seq);
+      },
+
+      pendingMessage(text) {
+        const element = h("div", { class: "msg customer pending" }, h("span", { class: "sr" }, "You: "), text);
+        log.insertBefore(element, typingEl.parentNode === log ? typingEl : null);
+        scrollDown();
+        return element;
+      },
+
+      failed(element, failed, retry, why) {
+        element.classList.toggle("failed", failed);
+        for (const old of element.querySelectorAll(".retry, .why")) old.remove();
+        if (failed) {
+          element.append(
+            h("span", { class: "why sr" }, ` Not sent: ${why}.`),
+            h("button", { class: "retry", type: "button", onclick: retry }, "Not sent — retry"),
+          );
+        }
+      },
+
+      notice(text, seq) {
+        place(h("div", { class: "msg system" }, text), seq);
+      },
+
+      alert(text) {
+        log.insertBefore(h("div", { class: "msg system", role: "alert" }, text), null);
+        scrollDown();
+      },
+
+      typing(on) {
+        if (on) {
+          log.append(typingEl);
+          typingEl.hidden = false;
+        } else {
+          typingEl.hidden = true;
+          typingEl.remove();
+        }
+        scrollDown();
+      },
+
+      feedbackDone(seq) {
+        const message = log.querySelector(`[data-seq="${seq}"]`);
+        const row = message && message.querySelector(".helpful");
+        if (row) row.replaceChildren("Thanks for your feedback.");
+      },
+
+      connection(up) {
+        if (up) connectedOnce = true;
+        connEl.hidden = up || !connectedOnce;
+      },
+
+      status() {
+        let text;
+        if (state === "waiting_human") text = ui.waiting || "Waiting for a person — they'll see everything above";
+        else if (state === "human") text = agentName ? `Chatting with ${agentName}${ui.team ? ` (${ui.team})` : ""}` : "A person is here";
+        else if (state === "resolved") text = "Resolved — write again any time";
+        else text = "AI assistant · ask for a person any time";
+        statusEl.textContent = text;
+      },
+
+      emailCapture(show) {
+        if (!show) {
+          if (emailCard) emailCard.remove();
+          emailCard = null;
+          return;
+        }
+        if (emailCard) return;
+        const field = h("input", { type: "email", required: true, autocomplete: "email", id: "baton-email", placeholder: "you@company.com" });
+        const button = h("button", { class: "primary", type: "submit" }, "Save email");
+        const form = h("form", {}, h("label", { for: "baton-email", class: "sr" }, "Email address"), field, button);
+        emailCard = h("div", { class: "card", role: "group", "aria-label": "Leave your email" }, h("p", {}, "Leave your email so the team knows who you are:"), form);
+        form.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          button.disabled = true;
+          try {
+            await leaveEmail(field.value.trim());
+            emailCard.replaceChildren(h("p", {}, `Thanks — we have ${field.value.trim()}.`));
+            emailCard = null;
+          } catch (error) {
+            button.disabled = false;
+            ui.alert(`Could not save your email: ${error.message}`);
+          }
+        });
+        log.insertBefore(emailCard, typingEl.parentNode === log ? typingEl : null);
+        scrollDown();
+      },
+
+      rating(show) {
+        if (!show) {
+          if (ratingCard) ratingCard.remove();
+          ratingCard = null;
+          return;
+        }
+        if (ratingCard) return;
+        let score = 0;
+        const labels = ["Very unhappy", "Unhappy", "Okay", "Happy", "Very happy"];
+        const submit = h("button", { class: "primary", type: "submit", disabled: true }, "Send rating");
+        const stars = labels.map((label, i) =>
+          h("button", { class: "chip", type: "button", "aria-pressed": "false", "aria-label": `${i + 1} of 5: ${label}`, "data-score": String(i + 1) }, `${i + 1} ★`),
+        );
+        for (const star of stars) {
+          star.addEventListener("click", () => {
+            score = Number(star.dataset.score);
+            for (const s of stars) s.setAttribute("aria-pressed", String(s === star));
+            submit.disabled = false;
+          });
+        }
+        const comment = h("textarea", { rows: "2", id: "baton-comment", placeholder: "Anything to add? (optional)" });
+        const form = h(
+          "form",
+          {},
+          h("div", { class: "stars", role: "group", "aria-label": "Your rating" }, stars),
+          h("label", { for: "baton-comment", class: "sr" }, "Comment"),
+          comment,
+          submit,
+        );
+        ratingCard = h("div", { class: "card rating", role: "group", "aria-label": "Rate this conversation" }, h("p", {}, "How did we do?"), form);
+        form.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          if (!score) return;
+          submit.disabled = true;
+          try {
+            await rate(score, comment.value.trim());
+            ui.rating(false);
+          } catch (error) {
+            submit.disabled = false;
+            ui.alert(`Could not send your rating: ${error.message}`);
+          }
+        });
+        log.insertBefore(ratingCard, null);
+        scrollDown();
+      },
+
+      mount() {
+        (document.body || document.documentElement).append(host);
+        ui.status();
+        if (readJson(sessionStorage, openKey, false)) open(false);
+      },
+    };
+  })();
+
+  // ---- Start ------------------------------------------------------------------------------
+
+  window.Baton = {
+    open: () => ui.open(),
+    close: () => ui.close(),
+    /** For the host product: report an error shown to the user, or an action taken. */
+    track: (kind, details) => track(kind, details),
+  };
+
+  function start() {
+    ui.mount();
+    pageView();
+    if (conversation) connect();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
