@@ -151,4 +151,12 @@ pub trait Responder: Send + Sync {
     fn uses_history(&self) -> bool {
         true
     }
+
+    /// A short summary of `conversation` for the person taking it over, when this responder
+    /// can write one; `None` leaves the brief's extractive summary in place. Like `respond`,
+    /// it never fails: a problem is logged and gives `None`.
+    async fn summarize(&self, conversation: &[Turn]) -> Option<String> {
+        let _ = conversation;
+        None
+    }
 }

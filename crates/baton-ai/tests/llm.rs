@@ -450,3 +450,67 @@ async fn the_configured_llm_responder_is_built_from_config() {
     );
     assert!(requests[0].body.get("response_format").is_none());
 }
+
+fn handed_over_conversation() -> Vec<Turn> {
+    vec![
+        Turn::new(
+            Role::Customer,
+            "We were charged twice for invoice INV-2231, card 4242 4242 4242 4242.",
+        ),
+        Turn::new(
+            Role::Ai,
+            "Invoices are under Billing → Invoices. Each has a PDF download.",
+        ),
+        Turn::new(Role::Customer, "That doesn't help, I need a refund today."),
+    ]
+}
+
+#[tokio::test]
+async fn the_model_writes_the_handoff_summary_from_redacted_text() {
+    let note = "Customer was charged twice for INV-2231 and wants a refund today; the AI only pointed to the invoice list.";
+    let server = FakeModel::start(vec![Step::Content(
+        serde_json::json!({ "summary": note }).to_string(),
+    )])
+    .await;
+    let responder = llm_responder(llm_config(&server, OnFailure::Fallback));
+
+    let summary = responder.summarize(&handed_over_conversation()).await;
+
+    assert_eq!(summary.as_deref(), Some(note));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        !requests[0].raw.contains("4242 4242"),
+        "the card number never leaves the process"
+    );
+    assert!(requests[0].raw.contains("INV-2231"));
+    let user: serde_json::Value = serde_json::from_str(
+        requests[0].body["messages"][1]["content"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(user["conversation"].as_array().map(Vec::len), Some(3));
+    assert_eq!(user["conversation"][1]["role"], "assistant");
+}
+
+#[tokio::test]
+async fn no_summary_when_the_model_fails_or_answers_badly() {
+    for step in [
+        Step::Content("Sure! Here is a summary without JSON.".into()),
+        Step::Content(r#"{"summary": "   "}"#.into()),
+        Step::Status(500),
+        slow_answer(),
+    ] {
+        let server = FakeModel::start(vec![step.clone()]).await;
+        let responder = llm_responder(timeout_config(&server, OnFailure::Escalate));
+        let summary = responder.summarize(&handed_over_conversation()).await;
+        assert_eq!(summary, None, "{step:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_builtin_responder_leaves_the_extractive_summary() {
+    let responder = build_responder(&ResponderConfig::default()).expect("built-in responder");
+    assert_eq!(responder.summarize(&handed_over_conversation()).await, None);
+}

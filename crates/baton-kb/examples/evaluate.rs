@@ -9,6 +9,15 @@
 //! Thresholds are chosen on validation splits only; figures are reported on test splits
 //! (validation for BANKING77-OOS, which has no test split here).
 //!
+//! With `--dense MODEL_DIR` (needs the `local-embeddings` feature) every index embeds its
+//! phrasings with the sentence-embedding model in that folder and ranks with dense similarity
+//! fused in; the figures are the same ones, with dense retrieval:
+//!
+//! ```text
+//! cargo run --release -p baton-kb --features local-embeddings --example evaluate -- \
+//!     ../shared/data/dev --dense /path/to/all-MiniLM-L6-v2
+//! ```
+//!
 //! A second argument runs one part only: `clinc`, `clinc-small`, `banking`, `stackfaq` or
 //! `question`. For development: `QUICK=1` reports clinc150 on the validation split only
 //! (`SHOW_ERRORS=1` lists its misses), `SHOW_CALIBRATION=1` prints the fitted calibration,
@@ -17,14 +26,70 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use baton_kb::{
-    Article, Calibration, ConfidenceCoefficients, IndexOptions, KbIndex, RankingWeights,
-    asks_something, fit_on_kb,
+    Article, Calibration, ConfidenceCoefficients, Embedder, FitOptions, IndexOptions, KbIndex,
+    RankingWeights, asks_something, fit_on_kb_with,
 };
 
 type Error = Box<dyn std::error::Error>;
+
+/// The embedder given with `--dense`, behind a cache (the same queries are asked once per
+/// calibration).
+static EMBEDDER: OnceLock<Option<Arc<dyn Embedder>>> = OnceLock::new();
+
+fn embedder() -> Option<Arc<dyn Embedder>> {
+    EMBEDDER.get().cloned().flatten()
+}
+
+#[cfg(feature = "local-embeddings")]
+fn load_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, Error> {
+    let model = baton_kb::LocalEmbeddings::load(dir)?;
+    Ok(Arc::new(baton_kb::CachedEmbedder::new(
+        Arc::new(model),
+        usize::MAX,
+    )))
+}
+
+#[cfg(not(feature = "local-embeddings"))]
+fn load_embedder(_dir: &Path) -> Result<Arc<dyn Embedder>, Error> {
+    Err("--dense needs the local-embeddings feature: cargo run --features local-embeddings".into())
+}
+
+/// An index of `articles`, dense when `--dense` was given.
+fn build(articles: &[Article]) -> Result<KbIndex, Error> {
+    Ok(match embedder() {
+        Some(embedder) => {
+            KbIndex::build_with_embedder(articles, IndexOptions::default(), embedder)?
+        }
+        None => KbIndex::build(articles, IndexOptions::default())?,
+    })
+}
+
+/// A calibration fitted on `articles`, dense weights included when `--dense` was given.
+fn fit(articles: &[Article]) -> Result<Calibration, Error> {
+    let options = FitOptions {
+        embedder: embedder(),
+        ..FitOptions::default()
+    };
+    Ok(fit_on_kb_with(articles, IndexOptions::default(), &options)?)
+}
+
+/// The embeddings of `queries` (all `None` without `--dense`), computed in one batch.
+fn query_vectors(
+    index: &KbIndex,
+    queries: &[(String, String)],
+) -> Result<Vec<Option<Vec<f32>>>, Error> {
+    Ok(match index.embedder() {
+        Some(embedder) => {
+            let texts: Vec<&str> = queries.iter().map(|(t, _)| t.as_str()).collect();
+            embedder.embed(&texts)?.into_iter().map(Some).collect()
+        }
+        None => vec![None; queries.len()],
+    })
+}
 
 /// The shipped default calibration, or the one in the JSON file named by
 /// `BATON_KB_CALIBRATION` (to compare candidates).
@@ -37,11 +102,29 @@ fn default_calibration() -> Calibration {
 }
 
 fn main() -> Result<(), Error> {
-    let data = std::env::args()
-        .nth(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let dense = match args.iter().position(|a| a == "--dense") {
+        Some(i) if i + 1 < args.len() => {
+            let dir = PathBuf::from(args.remove(i + 1));
+            args.remove(i);
+            Some(dir)
+        }
+        Some(_) => return Err("--dense needs a model folder".into()),
+        None => None,
+    };
+    let embedder = match &dense {
+        Some(dir) => {
+            println!("dense retrieval with the model in {}", dir.display());
+            Some(load_embedder(dir)?)
+        }
+        None => None,
+    };
+    let _ = EMBEDDER.set(embedder);
+    let data = args
+        .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("../shared/data/dev"));
-    let only: Option<String> = std::env::args().nth(2);
+    let only: Option<String> = args.get(1).cloned();
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if run("clinc") {
         clinc(&data, None)?;
@@ -74,6 +157,8 @@ fn bm25_only() -> Calibration {
             neighbours: 0.0,
             votes: 0.0,
             best_coverage: 0.0,
+            dense_max: 0.0,
+            dense_centroid: 0.0,
         },
         confidence: ConfidenceCoefficients {
             intercept: -3.0,
@@ -129,8 +214,9 @@ fn judge(
     oos_label: &str,
 ) -> Result<Vec<Judged>, Error> {
     let mut out = Vec::with_capacity(queries.len());
-    for (text, label) in queries {
-        let r = index.retrieve_with(text, 1, calibration, None)?;
+    let vectors = query_vectors(index, queries)?;
+    for ((text, label), vector) in queries.iter().zip(&vectors) {
+        let r = index.retrieve_with(text, 1, calibration, vector.as_deref())?;
         let top = r.hits.first().map(|h| h.id.as_str());
         out.push(Judged {
             confidence: r.confidence.unwrap_or(0.0),
@@ -238,10 +324,10 @@ fn clinc(data: &Path, per_intent: Option<usize>) -> Result<(), Error> {
     };
     println!("\n## {title}\n");
     let started = Instant::now();
-    let index = KbIndex::build(&articles, IndexOptions::default())?;
+    let index = build(&articles)?;
     println!("index built in {:.2} s", started.elapsed().as_secs_f64());
     let started = Instant::now();
-    let fitted = fit_on_kb(&articles, IndexOptions::default())?;
+    let fitted = fit(&articles)?;
     println!(
         "fit on the knowledge base in {:.1} s ({} positives, {} negatives)",
         started.elapsed().as_secs_f64(),
@@ -260,8 +346,12 @@ fn clinc(data: &Path, per_intent: Option<usize>) -> Result<(), Error> {
                 oos_auroc(&val)
             );
             if std::env::var_os("SHOW_ERRORS").is_some() && name == "fitted" {
-                for (text, label) in validation.iter().filter(|(_, l)| l != "oos") {
-                    let r = index.retrieve_with(text, 2, &calibration, None)?;
+                let vectors = query_vectors(&index, &validation)?;
+                for ((text, label), vector) in validation.iter().zip(&vectors) {
+                    if label == "oos" {
+                        continue;
+                    }
+                    let r = index.retrieve_with(text, 2, &calibration, vector.as_deref())?;
                     let top = r.hits.first().map(|h| h.id.as_str()).unwrap_or("-");
                     if top != label {
                         eprintln!(
@@ -323,8 +413,8 @@ fn banking(data: &Path) -> Result<(), Error> {
     let id_oos = read_pairs(&root.join("id-oos/valid"))?;
     let ood_oos = read_pairs(&root.join("ood-oos/valid"))?;
     let articles = intent_articles(&train, None);
-    let index = KbIndex::build(&articles, IndexOptions::default())?;
-    let fitted = fit_on_kb(&articles, IndexOptions::default())?;
+    let index = build(&articles)?;
+    let fitted = fit(&articles)?;
     println!(
         "\n## BANKING77-OOS (validation split; knowledge base from the 50 in-scope intents of train)\n"
     );
@@ -423,7 +513,7 @@ fn stackfaq(data: &Path) -> Result<(), Error> {
                 .map(move |r| (r.to_string(), format!("faq-{i}")))
         })
         .collect();
-    let index = KbIndex::build(&articles, IndexOptions::default())?;
+    let index = build(&articles)?;
     println!(
         "\n## StackFAQ ({} FAQ entries indexed by question and answers; {} paraphrases as queries)\n",
         articles.len(),
@@ -438,8 +528,11 @@ fn stackfaq(data: &Path) -> Result<(), Error> {
         let mut reciprocal = 0.0;
         let mut at1 = 0;
         let mut at5 = 0;
-        for (text, id) in &queries {
-            let hits = index.retrieve_with(text, 50, &calibration, None)?.hits;
+        let vectors = query_vectors(&index, &queries)?;
+        for ((text, id), vector) in queries.iter().zip(&vectors) {
+            let hits = index
+                .retrieve_with(text, 50, &calibration, vector.as_deref())?
+                .hits;
             if let Some(rank) = hits.iter().position(|h| &h.id == id) {
                 reciprocal += 1.0 / (rank as f64 + 1.0);
                 at1 += usize::from(rank == 0);

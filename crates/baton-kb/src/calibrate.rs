@@ -2,19 +2,22 @@
 //! confidence model (a logistic regression), both pulled towards a prior so that a small
 //! knowledge base moves the defaults a little and a large one a lot.
 
+use std::sync::Arc;
+
 use crate::Article;
 use crate::confidence::{
     CONFIDENCE_FEATURES, Calibration, ConfidenceCoefficients, ConfidenceFeatures, FitSummary,
     sigmoid,
 };
+use crate::embedding::{CachedEmbedder, Embedder};
 use crate::index::{Candidate, IndexError, IndexOptions, KbIndex};
-use crate::ranking::{FEATURES, RankingWeights};
+use crate::ranking::{FEATURES, RankingWeights, feature};
 
 /// Folds of the knowledge-base cross-validation.
 const FOLDS: usize = 5;
 
 /// How a fit proceeds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FitOptions {
     /// Where the fit starts and what it is pulled back towards.
     pub prior: Calibration,
@@ -23,6 +26,13 @@ pub struct FitOptions {
     pub prior_strength: f64,
     /// Most held-out questions asked while fitting on a knowledge base, to bound the time.
     pub max_questions: usize,
+    /// Embeds phrasings and questions so that the dense weights are fitted too; `None`
+    /// fits the lexical features alone (the dense weights stay at the prior's).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Keeps the lexical ranking weights and confidence coefficients at the prior's and fits
+    /// only the dense ones (how the shipped dense defaults were fitted: adding embeddings
+    /// must not change retrieval without them).
+    pub hold_lexical: bool,
 }
 
 impl Default for FitOptions {
@@ -31,6 +41,8 @@ impl Default for FitOptions {
             prior: Calibration::default(),
             prior_strength: 4.0,
             max_questions: 24_000,
+            embedder: None,
+            hold_lexical: false,
         }
     }
 }
@@ -40,6 +52,8 @@ impl Default for FitOptions {
 struct Sample {
     candidates: Vec<Candidate>,
     truth: Option<usize>,
+    /// Whether the candidates carry dense features.
+    dense: bool,
 }
 
 /// Fits a calibration on a knowledge base's own example questions.
@@ -65,6 +79,23 @@ pub fn fit_on_kb_with(
     let held_questions: Vec<Vec<&str>> = articles.iter().map(held_out_candidates).collect();
     let total: usize = held_questions.iter().map(|q| 2 * q.len()).sum();
     let stride = total.div_ceil(fit.max_questions.max(1)).max(1);
+    // Every fold re-indexes the same phrasings: embed each text once, all in one call.
+    let embedder: Option<Arc<dyn Embedder>> = match &fit.embedder {
+        Some(inner) => {
+            let cached = CachedEmbedder::new(inner.clone(), usize::MAX);
+            let texts: Vec<&str> = articles
+                .iter()
+                .flat_map(|a| {
+                    a.phrasings()
+                        .into_iter()
+                        .chain(a.questions.iter().map(|q| q.trim()))
+                })
+                .collect();
+            cached.embed(&texts)?;
+            Some(Arc::new(cached))
+        }
+        None => None,
+    };
 
     let mut samples = Vec::new();
     let mut counter = 0usize;
@@ -91,15 +122,20 @@ pub fn fit_on_kb_with(
         if kept.is_empty() || asked.is_empty() {
             continue;
         }
-        let index = KbIndex::build(&kept, options)?;
+        let index = match &embedder {
+            Some(embedder) => KbIndex::build_with_embedder(&kept, options, embedder.clone())?,
+            None => KbIndex::build(&kept, options)?,
+        };
         for (question, article_id) in asked {
             counter += 1;
             if !counter.is_multiple_of(stride) {
                 continue;
             }
+            let vector = index.embed_query(question)?;
             samples.push(Sample {
-                candidates: index.candidates(question)?,
+                candidates: index.candidates(question, vector.as_deref())?,
                 truth: article_id.and_then(|id| index.slot(id)),
+                dense: vector.is_some(),
             });
         }
     }
@@ -108,16 +144,25 @@ pub fn fit_on_kb_with(
 
 /// Refits the calibration of `index` on labelled questions: each question with the id of the
 /// article that answers it, or `None` when no article does. An id the index does not hold
-/// counts as `None`: this knowledge base cannot answer that question.
+/// counts as `None`: this knowledge base cannot answer that question. With an embedder on
+/// the index, the dense weights are fitted too.
 pub fn fit_labeled(
     index: &KbIndex,
     labeled: &[(String, Option<String>)],
 ) -> Result<Calibration, IndexError> {
+    let vectors: Vec<Option<Vec<f32>>> = match index.embedder() {
+        Some(embedder) => {
+            let texts: Vec<&str> = labeled.iter().map(|(t, _)| t.as_str()).collect();
+            embedder.embed(&texts)?.into_iter().map(Some).collect()
+        }
+        None => vec![None; labeled.len()],
+    };
     let mut samples = Vec::with_capacity(labeled.len());
-    for (text, article_id) in labeled {
+    for ((text, article_id), vector) in labeled.iter().zip(&vectors) {
         samples.push(Sample {
-            candidates: index.candidates(text)?,
+            candidates: index.candidates(text, vector.as_deref())?,
             truth: article_id.as_deref().and_then(|id| index.slot(id)),
+            dense: vector.is_some(),
         });
     }
     let fit = FitOptions {
@@ -148,7 +193,12 @@ fn question_fold(i: usize, j: usize) -> usize {
 
 fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibration {
     let prior = &fit.prior;
-    let ranking = fit_ranking(samples, &prior.ranking, fit.prior_strength);
+    let ranking = fit_ranking(
+        samples,
+        &prior.ranking,
+        fit.prior_strength,
+        fit.hold_lexical,
+    );
     let calibration = Calibration {
         ranking,
         ..prior.clone()
@@ -156,7 +206,7 @@ fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibratio
     let mut rows = Vec::with_capacity(samples.len());
     for sample in samples {
         let ranked = calibration.rank(sample.candidates.clone());
-        let features = ConfidenceFeatures::of(&ranked);
+        let features = ConfidenceFeatures::of(&ranked, sample.dense);
         let correct = match (ranked.first(), sample.truth) {
             (Some((top, _)), Some(truth)) => top.slot == truth,
             _ => false,
@@ -165,7 +215,12 @@ fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibratio
     }
     let positives = rows.iter().filter(|(_, y)| *y).count();
     let negatives = rows.len() - positives;
-    let confidence = fit_confidence(&rows, &prior.confidence, fit.prior_strength);
+    let confidence = fit_confidence(
+        &rows,
+        &prior.confidence,
+        fit.prior_strength,
+        fit.hold_lexical,
+    );
     Calibration {
         ranking,
         confidence,
@@ -177,8 +232,27 @@ fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibratio
     }
 }
 
+/// The pull towards the prior per coefficient: `strength`, or practically fixed for the
+/// lexical coefficients when only the dense ones are fitted.
+fn strengths(n: usize, strength: f64, dense: &[usize], hold_lexical: bool) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            if hold_lexical && !dense.contains(&i) {
+                1e12
+            } else {
+                strength
+            }
+        })
+        .collect()
+}
+
 /// Softmax regression over each question's candidates, the right article as the target.
-fn fit_ranking(samples: &[Sample], prior: &RankingWeights, strength: f64) -> RankingWeights {
+fn fit_ranking(
+    samples: &[Sample],
+    prior: &RankingWeights,
+    strength: f64,
+    hold_lexical: bool,
+) -> RankingWeights {
     let lists: Vec<(Vec<[f64; FEATURES]>, usize)> = samples
         .iter()
         .filter_map(|s| {
@@ -199,7 +273,13 @@ fn fit_ranking(samples: &[Sample], prior: &RankingWeights, strength: f64) -> Ran
         return *prior;
     }
     let centre = prior.to_array().to_vec();
-    let weights = minimise(&centre, strength, |w| {
+    let strength = strengths(
+        FEATURES,
+        strength,
+        &[feature::DENSE_MAX, feature::DENSE_CENTROID],
+        hold_lexical,
+    );
+    let weights = minimise(&centre, &strength, |w| {
         let mut loss = 0.0;
         let mut grad = vec![0.0; FEATURES];
         let mut hess = vec![vec![0.0; FEATURES]; FEATURES];
@@ -233,11 +313,13 @@ fn fit_ranking(samples: &[Sample], prior: &RankingWeights, strength: f64) -> Ran
     RankingWeights::from_array(array)
 }
 
-/// Logistic regression of "the top article is right", both classes weighted equally.
+/// Logistic regression of "the top article is right", both classes weighted equally. The
+/// dense coefficient is fitted when every row has a dense similarity.
 fn fit_confidence(
     rows: &[(ConfidenceFeatures, bool)],
     prior: &ConfidenceCoefficients,
     strength: f64,
+    hold_lexical: bool,
 ) -> ConfidenceCoefficients {
     let positives = rows.iter().filter(|(_, y)| *y).count();
     let negatives = rows.len() - positives;
@@ -253,17 +335,30 @@ fn fit_confidence(
             rows.len() as f64 / (2.0 * n as f64)
         }
     };
-    let data: Vec<([f64; CONFIDENCE_FEATURES + 1], f64, f64)> = rows
+    let dense = rows.iter().all(|(f, _)| f.dense.is_some());
+    let n = CONFIDENCE_FEATURES + 1 + usize::from(dense);
+    let data: Vec<(Vec<f64>, f64, f64)> = rows
         .iter()
         .map(|(f, y)| {
-            let mut x = [1.0; CONFIDENCE_FEATURES + 1];
-            x[1..].copy_from_slice(&f.to_array());
+            let mut x = vec![1.0];
+            x.extend_from_slice(&f.to_array());
+            if dense {
+                x.push(f.dense.map_or(0.0, f64::from));
+            }
             (x, if *y { 1.0 } else { 0.0 }, weight(*y))
         })
         .collect();
-    let centre = prior.to_array().to_vec();
-    let n = CONFIDENCE_FEATURES + 1;
-    let coefficients = minimise(&centre, strength, |w| {
+    let mut centre = prior.to_array().to_vec();
+    if dense {
+        centre.push(prior.dense);
+    }
+    let strength = strengths(
+        n,
+        strength,
+        &[CONFIDENCE_FEATURES + 1],
+        hold_lexical && dense,
+    );
+    let coefficients = minimise(&centre, &strength, |w| {
         let mut loss = 0.0;
         let mut grad = vec![0.0; n];
         let mut hess = vec![vec![0.0; n]; n];
@@ -282,19 +377,24 @@ fn fit_confidence(
         (loss, grad, hess)
     });
     let mut array = [0.0; CONFIDENCE_FEATURES + 1];
-    array.copy_from_slice(&coefficients);
-    ConfidenceCoefficients::from_array(array, prior.dense)
+    array.copy_from_slice(&coefficients[..CONFIDENCE_FEATURES + 1]);
+    let dense_coefficient = if dense {
+        coefficients[CONFIDENCE_FEATURES + 1]
+    } else {
+        prior.dense
+    };
+    ConfidenceCoefficients::from_array(array, dense_coefficient)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Minimises `f(w) + strength/2 * |w - centre|^2` by damped Newton steps, where `f` returns
-/// its value, gradient and Hessian. Starts from the centre.
+/// Minimises `f(w) + sum_i strength_i/2 * (w_i - centre_i)^2` by damped Newton steps, where
+/// `f` returns its value, gradient and Hessian. Starts from the centre.
 fn minimise(
     centre: &[f64],
-    strength: f64,
+    strength: &[f64],
     f: impl Fn(&[f64]) -> (f64, Vec<f64>, Vec<Vec<f64>>),
 ) -> Vec<f64> {
     let n = centre.len();
@@ -303,11 +403,11 @@ fn minimise(
         let mut penalty = 0.0;
         for i in 0..n {
             let d = w[i] - centre[i];
-            penalty += d * d;
-            grad[i] += strength * d;
-            hess[i][i] += strength;
+            penalty += strength[i] * d * d;
+            grad[i] += strength[i] * d;
+            hess[i][i] += strength[i];
         }
-        (loss + 0.5 * strength * penalty, grad, hess)
+        (loss + 0.5 * penalty, grad, hess)
     };
     let mut w = centre.to_vec();
     let (mut value, mut grad, mut hess) = objective(&w);
@@ -380,7 +480,7 @@ mod tests {
 
     #[test]
     fn newton_finds_the_minimum_of_a_quadratic() {
-        let w = minimise(&[0.0, 0.0], 1e-9, |w| {
+        let w = minimise(&[0.0, 0.0], &[1e-9, 1e-9], |w| {
             let loss = (w[0] - 3.0).powi(2) + 2.0 * (w[1] + 1.0).powi(2);
             let grad = vec![2.0 * (w[0] - 3.0), 4.0 * (w[1] + 1.0)];
             let hess = vec![vec![2.0, 0.0], vec![0.0, 4.0]];

@@ -28,15 +28,16 @@ pub struct ConfidenceFeatures {
     pub word_max: f64,
     /// BM25 score of the first article normalised by the question's maximum possible score.
     pub bm25: f64,
-    /// Dense (embedding) similarity between the question and the first article, when an
-    /// embedding model is configured.
+    /// Best dense (embedding) similarity between the question and a phrasing of the first
+    /// article, when the index has an embedder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dense: Option<f32>,
 }
 
 impl ConfidenceFeatures {
-    /// The features of a ranked candidate list (best first). No candidate at all gives zeros.
-    pub(crate) fn of(ranked: &[(Candidate, f64)]) -> Self {
+    /// The features of a ranked candidate list (best first), with the dense similarity when
+    /// `with_dense`. No candidate at all gives zeros.
+    pub(crate) fn of(ranked: &[(Candidate, f64)], with_dense: bool) -> Self {
         let Some((top, top_score)) = ranked.first() else {
             return Self::default();
         };
@@ -50,7 +51,7 @@ impl ConfidenceFeatures {
             char_max: f64::from(top.features.char_max()),
             word_max: f64::from(top.features.word_max()),
             bm25: f64::from(top.features.bm25()),
-            dense: None,
+            dense: with_dense.then(|| top.features.dense_max()),
         }
     }
 
@@ -158,7 +159,9 @@ pub struct Calibration {
 impl Default for Calibration {
     /// Coefficients fitted on a hand-written support knowledge base of 30 articles
     /// (`calibration/support-kb.jsonl`, fitted by `examples/fit_defaults.rs`), not on any
-    /// evaluation data.
+    /// evaluation data. The dense numbers were fitted afterwards on the same articles
+    /// embedded with all-MiniLM-L6-v2, the lexical ones held fixed; they are used only when
+    /// an embedder is attached.
     fn default() -> Self {
         Self {
             ranking: RankingWeights {
@@ -171,6 +174,8 @@ impl Default for Calibration {
                 neighbours: 2.0113,
                 votes: 1.1066,
                 best_coverage: 0.7435,
+                dense_max: 4.2567,
+                dense_centroid: 2.4412,
             },
             confidence: ConfidenceCoefficients {
                 intercept: -5.5435,
@@ -181,7 +186,7 @@ impl Default for Calibration {
                 char_max: 1.9464,
                 word_max: 1.8923,
                 bm25: 1.1619,
-                dense: 0.0,
+                dense: 0.7102,
             },
             fitted: FitSummary {
                 method: "default".into(),

@@ -4,8 +4,13 @@
 //!
 //! Articles can be added, replaced and retired one at a time: the full-text index deletes and
 //! re-adds one document, and the per-article vectors are recomputed for that article only.
+//!
+//! With an [`Embedder`] attached, every phrasing is also embedded: the articles nearest the
+//! question in embedding space join BM25's candidates, and the dense similarities become two
+//! more ranking features and a confidence feature. Without one nothing of this runs.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -16,7 +21,8 @@ use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::confidence::{Calibration, ConfidenceFeatures};
-use crate::ranking::{self, ArticleVectors, Features, QueryVectors, Similarities};
+use crate::embedding::{Embedder, EmbeddingError, dot, normalise};
+use crate::ranking::{self, ArticleVectors, Dense, Features, QueryVectors, Similarities};
 use crate::similarity::{
     Analysis, DocumentFrequencies, PhrasingTable, Representation, TermCounts, stem_key,
     trigram_text,
@@ -36,6 +42,9 @@ pub enum IndexError {
     /// The full-text engine failed.
     #[error("full-text index: {0}")]
     FullText(#[from] tantivy::TantivyError),
+    /// The embedder failed.
+    #[error(transparent)]
+    Embedding(#[from] EmbeddingError),
 }
 
 /// How the index analyses text and how widely it looks for candidates.
@@ -100,6 +109,43 @@ struct Entry {
     words: PhrasingTable,
     chars: PhrasingTable,
     vocabulary: Vec<u32>,
+    dense: DenseVectors,
+}
+
+/// The embeddings of an article's phrasings; empty without an embedder.
+#[derive(Default)]
+struct DenseVectors {
+    phrasings: Vec<Vec<f32>>,
+    /// The normalised mean of the phrasings' embeddings.
+    centroid: Vec<f32>,
+}
+
+impl DenseVectors {
+    fn new(phrasings: Vec<Vec<f32>>) -> Self {
+        let dimension = phrasings.first().map_or(0, Vec::len);
+        let mut centroid = vec![0.0; dimension];
+        for vector in phrasings.iter().filter(|v| v.len() == dimension) {
+            for (c, x) in centroid.iter_mut().zip(vector) {
+                *c += x;
+            }
+        }
+        normalise(&mut centroid);
+        Self {
+            phrasings,
+            centroid,
+        }
+    }
+
+    fn similarity(&self, query: &[f32]) -> Dense {
+        Dense {
+            max: self
+                .phrasings
+                .iter()
+                .map(|p| dot(p, query))
+                .fold(0.0f32, f32::max),
+            centroid: dot(&self.centroid, query).max(0.0),
+        }
+    }
 }
 
 impl Entry {
@@ -128,6 +174,7 @@ pub struct KbIndex {
     phrasing_count: usize,
     changes_since_weighting: usize,
     calibration: Calibration,
+    embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl std::fmt::Debug for KbIndex {
@@ -183,7 +230,44 @@ impl KbIndex {
             phrasing_count: 0,
             changes_since_weighting: 0,
             calibration: Calibration::default(),
+            embedder: None,
         })
+    }
+
+    /// An empty index that embeds every phrasing with `embedder` and uses dense similarity
+    /// in ranking and confidence.
+    pub fn with_embedder(
+        options: IndexOptions,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Self, IndexError> {
+        let mut index = Self::new(options)?;
+        index.embedder = Some(embedder);
+        Ok(index)
+    }
+
+    /// An index of these articles using `embedder` (see [`KbIndex::with_embedder`]).
+    pub fn build_with_embedder(
+        articles: &[Article],
+        options: IndexOptions,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Self, IndexError> {
+        let mut index = Self::with_embedder(options, embedder)?;
+        index.upsert_many(articles.iter().cloned())?;
+        Ok(index)
+    }
+
+    /// The embedder, when the index uses dense retrieval.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// The question's embedding for [`KbIndex::retrieve_with`]: `None` when the index has no
+    /// embedder.
+    pub fn embed_query(&self, query: &str) -> Result<Option<Vec<f32>>, IndexError> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(None);
+        };
+        Ok(embedder.embed(&[query])?.pop())
     }
 
     /// An index of these articles. A later article replaces an earlier one with the same id.
@@ -236,11 +320,14 @@ impl KbIndex {
         self.upsert_many(std::iter::once(article))
     }
 
-    /// Adds or replaces many articles with one commit. Searchable on return.
+    /// Adds or replaces many articles with one commit. Searchable on return. When the
+    /// embedder fails, the index is left as it was.
     pub fn upsert_many(
         &mut self,
         articles: impl IntoIterator<Item = Article>,
     ) -> Result<(), IndexError> {
+        let articles: Vec<Article> = articles.into_iter().collect();
+        let mut dense = self.embed_articles(&articles)?;
         let mut pending: Vec<(usize, Article, Vec<TermCounts>)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for article in articles {
@@ -279,7 +366,8 @@ impl KbIndex {
                 .delete_term(Term::from_field_u64(self.fields.slot, slot as u64));
             self.writer.add_document(self.document(slot, &article))?;
             self.slots.insert(article.id.clone(), slot);
-            self.entries[slot] = Some(self.entry_for(article, &counts));
+            let vectors = dense.remove(&article.id).unwrap_or_default();
+            self.entries[slot] = Some(self.entry_for(article, &counts, vectors));
         }
         self.commit()?;
         if batch == self.len() {
@@ -310,18 +398,21 @@ impl KbIndex {
     }
 
     /// The `k` best articles for `query` and the confidence that the first one answers it.
+    /// With an embedder, the question is embedded first; its failure is an error (see
+    /// [`KbIndex::retrieve_with`] to go on without).
     pub fn retrieve(&self, query: &str, k: usize) -> Result<Retrieval, IndexError> {
-        self.retrieve_with(query, k, &self.calibration, None)
+        let vector = self.embed_query(query)?;
+        self.retrieve_with(query, k, &self.calibration, vector.as_deref())
     }
 
-    /// As [`KbIndex::retrieve`], with a dense similarity between the question and the first
-    /// hit from an embedding model, when one is configured.
+    /// As [`KbIndex::retrieve`], with another calibration and the question's embedding given
+    /// (from [`KbIndex::embed_query`]); `None` ranks by the lexical features alone.
     pub fn retrieve_with(
         &self,
         query: &str,
         k: usize,
         calibration: &Calibration,
-        dense: Option<f32>,
+        query_vector: Option<&[f32]>,
     ) -> Result<Retrieval, IndexError> {
         if self.is_empty() {
             return Ok(Retrieval {
@@ -330,10 +421,10 @@ impl KbIndex {
                 features: None,
             });
         }
-        let candidates = self.candidates(query)?;
+        let query_vector = query_vector.filter(|_| self.embedder.is_some());
+        let candidates = self.candidates(query, query_vector)?;
         let ranked = calibration.rank(candidates);
-        let mut features = ConfidenceFeatures::of(&ranked);
-        features.dense = dense;
+        let features = ConfidenceFeatures::of(&ranked, query_vector.is_some());
         let confidence = calibration.confidence(&features);
         let hits = ranked
             .iter()
@@ -353,8 +444,13 @@ impl KbIndex {
         })
     }
 
-    /// Candidate articles for `query` with their ranking features, unordered.
-    pub(crate) fn candidates(&self, query: &str) -> Result<Vec<Candidate>, IndexError> {
+    /// Candidate articles for `query` with their ranking features, unordered; with the
+    /// question's embedding, dense features too and the densely nearest articles added.
+    pub(crate) fn candidates(
+        &self,
+        query: &str,
+        query_vector: Option<&[f32]>,
+    ) -> Result<Vec<Candidate>, IndexError> {
         let counts = self.analysis.counts(query);
         if counts.is_empty() {
             return Ok(Vec::new());
@@ -447,6 +543,24 @@ impl KbIndex {
             }
         }
 
+        // The articles nearest in embedding space, whatever their words.
+        let mut dense: HashMap<usize, Dense> = HashMap::new();
+        if let Some(vector) = query_vector {
+            let mut all: Vec<(usize, Dense)> = self
+                .entries
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, e)| Some((slot, e.as_ref()?.dense.similarity(vector))))
+                .collect();
+            if all.len() > limit {
+                all.select_nth_unstable_by(limit - 1, |a, b| b.1.max.total_cmp(&a.1.max));
+            }
+            for &(slot, _) in all.iter().take(limit) {
+                bm25.entry(slot).or_insert(0.0);
+            }
+            dense = all.into_iter().collect();
+        }
+
         let query_vectors = QueryVectors {
             representation: &representation,
             stems: &stems,
@@ -483,6 +597,7 @@ impl KbIndex {
                         sims,
                         *bm25,
                         votes.min(1.0),
+                        dense.get(slot).copied().unwrap_or_default(),
                     ),
                 }
             })
@@ -519,7 +634,28 @@ impl KbIndex {
             .collect()
     }
 
-    fn entry_for(&self, article: Article, counts: &[TermCounts]) -> Entry {
+    /// The embeddings of each article's phrasings, by id; empty without an embedder.
+    fn embed_articles(
+        &self,
+        articles: &[Article],
+    ) -> Result<HashMap<String, DenseVectors>, IndexError> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(HashMap::new());
+        };
+        let phrasings: Vec<Vec<&str>> = articles.iter().map(Article::phrasings).collect();
+        let texts: Vec<&str> = phrasings.iter().flatten().copied().collect();
+        let mut vectors = embedder.embed(&texts)?.into_iter();
+        Ok(articles
+            .iter()
+            .zip(&phrasings)
+            .map(|(article, p)| {
+                let own: Vec<Vec<f32>> = vectors.by_ref().take(p.len()).collect();
+                (article.id.clone(), DenseVectors::new(own))
+            })
+            .collect())
+    }
+
+    fn entry_for(&self, article: Article, counts: &[TermCounts], dense: DenseVectors) -> Entry {
         let phrasings: Vec<Representation> = counts
             .iter()
             .map(|c| Representation::new(c, &self.frequencies))
@@ -535,6 +671,7 @@ impl KbIndex {
             words: PhrasingTable::new(phrasings.iter().map(|p| &p.words)),
             chars: PhrasingTable::new(phrasings.iter().map(|p| &p.chars)),
             vocabulary,
+            dense,
         }
     }
 
@@ -563,7 +700,7 @@ impl KbIndex {
             .map(|e| {
                 e.map(|e| {
                     let counts = self.phrasing_counts(&e.article);
-                    self.entry_for(e.article, &counts)
+                    self.entry_for(e.article, &counts, e.dense)
                 })
             })
             .collect();

@@ -16,10 +16,16 @@
 //! assert_eq!(found.hits[0].id, "reset-password");
 //! assert!(found.confidence.unwrap() > 0.0);
 //! ```
+//!
+//! Dense retrieval is optional: attach an [`Embedder`] ([`OpenAiEmbeddings`] for an
+//! OpenAI-compatible endpoint, or `LocalEmbeddings` with the `local-embeddings` feature) with
+//! [`KbIndex::build_with_embedder`], and embedding similarity joins the ranking and the
+//! confidence.
 
 mod article;
 mod calibrate;
 mod confidence;
+mod embedding;
 mod import;
 mod index;
 mod language;
@@ -30,6 +36,11 @@ mod similarity;
 pub use article::Article;
 pub use calibrate::{FitOptions, fit_labeled, fit_on_kb, fit_on_kb_with};
 pub use confidence::{Calibration, ConfidenceCoefficients, ConfidenceFeatures, FitSummary};
+#[cfg(feature = "local-embeddings")]
+pub use embedding::LocalEmbeddings;
+pub use embedding::{
+    CachedEmbedder, Embedder, EmbeddingError, OpenAiEmbeddings, OpenAiOptions, normalise,
+};
 pub use import::{
     ImportError, Location, SourceFormat, import_csv, import_jsonl, import_markdown_dir,
     import_path, parse_csv, parse_jsonl, parse_markdown, slug,

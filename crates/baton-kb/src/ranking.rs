@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::similarity::{PhrasingTable, Representation};
 
 /// Number of ranking features.
-pub(crate) const FEATURES: usize = 9;
+pub(crate) const FEATURES: usize = 11;
 
 /// Indexes into [`Features::values`].
 pub(crate) mod feature {
@@ -29,6 +29,12 @@ pub(crate) mod feature {
     /// Share of the question's stems (IDF-weighted) found in the one phrasing that covers
     /// the most of them.
     pub const BEST_COVERAGE: usize = 8;
+    /// Best dense (embedding) cosine between the question and one phrasing; 0 without
+    /// embeddings.
+    pub const DENSE_MAX: usize = 9;
+    /// Dense cosine with the mean of the article's phrasing embeddings; 0 without
+    /// embeddings.
+    pub const DENSE_CENTROID: usize = 10;
 }
 
 /// The ranking features of one candidate article for one question.
@@ -53,6 +59,11 @@ impl Features {
     /// BM25 score normalised by the question's maximum possible score, 0..1.
     pub fn bm25(&self) -> f32 {
         self.values[feature::BM25]
+    }
+    /// Best dense similarity of the question to one of the article's phrasings; 0 without
+    /// embeddings.
+    pub fn dense_max(&self) -> f32 {
+        self.values[feature::DENSE_MAX]
     }
 }
 
@@ -113,6 +124,13 @@ pub(crate) fn similarities(query: &QueryVectors<'_>, article: &ArticleVectors<'_
     }
 }
 
+/// Dense similarities of the question with one article: the best phrasing and the centroid.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Dense {
+    pub max: f32,
+    pub centroid: f32,
+}
+
 /// Computes the features of one candidate. `bm25` is already normalised; `votes` is the
 /// share of the question's nearest phrasings (over all candidates) that belong to this one.
 pub(crate) fn features(
@@ -121,6 +139,7 @@ pub(crate) fn features(
     sims: &Similarities,
     bm25: f32,
     votes: f32,
+    dense: Dense,
 ) -> Features {
     let word_max = sims.words.iter().copied().fold(0.0f32, f32::max);
     let char_max = sims.chars.iter().copied().fold(0.0f32, f32::max);
@@ -157,6 +176,8 @@ pub(crate) fn features(
     values[feature::NEIGHBOURS] = neighbours;
     values[feature::VOTES] = votes;
     values[feature::BEST_COVERAGE] = best_coverage.min(1.0);
+    values[feature::DENSE_MAX] = dense.max;
+    values[feature::DENSE_CENTROID] = dense.centroid;
     Features { values }
 }
 
@@ -182,6 +203,12 @@ pub struct RankingWeights {
     /// Weight of the share of the question the best-covering single phrasing has.
     #[serde(default)]
     pub best_coverage: f64,
+    /// Weight of the best dense similarity to one phrasing (used with embeddings only).
+    #[serde(default)]
+    pub dense_max: f64,
+    /// Weight of the dense similarity to the article's centroid (used with embeddings only).
+    #[serde(default)]
+    pub dense_centroid: f64,
 }
 
 impl RankingWeights {
@@ -196,6 +223,8 @@ impl RankingWeights {
         a[feature::NEIGHBOURS] = self.neighbours;
         a[feature::VOTES] = self.votes;
         a[feature::BEST_COVERAGE] = self.best_coverage;
+        a[feature::DENSE_MAX] = self.dense_max;
+        a[feature::DENSE_CENTROID] = self.dense_centroid;
         a
     }
 
@@ -210,6 +239,8 @@ impl RankingWeights {
             neighbours: a[feature::NEIGHBOURS],
             votes: a[feature::VOTES],
             best_coverage: a[feature::BEST_COVERAGE],
+            dense_max: a[feature::DENSE_MAX],
+            dense_centroid: a[feature::DENSE_CENTROID],
         }
     }
 

@@ -65,23 +65,6 @@ fn confidence_is_a_probability() {
 }
 
 #[test]
-fn a_dense_similarity_is_used_only_when_given() {
-    let index = support_index();
-    let mut calibration = index.calibration().clone();
-    calibration.confidence.dense = 3.0;
-    let query = "how do I reset my password";
-    let without = index.retrieve_with(query, 1, &calibration, None).unwrap();
-    let with = index
-        .retrieve_with(query, 1, &calibration, Some(0.9))
-        .unwrap();
-    assert_eq!(
-        without.confidence,
-        index.retrieve(query, 1).unwrap().confidence
-    );
-    assert!(with.confidence > without.confidence);
-}
-
-#[test]
 fn calibration_round_trips_through_json() {
     let calibration = Calibration::default();
     let json = serde_json::to_string(&calibration).unwrap();

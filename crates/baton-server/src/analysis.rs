@@ -26,7 +26,12 @@ pub fn retrieval(kb: Option<&KbIndex>, text: &str) -> (bool, Option<f64>, Vec<Ar
     if !question {
         return (false, None, Vec::new());
     }
-    match kb.retrieve(text, TOP_ARTICLES) {
+    // As in the server, a question the embedder fails on is ranked lexically.
+    let vector = kb.embed_query(text).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "embedding the question failed; ranking it lexically");
+        None
+    });
+    match kb.retrieve_with(text, TOP_ARTICLES, kb.calibration(), vector.as_deref()) {
         Ok(found) => (
             true,
             found.confidence.map(|c| c.clamp(0.0, 1.0)),

@@ -75,7 +75,7 @@ pub async fn take_turn(
         .collect();
     timeline.push(SignalTurn::customer(question).at(now));
     let signals = active.engine.compute(&timeline).unwrap_or_default();
-    let (retrieved, considered) = state.kb.retrieve_for_reply(question, CANDIDATES);
+    let (retrieved, considered) = state.kb.retrieve_for_reply(question, CANDIDATES).await;
     let turn = TurnSignals {
         signals,
         question: baton_kb::asks_something(question),

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use baton_store::Durability;
 use chrono::{DateTime, Utc};
@@ -104,6 +105,8 @@ pub struct KnowledgeConfig {
     /// Seconds between checks for knowledge-base changes made elsewhere (another process,
     /// `baton kb import`).
     pub refresh_secs: u64,
+    /// `[knowledge.embeddings]`: optional dense retrieval.
+    pub embeddings: EmbeddingsConfig,
 }
 
 impl Default for KnowledgeConfig {
@@ -111,7 +114,160 @@ impl Default for KnowledgeConfig {
         KnowledgeConfig {
             language: "english".to_string(),
             refresh_secs: 5,
+            embeddings: EmbeddingsConfig::default(),
         }
+    }
+}
+
+/// Where sentence embeddings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingsKind {
+    /// No embeddings: lexical retrieval only (the default).
+    #[default]
+    None,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    Openai,
+    /// A sentence-embedding model folder run in-process (needs the `local-embeddings`
+    /// build feature).
+    Local,
+}
+
+/// `[knowledge.embeddings]`: dense retrieval fused with the lexical ranking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsConfig {
+    /// `none`, `openai` or `local`.
+    pub kind: EmbeddingsKind,
+    /// `openai`: the API root, e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1`.
+    pub base_url: String,
+    /// `openai`: the embedding model's name.
+    pub model: String,
+    /// `openai`: the environment variable holding the API key, if the endpoint needs one.
+    pub api_key_env: Option<String>,
+    /// `openai`: milliseconds allowed per request.
+    pub timeout_ms: u64,
+    /// `openai`: further attempts after HTTP 429/5xx or a failed connection.
+    pub retries: u32,
+    /// `openai`: most texts per request.
+    pub batch_size: usize,
+    /// `local`: the folder with `config.json`, `model.safetensors` and `tokenizer.json`.
+    pub model_dir: Option<String>,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        EmbeddingsConfig {
+            kind: EmbeddingsKind::None,
+            base_url: "https://api.openai.com/v1".to_string(),
+            model: "text-embedding-3-small".to_string(),
+            api_key_env: None,
+            timeout_ms: 5_000,
+            retries: 2,
+            batch_size: 64,
+            model_dir: None,
+        }
+    }
+}
+
+impl EmbeddingsConfig {
+    /// Checks the keys the configured kind uses, without connecting or loading anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let key = |name: &str| format!("knowledge.embeddings.{name}");
+        match self.kind {
+            EmbeddingsKind::None => Ok(()),
+            EmbeddingsKind::Openai => {
+                if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://"))
+                {
+                    return Err(invalid(
+                        &key("base_url"),
+                        format!("{:?} is not an http:// or https:// URL", self.base_url),
+                    ));
+                }
+                if self.model.trim().is_empty() {
+                    return Err(invalid(&key("model"), "must name a model".to_string()));
+                }
+                if self.timeout_ms == 0 {
+                    return Err(invalid(
+                        &key("timeout_ms"),
+                        "must be at least 1".to_string(),
+                    ));
+                }
+                if self.batch_size == 0 {
+                    return Err(invalid(
+                        &key("batch_size"),
+                        "must be at least 1".to_string(),
+                    ));
+                }
+                if let Some(var) = &self.api_key_env
+                    && std::env::var_os(var).is_none_or(|v| v.is_empty())
+                {
+                    return Err(invalid(
+                        &key("api_key_env"),
+                        format!("the environment variable {var} is not set"),
+                    ));
+                }
+                Ok(())
+            }
+            EmbeddingsKind::Local => {
+                if !cfg!(feature = "local-embeddings") {
+                    return Err(invalid(
+                        &key("kind"),
+                        "\"local\" needs Baton built with the local-embeddings feature \
+                         (cargo build --features local-embeddings); use \"openai\" or \"none\""
+                            .to_string(),
+                    ));
+                }
+                match &self.model_dir {
+                    Some(dir) if Path::new(dir).is_dir() => Ok(()),
+                    Some(dir) => Err(invalid(
+                        &key("model_dir"),
+                        format!("{dir:?} is not a folder"),
+                    )),
+                    None => Err(invalid(
+                        &key("model_dir"),
+                        "required with kind = \"local\"".to_string(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The configured embedder: `None` for kind `none`. Loads the local model (seconds).
+    pub fn embedder(&self) -> Result<Option<Arc<dyn baton_kb::Embedder>>, ConfigError> {
+        self.validate()?;
+        let key = |name: &str| format!("knowledge.embeddings.{name}");
+        match self.kind {
+            EmbeddingsKind::None => Ok(None),
+            EmbeddingsKind::Openai => {
+                let mut options = baton_kb::OpenAiOptions::new(&self.base_url, &self.model);
+                options.api_key = self
+                    .api_key_env
+                    .as_ref()
+                    .and_then(|var| std::env::var(var).ok());
+                options.timeout = std::time::Duration::from_millis(self.timeout_ms);
+                options.retries = self.retries;
+                options.batch_size = self.batch_size;
+                let client = baton_kb::OpenAiEmbeddings::new(options)
+                    .map_err(|e| invalid(&key("base_url"), e.to_string()))?;
+                Ok(Some(Arc::new(client)))
+            }
+            EmbeddingsKind::Local => self.local_embedder(),
+        }
+    }
+
+    #[cfg(feature = "local-embeddings")]
+    fn local_embedder(&self) -> Result<Option<Arc<dyn baton_kb::Embedder>>, ConfigError> {
+        let dir = self.model_dir.as_deref().unwrap_or_default();
+        let model = baton_kb::LocalEmbeddings::load(dir)
+            .map_err(|e| invalid("knowledge.embeddings.model_dir", e.to_string()))?;
+        Ok(Some(Arc::new(model)))
+    }
+
+    #[cfg(not(feature = "local-embeddings"))]
+    fn local_embedder(&self) -> Result<Option<Arc<dyn baton_kb::Embedder>>, ConfigError> {
+        // validate() has already refused this kind.
+        Ok(None)
     }
 }
 
@@ -413,6 +569,7 @@ impl Config {
             ));
         }
         self.knowledge.index_options()?;
+        self.knowledge.embeddings.validate()?;
         if self.knowledge.refresh_secs == 0 {
             return Err(invalid(
                 "knowledge.refresh_secs",
@@ -443,6 +600,14 @@ impl Config {
                     self.server.listen
                 ),
             })
+    }
+}
+
+/// A configuration error naming `key`.
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message,
     }
 }
 
@@ -534,6 +699,46 @@ mod tests {
         let env = |var: &str| (var == "BATON_DURABILITY").then(|| "maybe".to_string());
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.starts_with("BATON_DURABILITY"), "{err}");
+    }
+
+    #[test]
+    fn embeddings_are_off_by_default_and_their_keys_are_checked() {
+        let config = Config::default();
+        assert_eq!(config.knowledge.embeddings.kind, EmbeddingsKind::None);
+        assert!(config.knowledge.embeddings.embedder().unwrap().is_none());
+
+        let config = Config::from_toml(
+            "[knowledge.embeddings]\nkind = \"openai\"\nbase_url = \"localhost:11434\"\n",
+            "baton.toml",
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("knowledge.embeddings.base_url"), "{err}");
+
+        let mut config = Config::default();
+        config.knowledge.embeddings.kind = EmbeddingsKind::Openai;
+        config.knowledge.embeddings.api_key_env = Some("BATON_TEST_SURELY_UNSET_KEY".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("knowledge.embeddings.api_key_env"), "{err}");
+        assert!(err.contains("BATON_TEST_SURELY_UNSET_KEY"), "{err}");
+
+        let err = Config::from_toml("[knowledge.embeddings]\nkind = \"magic\"\n", "baton.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn local_embeddings_need_the_feature_and_a_model_folder() {
+        let mut config = Config::default();
+        config.knowledge.embeddings.kind = EmbeddingsKind::Local;
+        let err = config.validate().unwrap_err().to_string();
+        if cfg!(feature = "local-embeddings") {
+            assert!(err.starts_with("knowledge.embeddings.model_dir"), "{err}");
+        } else {
+            assert!(err.starts_with("knowledge.embeddings.kind"), "{err}");
+            assert!(err.contains("local-embeddings"), "{err}");
+        }
     }
 
     #[test]

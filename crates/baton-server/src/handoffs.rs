@@ -90,6 +90,16 @@ pub async fn escalate(
         .store
         .events_after(&conversation.id, 0, 0, None)
         .await?;
+    // A configured language model writes the summary; the built-in responder writes none and
+    // the brief keeps its extractive one.
+    let transcript: Vec<baton_ai::Turn> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message { role, text, .. } => Some(baton_ai::Turn::new(*role, text.clone())),
+            _ => None,
+        })
+        .collect();
+    let summary = state.responder.summarize(&transcript).await;
     let brief = Brief::build(&BriefInput {
         conversation,
         customer: &customer,
@@ -97,7 +107,7 @@ pub async fn escalate(
         events: &events,
         decision,
         signals: Some(signals),
-        summary: None,
+        summary: summary.as_deref(),
         now,
     });
     let handoff = Handoff::new(

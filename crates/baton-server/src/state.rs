@@ -64,7 +64,10 @@ impl AppState {
         let secret = store
             .secret(CONVERSATION_TOKEN_SECRET, &generate_secret())
             .await?;
-        let kb = Arc::new(KnowledgeBase::load(&*store, config.knowledge.index_options()?).await?);
+        let embedder = config.knowledge.embeddings.embedder()?;
+        let kb = Arc::new(
+            KnowledgeBase::load(&*store, config.knowledge.index_options()?, embedder).await?,
+        );
         let responder = baton_ai::build_responder(&config.responder)?;
         // The issue-type classifier also learns from the knowledge base's example questions
         // (as they are at start).

@@ -201,16 +201,16 @@ pub async fn load_judging(
 }
 
 /// Loads the knowledge base named by `--kb`, or the stored one when a database was named.
+/// Retrieval is dense when the configuration (`--config`) names embeddings, as in the server.
 async fn load_kb(
     kb: Option<&Path>,
     database: Option<&baton_server::Config>,
 ) -> anyhow::Result<(Option<KbIndex>, Option<i64>)> {
     if let Some(path) = kb {
         let articles = baton_kb::import_path(path)?;
-        return Ok((
-            Some(KbIndex::build(&articles, IndexOptions::default())?),
-            None,
-        ));
+        let embeddings = database.map(|config| &config.knowledge.embeddings);
+        let index = build_index(&articles, IndexOptions::default(), embeddings)?;
+        return Ok((Some(index), None));
     }
     let Some(config) = database else {
         return Ok((None, None));
@@ -220,9 +220,32 @@ async fn load_kb(
     let articles = baton_server::knowledge::stored_articles(&*store).await?;
     let calibration = baton_server::knowledge::stored_calibration(&*store).await?;
     store.close().await;
-    let mut index = KbIndex::build(&articles, config.knowledge.index_options()?)?;
+    let mut index = build_index(
+        &articles,
+        config.knowledge.index_options()?,
+        Some(&config.knowledge.embeddings),
+    )?;
     index.set_calibration(calibration);
     Ok((Some(index), Some(revision)))
+}
+
+/// An index of `articles`, with the embedder `embeddings` names if any. Loading a local model
+/// and embedding the articles block, so they run where blocking is allowed.
+fn build_index(
+    articles: &[baton_kb::Article],
+    options: IndexOptions,
+    embeddings: Option<&baton_server::config::EmbeddingsConfig>,
+) -> anyhow::Result<KbIndex> {
+    tokio::task::block_in_place(|| -> anyhow::Result<KbIndex> {
+        let embedder = match embeddings {
+            Some(embeddings) => embeddings.embedder()?,
+            None => None,
+        };
+        Ok(match embedder {
+            Some(embedder) => KbIndex::build_with_embedder(articles, options, embedder)?,
+            None => KbIndex::build(articles, options)?,
+        })
+    })
 }
 
 pub async fn run(

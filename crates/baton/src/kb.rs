@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use baton_kb::{IndexOptions, KbIndex, asks_something};
+use baton_kb::{Article, Embedder, FitOptions, IndexOptions, KbIndex, asks_something};
 use baton_server::knowledge;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,12 +50,16 @@ fn spinner(message: &str) -> ProgressBar {
 
 pub async fn run(config: baton_server::Config, command: KbCommand) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(&config).await?;
-    let result = run_with(&*store, command).await;
+    let result = run_with(&*store, &config, command).await;
     store.close().await;
     result
 }
 
-async fn run_with(store: &dyn baton_store::Store, command: KbCommand) -> anyhow::Result<ExitCode> {
+async fn run_with(
+    store: &dyn baton_store::Store,
+    config: &baton_server::Config,
+    command: KbCommand,
+) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now();
     match command {
         KbCommand::Import { path, prune } => {
@@ -84,11 +89,12 @@ async fn run_with(store: &dyn baton_store::Store, command: KbCommand) -> anyhow:
             Ok(ExitCode::SUCCESS)
         }
         KbCommand::Search { text, limit } => {
-            let index = stored_index(store).await?;
+            let embedder = embedder(config)?;
+            let index = stored_index(store, embedder).await?;
             if index.is_empty() {
                 bail!("the knowledge base is empty: import articles with `baton kb import PATH`");
             }
-            let found = index.retrieve(&text, limit.max(1))?;
+            let found = tokio::task::block_in_place(|| index.retrieve(&text, limit.max(1)))?;
             let asks = asks_something(&text);
             for (rank, hit) in found.hits.iter().enumerate() {
                 println!(
@@ -112,21 +118,34 @@ async fn run_with(store: &dyn baton_store::Store, command: KbCommand) -> anyhow:
                 bail!("calibration needs at least two articles in the knowledge base");
             }
             let revision = store.kb_revision().await?;
+            let samples = labeled.as_deref().map(read_labeled).transpose()?;
+            let embedder = embedder(config)?;
+            let dense = embedder.as_ref().map(|e| e.describe());
             let bar = spinner("fitting the confidence model");
-            let calibration = match labeled {
-                None => baton_kb::fit_on_kb(&articles, IndexOptions::default())?,
-                Some(path) => {
-                    let samples = read_labeled(&path)?;
-                    let index = KbIndex::build(&articles, IndexOptions::default())?;
-                    baton_kb::fit_labeled(&index, &samples)?
+            // With embeddings configured the dense similarity is fitted as a feature too, so
+            // the stored numbers match how the server ranks.
+            let fitted = tokio::task::block_in_place(|| match samples {
+                None => {
+                    let fit = FitOptions {
+                        embedder,
+                        ..FitOptions::default()
+                    };
+                    baton_kb::fit_on_kb_with(&articles, IndexOptions::default(), &fit)
                 }
-            };
+                Some(samples) => build_index(&articles, embedder)
+                    .and_then(|index| baton_kb::fit_labeled(&index, &samples)),
+            });
             bar.finish_and_clear();
+            let calibration = fitted?;
             store
                 .kb_save_calibration(revision, serde_json::to_value(&calibration)?, now)
                 .await?;
+            let features = match &dense {
+                Some(model) => format!("lexical and dense features, {model}"),
+                None => "lexical features".to_string(),
+            };
             println!(
-                "calibrated on {} positive and {} negative questions ({}); stored with knowledge-base revision {revision}",
+                "calibrated on {} positive and {} negative questions ({}; {features}); stored with knowledge-base revision {revision}",
                 calibration.fitted.positives,
                 calibration.fitted.negatives,
                 calibration.fitted.method
@@ -147,9 +166,28 @@ async fn run_with(store: &dyn baton_store::Store, command: KbCommand) -> anyhow:
     }
 }
 
-async fn stored_index(store: &dyn baton_store::Store) -> anyhow::Result<KbIndex> {
+/// The embedder `[knowledge.embeddings]` names, if any (loading a local model takes seconds).
+fn embedder(config: &baton_server::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    Ok(config.knowledge.embeddings.embedder()?)
+}
+
+/// An index of `articles`, dense when an embedder is given. Embedding blocks.
+fn build_index(
+    articles: &[Article],
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<KbIndex, baton_kb::IndexError> {
+    match embedder {
+        Some(embedder) => KbIndex::build_with_embedder(articles, IndexOptions::default(), embedder),
+        None => KbIndex::build(articles, IndexOptions::default()),
+    }
+}
+
+async fn stored_index(
+    store: &dyn baton_store::Store,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> anyhow::Result<KbIndex> {
     let articles = knowledge::stored_articles(store).await?;
-    let mut index = KbIndex::build(&articles, IndexOptions::default())?;
+    let mut index = tokio::task::block_in_place(|| build_index(&articles, embedder))?;
     index.set_calibration(knowledge::stored_calibration(store).await?);
     Ok(index)
 }

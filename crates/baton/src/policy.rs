@@ -395,14 +395,19 @@ async fn backtest(
                 attrs: c.attrs.clone(),
             });
         report.conversations += 1;
-        let new_outcome = outcome(&judge_new.conversation(&turns, &customer, clock));
+        // Dense retrieval embeds each question, which blocks.
+        let new_outcome = tokio::task::block_in_place(|| {
+            outcome(&judge_new.conversation(&turns, &customer, clock))
+        });
         report.policy.add(&new_outcome);
         if let (Some(judge), Some(summary), Some(changes)) = (
             judge_base.as_ref(),
             report.baseline.as_mut(),
             report.changes.as_mut(),
         ) {
-            let base = outcome(&judge.conversation(&turns, &customer, clock));
+            let base = tokio::task::block_in_place(|| {
+                outcome(&judge.conversation(&turns, &customer, clock))
+            });
             summary.add(&base);
             if let Some(change) = change_kind(&base, &new_outcome) {
                 changes.push(Change {

@@ -706,3 +706,68 @@ fn check_invariants(queue: &Value, agents: &[Agent], open: usize) {
         assert!(held <= 3, "agent {} holds {held}", agent.id);
     }
 }
+
+/// A local OpenAI-compatible chat-completions server: it writes handover notes when asked
+/// for one and answers every other request with a short model answer.
+async fn fake_model(note: &'static str) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |axum::Json(body): axum::Json<Value>| async move {
+            let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+            let content = if system.contains("handover note") {
+                json!({ "summary": note }).to_string()
+            } else {
+                json!({"answer": "Invoices are under Billing.", "confidence": 0.9,
+                       "citations": [], "needs_human": false, "reason": "covered"})
+                .to_string()
+            };
+            axum::Json(json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": content}}]
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}/v1")
+}
+
+#[tokio::test]
+async fn with_a_language_model_the_brief_carries_its_summary() {
+    let note = "The customer needs invoice INV-77 corrected and asked for a person.";
+    let base_url = fake_model(note).await;
+    let responder = format!(
+        "\n[responder]\nkind = \"llm\"\n\n[responder.llm]\nbase_url = {base_url:?}\nmodel = \"test-model\"\ntimeout_ms = 20000\n"
+    );
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = start(&db, TWO_TEAMS, &responder).await;
+    let admin = create_staff(&db.url, "admin", "Ada");
+    let (id, _, _) = escalate(
+        &server,
+        "Invoice INV-77 lists 40 seats, we have 25. I want to talk to a person.",
+    )
+    .await;
+    let handoff = wait_for_handoff(&server, &admin, &id).await;
+    let (status, detail) = server
+        .get(
+            &format!("/v1/agent/handoffs/{}", handoff["id"].as_str().unwrap()),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    let summary = &detail["brief"]["summary"];
+    assert_eq!(summary["source"], "llm", "{summary}");
+    assert_eq!(summary["text"], note);
+    assert!(
+        detail["brief_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(note),
+        "{detail}"
+    );
+}

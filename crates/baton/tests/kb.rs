@@ -1,5 +1,6 @@
 //! The knowledge base end to end: import errors that name the file and line, AI answers from
-//! the imported articles, and the index following an edit without a restart.
+//! the imported articles, the index following an edit without a restart, and the commands
+//! that rank with the configured embeddings.
 
 mod common;
 
@@ -212,4 +213,186 @@ async fn the_index_follows_an_article_edit_without_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(found, "the server picked up the import");
+}
+
+/// Concepts of the embeddings endpoint below, one dimension each.
+const CONCEPTS: &[&[&str]] = &[
+    &["refund", "money", "back", "reimburse"],
+    &["password", "login", "sign"],
+    &["invoice", "invoices", "bill", "receipt"],
+];
+
+/// An OpenAI-compatible `/v1/embeddings` endpoint on loopback whose vectors count concept
+/// words: "money back" means refund without sharing a word with it. Returns its base URL and
+/// the number of texts it has embedded.
+fn embeddings_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    async fn embed(
+        axum::extract::State(texts): axum::extract::State<Arc<AtomicUsize>>,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
+        let inputs: Vec<String> = body["input"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_lowercase))
+                    .collect()
+            })
+            .unwrap_or_default();
+        texts.fetch_add(inputs.len(), Ordering::SeqCst);
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let vector: Vec<f32> = CONCEPTS
+                    .iter()
+                    .map(|words| {
+                        text.split(|c: char| !c.is_alphanumeric())
+                            .filter(|w| words.contains(w))
+                            .count() as f32
+                    })
+                    .collect();
+                json!({"object": "embedding", "index": index, "embedding": vector})
+            })
+            .collect();
+        axum::Json(json!({"object": "list", "data": data, "model": body["model"]}))
+    }
+
+    let texts = Arc::new(AtomicUsize::new(0));
+    let state = texts.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new()
+                .route("/v1/embeddings", axum::routing::post(embed))
+                .with_state(state);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    (format!("http://{addr}/v1"), texts)
+}
+
+#[tokio::test]
+async fn search_calibrate_and_analyze_rank_with_the_configured_embeddings() {
+    use std::sync::atomic::Ordering;
+
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let dir = db.dir.path();
+    let articles = dir.join("shop.jsonl");
+    std::fs::write(
+        &articles,
+        [
+            json!({"id": "refund", "title": "Request a refund", "body": "Open Orders and choose Return.",
+                "questions": ["how do I get a refund", "refund for my order", "I want a refund"]}),
+            json!({"id": "password", "title": "Reset your password", "body": "Use the Forgot password link.",
+                "questions": ["I forgot my password", "how do I change my password", "cannot sign in"]}),
+            json!({"id": "invoice", "title": "Download an invoice", "body": "Billing, then Invoices.",
+                "questions": ["where are my invoices", "get a PDF of my invoice", "I need a receipt"]}),
+        ]
+        .iter()
+        .map(|a| a.to_string() + "\n")
+        .collect::<String>(),
+    )
+    .unwrap();
+    let (base_url, embedded) = embeddings_endpoint();
+    let config = dir.join("baton.toml");
+    std::fs::write(
+        &config,
+        format!("[knowledge.embeddings]\nkind = \"openai\"\nbase_url = \"{base_url}\"\nmodel = \"concepts\"\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = baton(&["kb", "import", articles.to_str().unwrap()], &db.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        embedded.load(Ordering::SeqCst),
+        0,
+        "no embeddings unless configured"
+    );
+
+    let question = "can I have my money back?";
+    let out = baton(&["kb", "search", question, "--config", config], &db.url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().next().unwrap().contains("refund"),
+        "{stdout}"
+    );
+    let searched = embedded.load(Ordering::SeqCst);
+    assert!(searched > 0);
+
+    let out = baton(&["kb", "calibrate", "--config", config], &db.url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("lexical and dense features"), "{stdout}");
+    assert!(embedded.load(Ordering::SeqCst) > searched);
+    let out = baton(&["kb", "calibrate"], &db.url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(knowledge_base; lexical features)"),
+        "{stdout}"
+    );
+
+    // `baton analyze` with --config ranks as the server would; without, lexically.
+    let analyze = |extra: &[&str]| {
+        let mut child = Command::new(BIN)
+            .args(["analyze", "--kb", articles.to_str().unwrap()])
+            .args(extra)
+            .env("BATON_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run baton analyze");
+        use std::io::Write;
+        let line = json!({"id": 1, "text": question}).to_string() + "\n";
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(line.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+        line
+    };
+    let before = embedded.load(Ordering::SeqCst);
+    let lexical = analyze(&[]);
+    assert_eq!(embedded.load(Ordering::SeqCst), before);
+    let dense = analyze(&["--config", config]);
+    assert!(embedded.load(Ordering::SeqCst) > before);
+    assert_eq!(
+        dense["signals"]["top_articles"][0]["id"], "refund",
+        "{dense}"
+    );
+    assert!(
+        dense["signals"]["confidence"].as_f64() > lexical["signals"]["confidence"].as_f64(),
+        "dense {dense}, lexical {lexical}"
+    );
 }

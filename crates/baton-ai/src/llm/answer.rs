@@ -92,6 +92,21 @@ pub(crate) fn parse_answer(content: &str, given: &[&str]) -> Result<ModelAnswer,
     })
 }
 
+/// Reads a handoff summary, `{"summary": "..."}`, and keeps it to `max_chars` characters.
+pub(crate) fn parse_summary(content: &str, max_chars: usize) -> Result<String, LlmError> {
+    let object = json_object(content).ok_or_else(|| {
+        LlmError::InvalidAnswer("the model did not reply with a JSON object".to_string())
+    })?;
+    match object.get("summary") {
+        Some(Value::String(text)) if !text.trim().is_empty() => {
+            Ok(crate::reply::one_line(text.trim(), max_chars))
+        }
+        _ => Err(LlmError::InvalidAnswer(
+            "\"summary\" is missing or empty".to_string(),
+        )),
+    }
+}
+
 /// The JSON object in `content`: the whole text, or inside a Markdown code fence, or between
 /// the first `{` and the last `}` (local models often wrap JSON in prose despite JSON mode).
 fn json_object(content: &str) -> Option<Map<String, Value>> {

@@ -19,9 +19,9 @@ use crate::citation::ArticleLinks;
 use crate::config::{LlmConfig, OnFailure};
 use crate::error::AiError;
 use crate::reply::{Reply, ReplyKind, one_line};
-use crate::responder::{Request, Responder};
+use crate::responder::{Request, Responder, Turn};
 
-use answer::parse_answer;
+use answer::{parse_answer, parse_summary};
 use client::ChatClient;
 
 /// Said when the model asked for a human without writing an answer.
@@ -30,6 +30,9 @@ pub const HANDOFF_TEXT: &str = "Let me bring in someone from our team who can he
 /// Said when the model failed and the configuration escalates on failure.
 pub const AI_ERROR_TEXT: &str =
     "Sorry, I can't answer that right now. Let me bring in someone from our team.";
+
+/// Longest handoff summary kept from the model, in characters.
+pub const SUMMARY_MAX_CHARS: usize = 600;
 
 /// The OpenAI-compatible LLM responder.
 #[derive(Debug)]
@@ -100,6 +103,28 @@ impl LlmResponder {
         Ok(reply)
     }
 
+    /// A handoff summary of `conversation` written by the model. The whole attempt, retries
+    /// included, gets one `timeout_ms`: a handoff does not wait longer than one answer would.
+    pub async fn summary(&self, conversation: &[Turn]) -> Result<String, LlmError> {
+        if !conversation
+            .iter()
+            .any(|t| t.role == baton_core::Role::Customer)
+        {
+            return Err(LlmError::InvalidAnswer(
+                "there is no customer message to summarise".to_string(),
+            ));
+        }
+        let messages = prompt::summary_messages(conversation, &self.config);
+        let budget = std::time::Duration::from_millis(self.config.timeout_ms);
+        let completion = tokio::time::timeout(budget, self.client.complete(&messages))
+            .await
+            .map_err(|_| LlmError::Timeout {
+                timeout_ms: self.config.timeout_ms,
+                attempts: 1,
+            })??;
+        parse_summary(&completion.content, SUMMARY_MAX_CHARS)
+    }
+
     /// The reply when the model failed, as `on_failure` says.
     fn on_failure(&self, request: &Request<'_>, error: &LlmError) -> Reply {
         match self.config.on_failure {
@@ -152,6 +177,20 @@ impl Responder for LlmResponder {
 
     fn name(&self) -> &'static str {
         "llm"
+    }
+
+    async fn summarize(&self, conversation: &[Turn]) -> Option<String> {
+        match self.summary(conversation).await {
+            Ok(summary) => Some(summary),
+            Err(error) => {
+                tracing::warn!(
+                    model = %self.config.model,
+                    failure = error.code(),
+                    "no model summary for the handoff, the brief keeps its extractive one: {error}"
+                );
+                None
+            }
+        }
     }
 }
 

@@ -261,7 +261,7 @@ async fn search(
         return Err(ApiError::invalid("limit must be between 1 and 50"));
     }
     let question = baton_kb::asks_something(&query.q);
-    let found = state.kb.retrieve(&query.q, limit).map_err(internal)?;
+    let found = state.kb.retrieve(&query.q, limit).await.map_err(internal)?;
     Ok(axum::Json(SearchResult {
         question,
         confidence: if question { found.confidence } else { None },
