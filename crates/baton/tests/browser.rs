@@ -2,7 +2,8 @@
 //! a customer on the demo product's billing page gets an AI answer with a link, asks for a
 //! person, and an agent in a second browser session sees the offer with its brief, accepts,
 //! replies, resolves; the customer sees it all and rates. And customer text that looks like
-//! markup shows as text in the console and runs nothing.
+//! markup shows as text in the console and runs nothing. And an admin manages agents, edits
+//! an article the AI then finds, and sees the policy in force.
 //!
 //! Needs `chromedriver` (and Chromium): `/usr/bin/chromedriver`, or `BATON_CHROMEDRIVER`.
 //! Without it the tests are skipped with a message, unless `BATON_REQUIRE_BROWSER=1`, which
@@ -227,6 +228,22 @@ async fn customer_says(client: &Client, text: &str) {
 async fn save_screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
+}
+
+/// Signs a staff member into the console.
+async fn sign_in(client: &Client, demo: &Demo, name: &str) {
+    client.goto(&demo.url("/console")).await.expect("console");
+    css(client, "#key")
+        .await
+        .send_keys(demo.key(name))
+        .await
+        .expect("type the key");
+    css(client, "#sign-in")
+        .await
+        .click()
+        .await
+        .expect("sign in");
+    css(client, "nav a[href='#/inbox']").await;
 }
 
 /// Signs the agent into the console and sets them online.
@@ -522,4 +539,127 @@ async fn markup_in_a_customer_message_shows_as_text_in_the_console() {
     assert_eq!(ran, json!([]), "nothing ran: {ran}");
     save_screenshot(&agent, "console-markup.png").await;
     agent.close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_agents_articles_and_sees_the_policy() {
+    let Some(driver_path) = chromedriver() else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let demo = Demo::start().await;
+    let driver = Driver::start(&driver_path).await;
+    let admin = driver.browser().await;
+    sign_in(&admin, &demo, "Morgan Lee").await;
+    let http = reqwest::Client::new();
+
+    // A new agent: the key is shown once, and it works.
+    admin
+        .goto(&demo.url("/console#/agents"))
+        .await
+        .expect("agents page");
+    css(&admin, "#new-name")
+        .await
+        .send_keys("Jamie Doe")
+        .await
+        .expect("name");
+    css(&admin, ".inline-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("create");
+    let key = until(
+        &admin,
+        "the new agent's key is shown",
+        "const k = document.querySelector('.key-box code.key'); return k && k.textContent",
+    )
+    .await;
+    let key = key.as_str().expect("key text").to_string();
+    assert!(key.starts_with("bk_"), "{key}");
+    let me: Value = http
+        .get(demo.url("/v1/agent/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["agent"]["name"], "Jamie Doe", "{me}");
+    until(
+        &admin,
+        "the agent is listed",
+        "return [...document.querySelectorAll('table.grid td strong')].some(e => e.textContent === 'Jamie Doe')",
+    )
+    .await;
+
+    // An article edited in the console: the AI finds it by its new example question at once.
+    admin
+        .goto(&demo.url("/console#/kb"))
+        .await
+        .expect("knowledge base page");
+    css(&admin, "#kb-filter")
+        .await
+        .send_keys("download-invoice")
+        .await
+        .expect("filter");
+    css(&admin, ".article-list button.link")
+        .await
+        .click()
+        .await
+        .expect("open the article");
+    let questions = css(&admin, "#art-questions").await;
+    questions
+        .send_keys("\nwhere do the zorblax statements live")
+        .await
+        .expect("add a question");
+    css(&admin, ".article-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("save");
+    until(
+        &admin,
+        "the save is confirmed",
+        "return [...document.querySelectorAll('.toast')].some(t => t.textContent.includes('revision'))",
+    )
+    .await;
+    css(&admin, "#kb-q")
+        .await
+        .send_keys("where do the zorblax statements live?")
+        .await
+        .expect("search text");
+    css(&admin, "form.inline-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("search");
+    let first = until(
+        &admin,
+        "the search lists the edited article first",
+        "const li = document.querySelector('.search-results ol li'); return li && li.textContent",
+    )
+    .await;
+    assert!(
+        first.as_str().unwrap_or("").contains("download-invoice"),
+        "first result: {first}"
+    );
+
+    // The policy in force, with its validation status.
+    admin
+        .goto(&demo.url("/console#/policy"))
+        .await
+        .expect("policy page");
+    let status = until(
+        &admin,
+        "the policy status is shown",
+        "const s = document.querySelector('.policy-status'); return s && s.textContent",
+    )
+    .await;
+    assert!(
+        status.as_str().unwrap_or("").contains("valid · in force"),
+        "{status}"
+    );
+    save_screenshot(&admin, "console-policy.png").await;
+    admin.close().await.expect("close the browser");
 }

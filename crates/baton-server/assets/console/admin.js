@@ -273,7 +273,7 @@ export async function renderPolicy(container, app) {
           : null,
       ),
       h("h2", {}, "Thresholds"),
-      h("table", { class: "grid narrow-table" }, h("tbody", {}, thresholds.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, words(k)), h("td", {}, String(v)))))),
+      h("table", { class: "grid narrow-table" }, h("tbody", {}, thresholds.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k === "off" ? "triggers turned off" : words(k)), h("td", {}, Array.isArray(v) ? v.map(words).join(", ") || "none" : String(v)))))),
       h("h2", {}, "Always to a person"),
       h("p", {}, (policy.always_human || []).map((t) => badge(words(t), "issue"))),
       h("h2", {}, "Teams"),
