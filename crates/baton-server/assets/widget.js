@@ -73,6 +73,8 @@
   let retryDelay = 1000;
   let retryTimer = null;
   let unread = 0;
+  let typingTimer = null;
+  let lastTypingSent = 0;
   let opening = null;
   const loadedAt = Date.now();
 
@@ -241,7 +243,11 @@
       } catch {
         return;
       }
-      if (typeof event.seq === "number") cursor = Math.max(cursor, event.seq);
+      if (typeof event.seq !== "number") {
+        hear(event);
+        return;
+      }
+      cursor = Math.max(cursor, event.seq);
       // Replayed history does not count as unread; what arrives after the page loaded does.
       accept(event, Date.parse(event.at) > loadedAt - 1000);
     };
@@ -274,12 +280,37 @@
     }
   });
 
+  /** Transient notices (no `seq`, never replayed): the agent typing, the queue moving. */
+  function hear(notice) {
+    if (notice.type === "typing" && notice.role === "agent" && state === "human") {
+      ui.typing(true, `${notice.name || "The agent"} is typing`);
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => ui.typing(false), 5000);
+    } else if (notice.type === "queue" && state === "waiting_human" && typeof notice.text === "string") {
+      readSystemMessage(notice.text);
+      ui.status();
+    }
+  }
+
+  /** Lets the person on the other side see the customer typing, at most every 3 seconds. */
+  function typingNow() {
+    if (!conversation || !(state === "human" || state === "waiting_human")) return;
+    const now = Date.now();
+    if (now - lastTypingSent < 3000) return;
+    lastTypingSent = now;
+    call("POST", `/v1/conversations/${conversation.id}/typing`).catch(() => {});
+  }
+
   /** Takes one event, from wherever it came, exactly once. */
   function accept(event, live) {
     if (typeof event.seq !== "number" || seen.has(event.seq)) return;
     seen.add(event.seq);
     switch (event.type) {
       case "message":
+        if (event.role === "agent") {
+          clearTimeout(typingTimer);
+          ui.typing(false);
+        }
         ui.message(event);
         if (event.role === "system") readSystemMessage(event.text);
         if (event.role === "agent") {
@@ -634,6 +665,7 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
       }
     });
     input.addEventListener("input", () => {
+      if (input.value.trim()) typingNow();
       input.style.height = "auto";
       input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
     });
@@ -728,7 +760,8 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
         scrollDown();
       },
 
-      typing(on) {
+      typing(on, label = "The assistant is typing") {
+        typingEl.setAttribute("aria-label", label);
         if (on) {
           log.append(typingEl);
           typingEl.hidden = false;

@@ -8,7 +8,9 @@
 //! - `{"type": "handoff", "handoff", "step", "reason"}` for every change to an open handoff of
 //!   their teams, their own ones included (the queue view follows these);
 //! - `{"type": "event", "conversation_id", "event"}` for each event of a conversation they
-//!   hold (staff-only events included).
+//!   hold (staff-only events included);
+//! - `{"type": "notice", "conversation_id", "notice"}` for transient notices of a conversation
+//!   they hold: the customer typing (`{"type": "typing", "role": "customer"}`) and queue moves.
 //!
 //! The stream learns of changes from the event bus (every process's, on PostgreSQL) through
 //! the staff-only `handoff` events, so it needs nothing else to stay current. While it is open
@@ -31,6 +33,7 @@ use crate::state::AppState;
 /// Serves one agent's stream until they leave, the connection fails or the server stops.
 pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
     let mut notices = state.store.bus().subscribe_all();
+    let mut transient = state.notices.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut ping = tokio::time::interval(Duration::from_secs(state.config.server.stream_ping_secs));
     ping.tick().await;
@@ -67,6 +70,16 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
                     break;
                 }
             }
+            addressed = transient.recv() => match addressed {
+                Ok(addressed) if view.mine.contains(&addressed.conversation_id) && addressed.notice.for_staff() => {
+                    let frame = json!({"type": "notice", "conversation_id": addressed.conversation_id, "notice": addressed.notice});
+                    if send(&mut socket, &frame).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}

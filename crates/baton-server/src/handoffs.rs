@@ -15,6 +15,7 @@
 //! `handoff` event (with its reason), which is also how every process's agent streams
 //! learn of it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use baton_core::handoff::timers::{self, AgentClock, TimerAction};
@@ -42,9 +43,22 @@ const ANY_TEAM: &str = "*";
 pub struct Dispatcher {
     pass: Mutex<()>,
     wake: Notify,
+    /// The place in line each waiting customer was last told, by handoff id: a pass that
+    /// moves them tells them again (a transient notice on their stream).
+    told: std::sync::Mutex<HashMap<String, usize>>,
 }
 
 impl Dispatcher {
+    fn told(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.told
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember_told(&self, handoff_id: &str, position: usize) {
+        self.told().insert(handoff_id.to_string(), position);
+    }
+
     /// Asks the background task for a dispatch pass soon.
     pub fn kick(&self) {
         self.wake.notify_one();
@@ -174,6 +188,7 @@ pub async fn escalate(
     );
     let text = if open && stats.agents_online > 0 && !too_long {
         let display = team.map_or("our support team".to_string(), |t| t.display_name.clone());
+        state.dispatcher.remember_told(&handoff.id, position);
         format!(
             "{intro} {}",
             routing::waiting_message(&display, position, estimate)
@@ -247,12 +262,13 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
         })
         .await?;
     if queue.is_empty() {
+        state.dispatcher.told().clear();
         return Ok(Vec::new());
     }
     let mut agents = state.store.agents().await?;
     let expires_at = now + ms(state.config.handoff.offer_timeout_ms);
     let mut offered = Vec::new();
-    for handoff in queue {
+    for handoff in &queue {
         if !agents.iter().any(|a| {
             !a.disabled
                 && a.presence == routing::Presence::Online
@@ -293,7 +309,53 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
             None => {}
         }
     }
+    let offered_ids: HashSet<&str> = offered.iter().map(|h| h.id.as_str()).collect();
+    let waiting: Vec<&Handoff> = queue
+        .iter()
+        .filter(|h| !offered_ids.contains(h.id.as_str()))
+        .collect();
+    tell_new_places(state, &waiting, &agents);
     Ok(offered)
+}
+
+/// Tells each customer who was given a place in line and whose place has changed their new
+/// place and estimate, as a transient notice on their stream. `waiting` is in queue order.
+fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent]) {
+    let policy = state.policy.current();
+    let mut told = state.dispatcher.told();
+    let mut places: HashMap<Option<&str>, usize> = HashMap::new();
+    let mut still_waiting = HashSet::new();
+    for handoff in waiting {
+        let place = places.entry(handoff.team.as_deref()).or_default();
+        *place += 1;
+        let position = *place;
+        still_waiting.insert(handoff.id.as_str());
+        // Only customers who were given a place hear of it moving (an offline ticket's
+        // customer was told when the team is back instead).
+        match told.get_mut(&handoff.id) {
+            Some(before) if *before != position => *before = position,
+            _ => continue,
+        }
+        let team_key = handoff.team.as_deref().unwrap_or(ANY_TEAM);
+        let members = availability(agents, handoff.team.as_deref());
+        let stats = TeamStats::from_agents(team_key, &members, None);
+        let estimate = routing::estimate_wait(position, &stats);
+        let display = handoff
+            .team
+            .as_deref()
+            .and_then(|t| policy.policy.team(t))
+            .map_or("our support team".to_string(), |t| t.display_name.clone());
+        state.notices.publish(
+            &handoff.conversation_id,
+            crate::notices::Notice::Queue {
+                text: routing::waiting_message(&display, position, estimate),
+                team: display,
+                position,
+                estimate_secs: estimate.map(|e| e.as_secs()),
+            },
+        );
+    }
+    told.retain(|id, _| still_waiting.contains(id.as_str()));
 }
 
 /// Runs the timers due at `now`, then a dispatch pass. Returns what the timers did.
@@ -791,6 +853,26 @@ pub async fn reply(
     .await?;
     metrics::counter!("baton_messages_stored_total", "role" => "agent").increment(1);
     Ok(event)
+}
+
+/// The owner of the conversation is typing: the customer's stream shows it.
+pub async fn typing(
+    state: &AppState,
+    staff: &Staff,
+    conversation_id: &str,
+) -> Result<(), ApiError> {
+    let handoff = open_handoff(state, conversation_id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("no person owns this conversation"))?;
+    check_owner(staff, &handoff)?;
+    state.notices.publish(
+        conversation_id,
+        crate::notices::Notice::Typing {
+            role: Role::Agent,
+            name: Some(staff.name.clone()),
+        },
+    );
+    Ok(())
 }
 
 /// An internal note on the conversation: staff only, never shown to the customer.

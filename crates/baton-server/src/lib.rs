@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod handoffs;
 pub mod knowledge;
+pub mod notices;
 pub mod policy;
 pub mod state;
 pub mod stream;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub dispatcher: crate::handoffs::Dispatcher,
     /// Where handlers and timers read the time.
     pub clock: Arc<dyn Clock>,
+    /// Typing and queue-position notices for this process's streams.
+    pub notices: crate::notices::Notices,
 }
 
 /// The time source: the system clock in production, a settable one in tests of the timers.
@@ -89,6 +91,7 @@ impl AppState {
             shutdown,
             dispatcher: Default::default(),
             clock: Arc::new(SystemClock),
+            notices: Default::default(),
         })
     }
 

@@ -5,6 +5,8 @@
 //! reader may see that event. Notices from the bus that continue the cursor are sent as they
 //! are; anything else (a notice from another process, a lagging receiver, a jump) is filled in
 //! from the store. Subscribing before the replay means nothing committed meanwhile is missed.
+//! Transient notices (typing, queue position; [`crate::notices`]) are sent as they come,
+//! without `seq`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use baton_core::{Event, Visibility};
 use baton_store::EventNotice;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::notices::Notice;
 use crate::state::AppState;
 
 /// Events read from the store per page while catching up.
@@ -33,6 +36,13 @@ impl Reader {
             Reader::Staff => true,
         }
     }
+
+    fn may_hear(self, notice: &Notice) -> bool {
+        match self {
+            Reader::Customer => notice.for_customer(),
+            Reader::Staff => notice.for_staff(),
+        }
+    }
 }
 
 /// Serves one WebSocket until the client leaves, the connection fails or the server stops.
@@ -44,6 +54,7 @@ pub async fn run(
     reader: Reader,
 ) {
     let mut notices = state.store.bus().subscribe(&conversation_id);
+    let mut transient = state.notices.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut cursor = after;
     let mut ping = tokio::time::interval(Duration::from_secs(state.config.server.stream_ping_secs));
@@ -68,6 +79,17 @@ pub async fn run(
                     break;
                 }
             }
+            addressed = transient.recv() => match addressed {
+                Ok(addressed) if addressed.conversation_id == conversation_id && reader.may_hear(&addressed.notice) => {
+                    let Ok(text) = serde_json::to_string(&addressed.notice) else { continue };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                // Skipped or unrelated notices are harmless; the channel outlives every stream.
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}

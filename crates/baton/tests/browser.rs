@@ -368,6 +368,12 @@ async fn customer_gets_an_answer_then_a_person_who_resolves_and_is_rated() {
         )
         .await
         .expect("type the reply");
+    until(
+        &customer,
+        "the customer sees the agent typing",
+        &format!("const t = {WIDGET}.querySelector('.typing:not([hidden])'); return t && t.getAttribute('aria-label') === 'Priya Raman is typing'"),
+    )
+    .await;
     css(&agent, "#send").await.click().await.expect("send");
     until(
         &agent,

@@ -771,3 +771,151 @@ async fn with_a_language_model_the_brief_carries_its_summary() {
         "{detail}"
     );
 }
+
+/// Transient frames (no `seq`) of `kind` on a stream, skipping everything else.
+async fn next_transient(stream: &mut Stream, kind: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "no transient {kind} frame within {secs} s");
+        if let Some(frame) = stream.next_json(left.as_secs().max(1)).await
+            && frame["type"] == kind
+        {
+            assert!(frame.get("seq").is_none(), "transient: {frame}");
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let dana = agent(&server, &admin, "Dana", &["support"], 1).await;
+        let mut dana_stream = agent_stream(&server, &dana).await;
+        online(&server, &dana).await;
+
+        // Dana takes the first customer; two more wait.
+        let (first, first_token, _) = escalate(&server, "Can I talk to a human?").await;
+        let offer = next_of(&mut dana_stream, "offer", 10).await;
+        let first_handoff = offer["handoff"]["id"].as_str().unwrap().to_string();
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/handoffs/{first_handoff}/accept"),
+                Some(&dana.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, _, told) = escalate(&server, "I need a person please").await;
+        assert!(
+            told["replies"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("next in line"),
+            "{told}"
+        );
+        let (third, third_token, told) = escalate(&server, "Get me an agent").await;
+        assert!(
+            told["replies"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("2nd in line"),
+            "{told}"
+        );
+        let mut third_stream = Stream::connect(&format!(
+            "{}/v1/conversations/{third}/stream?token={third_token}",
+            server.ws_base
+        ))
+        .await;
+
+        // Dana writes to the first customer: they see her typing, and she sees them typing.
+        let mut first_stream = Stream::connect(&format!(
+            "{}/v1/conversations/{first}/stream?token={first_token}",
+            server.ws_base
+        ))
+        .await;
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/conversations/{first}/typing"),
+                Some(&dana.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 204);
+        let typing = next_transient(&mut first_stream, "typing", 10).await;
+        assert_eq!(typing["role"], "agent");
+        assert_eq!(typing["name"], "Dana");
+        let (status, _) = server
+            .post(
+                &format!("/v1/conversations/{first}/typing"),
+                Some(&first_token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 204);
+        let notice = next_of(&mut dana_stream, "notice", 10).await;
+        assert_eq!(notice["conversation_id"], first.as_str());
+        assert_eq!(
+            notice["notice"],
+            json!({"type": "typing", "role": "customer"})
+        );
+        // Only the owner's typing shows; a customer cannot type for someone else's chat.
+        let sam = agent(&server, &admin, "Sam", &["support"], 1).await;
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/conversations/{first}/typing"),
+                Some(&sam.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 403);
+        let (status, _) = server
+            .post(
+                &format!("/v1/conversations/{third}/typing"),
+                Some(&first_token),
+                json!({}),
+            )
+            .await;
+        assert!(status == 401 || status == 403 || status == 404, "{status}");
+
+        // Dana resolves the first conversation and gets the second: the third customer moves
+        // up and is told so.
+        let (status, _) = server
+            .post(
+                &format!("/v1/agent/handoffs/{first_handoff}/resolve"),
+                Some(&dana.key),
+                json!({"note": "done"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let moved = next_transient(&mut third_stream, "queue", 10).await;
+        assert_eq!(moved["position"], 1, "{moved}");
+        assert!(
+            moved["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("next in line"),
+            "{moved}"
+        );
+        // Nothing transient is replayed: a reconnect sees stored events only.
+        third_stream.close().await;
+        let mut again = Stream::connect(&format!(
+            "{}/v1/conversations/{third}/stream?token={third_token}",
+            server.ws_base
+        ))
+        .await;
+        while let Some(frame) = again.next_json(1).await {
+            assert!(
+                frame["seq"].is_i64(),
+                "only stored events on replay: {frame}"
+            );
+        }
+        again.close().await;
+        first_stream.close().await;
+        dana_stream.close().await;
+        let _ = sam;
+    }
+}

@@ -291,6 +291,9 @@ function onFrame(frame) {
     case "event":
       if (app.view) app.view.event(frame.conversation_id, frame.event);
       break;
+    case "notice":
+      if (app.view && app.view.notice) app.view.notice(frame.conversation_id, frame.notice);
+      break;
     default:
       break;
   }

@@ -100,8 +100,30 @@ export class ConversationView {
   /** An event of a conversation arrived on the stream. */
   event(conversationId, event) {
     if (conversationId !== this.conversationId) return;
+    if (event.type === "message" && event.role === "customer") this.customerTyping(false);
     this.addEvent(event);
     this.scrollDown();
+  }
+
+  /** Transient notices: the customer typing shows under the transcript for a few seconds. */
+  notice(conversationId, notice) {
+    if (conversationId !== this.conversationId || notice.type !== "typing" || notice.role !== "customer") return;
+    this.customerTyping(true);
+  }
+
+  customerTyping(on) {
+    clearTimeout(this.typingTimer);
+    if (this.typingLine) this.typingLine.hidden = !on;
+    if (on) this.typingTimer = setTimeout(() => this.customerTyping(false), 5000);
+  }
+
+  /** While the owner writes a reply, the customer sees them typing (at most every 3 s). */
+  typing() {
+    if (this.mode !== "reply" || !this.isOwner() || !this.textarea.value.trim()) return;
+    const now = Date.now();
+    if (now - (this.typingSent || 0) < 3000) return;
+    this.typingSent = now;
+    this.app.api.post(`/v1/agent/conversations/${this.conversationId}/typing`).catch(() => {});
   }
 
   scrollDown() {
@@ -112,7 +134,8 @@ export class ConversationView {
     this.header = h("div", { class: "conv-header" });
     this.log = h("div", { class: "transcript", role: "log", "aria-label": "Transcript", tabindex: "0" });
     this.composer = h("div", { class: "composer-area" });
-    fill(this.main, this.header, whyAndNeeds(this.detail.brief, this.handoff), this.log, this.composer);
+    this.typingLine = h("div", { class: "typing-line", role: "status", hidden: true }, "The customer is typing…");
+    fill(this.main, this.header, whyAndNeeds(this.detail.brief, this.handoff), this.log, this.typingLine, this.composer);
     fill(this.side, h("p", { class: "muted pad" }, "Loading the brief…"));
     this.renderHeader();
     this.renderComposer(true);
@@ -187,6 +210,7 @@ export class ConversationView {
       this.textarea,
       h("div", { class: "composer-row" }, this.sendButton),
     );
+    this.textarea.addEventListener("input", () => this.typing());
     this.textarea.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();

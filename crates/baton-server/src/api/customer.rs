@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(post_message))
         .routes(routes!(post_page_event, list_events))
         .routes(routes!(stream_events))
+        .routes(routes!(post_typing))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -251,6 +252,29 @@ async fn post_page_event(
     )
     .await?;
     Ok((StatusCode::CREATED, axum::Json(EventStored { event })))
+}
+
+/// Tells the person handling the conversation that the customer is typing: a transient
+/// notice on their stream, not stored. Clients send it at most every few seconds while the
+/// customer types.
+#[utoipa::path(post, path = "/v1/conversations/{id}/typing", tag = "customer",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("conversation_token" = [])))]
+async fn post_typing(
+    State(state): State<SharedState>,
+    auth: CustomerAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(&id)?;
+    state.notices.publish(
+        &id,
+        crate::notices::Notice::Typing {
+            role: baton_core::Role::Customer,
+            name: None,
+        },
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Paging through a timeline.

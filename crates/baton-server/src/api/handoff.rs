@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(reassign))
         .routes(routes!(agent_reply))
         .routes(routes!(agent_note))
+        .routes(routes!(agent_typing))
         .routes(routes!(customer_history))
         .routes(routes!(agent_stream))
         .routes(routes!(list_agents))
@@ -412,6 +413,22 @@ async fn agent_note(
     let text = check_text("text", request.text)?;
     let event = handoffs::note(&state, &staff, &id, text, state.now()).await?;
     Ok((StatusCode::CREATED, axum::Json(AgentEvent { event })))
+}
+
+/// Shows the customer that the agent who owns the conversation is typing: a transient notice
+/// on the customer's stream, not stored.
+#[utoipa::path(post, path = "/v1/agent/conversations/{id}/typing", tag = "agent",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn agent_typing(
+    State(state): State<SharedState>,
+    StaffAuth(staff): StaffAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    handoffs::typing(&state, &staff, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]
