@@ -46,6 +46,53 @@ pub struct Dispatcher {
     /// The place in line each waiting customer was last told, by handoff id: a pass that
     /// moves them tells them again (a transient notice on their stream).
     told: std::sync::Mutex<HashMap<String, usize>>,
+    /// Recently closed handoffs (most recent first) for the median handle times behind wait
+    /// estimates, read at most once per [`HANDLE_TIMES_TTL_SECS`].
+    recent_closed: std::sync::Mutex<Option<(DateTime<Utc>, Arc<Vec<Handoff>>)>>,
+}
+
+/// How long the recently closed handoffs behind wait estimates are reused.
+const HANDLE_TIMES_TTL_SECS: i64 = 60;
+/// How many recently closed handoffs are read for them (every team's).
+const HANDLE_TIMES_READ: u32 = 500;
+
+/// Recently closed handoffs, most recent first, for [`routing::median_handle_time`]; empty
+/// when they cannot be read (estimates then say nothing rather than fail the handoff).
+async fn recent_closed(state: &AppState, now: DateTime<Utc>) -> Arc<Vec<Handoff>> {
+    {
+        let cached = state
+            .dispatcher
+            .recent_closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, list)) = cached.as_ref()
+            && (now - *at).num_seconds() < HANDLE_TIMES_TTL_SECS
+        {
+            return Arc::clone(list);
+        }
+    }
+    let list = match state
+        .store
+        .handoffs(&HandoffFilter {
+            statuses: vec![HandoffStatus::Closed],
+            recent_first: true,
+            limit: HANDLE_TIMES_READ,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(list) => Arc::new(list),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read recent handoffs for wait estimates");
+            Arc::new(Vec::new())
+        }
+    };
+    *state
+        .dispatcher
+        .recent_closed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, Arc::clone(&list)));
+    list
 }
 
 impl Dispatcher {
@@ -166,7 +213,12 @@ pub async fn escalate(
     let agents = state.store.agents().await?;
     let team_key = route.team.as_deref().unwrap_or(ANY_TEAM);
     let members: Vec<AgentAvailability> = availability(&agents, route.team.as_deref());
-    let stats = TeamStats::from_agents(team_key, &members, None);
+    let closed = recent_closed(state, now).await;
+    let stats = TeamStats::from_agents(
+        team_key,
+        &members,
+        routing::median_handle_time(&closed, route.team.as_deref()),
+    );
     let queue = state
         .store
         .handoffs(&HandoffFilter {
@@ -314,13 +366,16 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
         .iter()
         .filter(|h| !offered_ids.contains(h.id.as_str()))
         .collect();
-    tell_new_places(state, &waiting, &agents);
+    if !waiting.is_empty() {
+        let closed = recent_closed(state, now).await;
+        tell_new_places(state, &waiting, &agents, &closed);
+    }
     Ok(offered)
 }
 
 /// Tells each customer who was given a place in line and whose place has changed their new
 /// place and estimate, as a transient notice on their stream. `waiting` is in queue order.
-fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent]) {
+fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent], closed: &[Handoff]) {
     let policy = state.policy.current();
     let mut told = state.dispatcher.told();
     let mut places: HashMap<Option<&str>, usize> = HashMap::new();
@@ -338,7 +393,11 @@ fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent]) {
         }
         let team_key = handoff.team.as_deref().unwrap_or(ANY_TEAM);
         let members = availability(agents, handoff.team.as_deref());
-        let stats = TeamStats::from_agents(team_key, &members, None);
+        let stats = TeamStats::from_agents(
+            team_key,
+            &members,
+            routing::median_handle_time(closed, handoff.team.as_deref()),
+        );
         let estimate = routing::estimate_wait(position, &stats);
         let display = handoff
             .team

@@ -156,6 +156,8 @@ pub struct HandoffFilter {
     pub agent_id: Option<String>,
     /// At most this many (0: the default, 1000).
     pub limit: u32,
+    /// Most recently changed first, instead of queue order (for recent closed handoffs).
+    pub recent_first: bool,
 }
 
 /// The outcome of [`Store::change_handoff`].

@@ -1851,6 +1851,19 @@ async fn handoffs_are_stored_with_their_brief_and_listed_in_queue_order(db: &Tes
         .await
         .is_empty()
     );
+    // Most recently changed first: the closed one (at 31), then the offered one (at 30).
+    assert_eq!(
+        listed_handoffs(
+            store,
+            HandoffFilter {
+                recent_first: true,
+                limit: 2,
+                ..Default::default()
+            }
+        )
+        .await,
+        vec![low.id.clone(), early_normal.id.clone()]
+    );
 }
 
 async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {

@@ -37,7 +37,7 @@ pub use agents::{
     AgentAvailability, AgentChoice, NoAgent, PassOverReason, PassedOver, Presence, choose_agent,
 };
 pub use queue::{Assignment, DrainPlan, QueueEntry, StillWaiting, drain, queue_position};
-pub use wait::{TeamStats, estimate_wait, waiting_message};
+pub use wait::{TeamStats, estimate_wait, median_handle_time, waiting_message};
 
 #[cfg(test)]
 mod properties;

@@ -67,6 +67,36 @@ pub fn estimate_wait(position: usize, stats: &TeamStats) -> Option<Duration> {
     Some(Duration::from_secs_f64(per_slot * slots_needed as f64))
 }
 
+/// Fewest handled conversations a median handle time is computed from.
+pub const MIN_HANDLE_SAMPLES: usize = 5;
+/// Most recent handled conversations a median handle time looks at.
+pub const MAX_HANDLE_SAMPLES: usize = 50;
+
+/// The median time from an agent accepting a handoff to its end, over the most recent (at
+/// most [`MAX_HANDLE_SAMPLES`]) closed handoffs of `team` that a person held; `closed` comes
+/// most recent first. `None` with fewer than [`MIN_HANDLE_SAMPLES`]: no basis for an estimate.
+pub fn median_handle_time(
+    closed: &[crate::handoff::Handoff],
+    team: Option<&str>,
+) -> Option<Duration> {
+    let mut times: Vec<Duration> = closed
+        .iter()
+        .filter(|h| h.team.as_deref() == team)
+        .filter_map(|h| (h.closed_at? - h.assigned_at?).to_std().ok())
+        .take(MAX_HANDLE_SAMPLES)
+        .collect();
+    if times.len() < MIN_HANDLE_SAMPLES {
+        return None;
+    }
+    times.sort_unstable();
+    let middle = times.len() / 2;
+    Some(if times.len() % 2 == 0 {
+        (times[middle - 1] + times[middle]) / 2
+    } else {
+        times[middle]
+    })
+}
+
 /// "1st", "2nd", "3rd", "11th", "22nd".
 fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -112,6 +142,45 @@ pub fn waiting_message(team: &str, position: usize, estimate: Option<Duration>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handoff::Handoff;
+    use chrono::{DateTime, Utc};
+
+    fn handled(team: &str, minutes: i64) -> Handoff {
+        let start: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let mut h = Handoff::new(
+            format!("h{minutes}"),
+            "c".into(),
+            Some(team.into()),
+            crate::Priority::Normal,
+            vec![],
+            None,
+            None,
+            String::new(),
+            start,
+        );
+        h.assigned_at = Some(start);
+        h.closed_at = Some(start + chrono::Duration::minutes(minutes));
+        h
+    }
+
+    #[test]
+    fn handle_time_is_the_median_of_the_teams_recent_conversations() {
+        let mut closed: Vec<Handoff> = [4, 9, 6, 30, 8]
+            .iter()
+            .map(|m| handled("billing", *m))
+            .collect();
+        closed.push(handled("support", 1));
+        // A ticket closed without anyone accepting it is not a handled conversation.
+        let mut unattended = handled("billing", 2);
+        unattended.assigned_at = None;
+        closed.push(unattended);
+        assert_eq!(
+            median_handle_time(&closed, Some("billing")),
+            Some(Duration::from_secs(8 * 60))
+        );
+        // Too few to say anything.
+        assert_eq!(median_handle_time(&closed, Some("support")), None);
+    }
 
     fn stats(online: u32, spare: u32, active: u32, handle_min: Option<u64>) -> TeamStats {
         TeamStats {

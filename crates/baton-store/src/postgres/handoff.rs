@@ -93,7 +93,11 @@ pub(super) async fn handoffs(pool: &PgPool, filter: &HandoffFilter) -> Result<Ve
             .push_bind(agent_id.clone());
     }
     query
-        .push(" ORDER BY priority DESC, created_at, id LIMIT ")
+        .push(if filter.recent_first {
+            " ORDER BY updated_at DESC, id DESC LIMIT "
+        } else {
+            " ORDER BY priority DESC, created_at, id LIMIT "
+        })
         .push_bind(codec::limit_or(filter.limit, codec::DEFAULT_HANDOFF_LIMIT));
     let bodies: Vec<String> = query.build_query_scalar().fetch_all(pool).await?;
     bodies.iter().map(|body| codec::handoff(body)).collect()
