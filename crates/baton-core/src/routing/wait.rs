@@ -90,7 +90,7 @@ pub fn median_handle_time(
     }
     times.sort_unstable();
     let middle = times.len() / 2;
-    Some(if times.len() % 2 == 0 {
+    Some(if times.len().is_multiple_of(2) {
         (times[middle - 1] + times[middle]) / 2
     } else {
         times[middle]
