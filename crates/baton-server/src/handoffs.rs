@@ -48,8 +48,11 @@ pub struct Dispatcher {
     told: std::sync::Mutex<HashMap<String, usize>>,
     /// Recently closed handoffs (most recent first) for the median handle times behind wait
     /// estimates, read at most once per [`HANDLE_TIMES_TTL_SECS`].
-    recent_closed: std::sync::Mutex<Option<(DateTime<Utc>, Arc<Vec<Handoff>>)>>,
+    recent_closed: std::sync::Mutex<Option<RecentClosed>>,
 }
+
+/// When the recently closed handoffs were read, and what was read.
+type RecentClosed = (DateTime<Utc>, Arc<Vec<Handoff>>);
 
 /// How long the recently closed handoffs behind wait estimates are reused.
 const HANDLE_TIMES_TTL_SECS: i64 = 60;
