@@ -183,11 +183,11 @@ async fn start_server_with(
 ) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe().context("cannot find the baton executable")?;
     let mut command = Command::new(exe);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]);
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
     let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("BATON_DURABILITY", durability)
         .env("BATON_LOG", "warn")
         .stdout(Stdio::piped())

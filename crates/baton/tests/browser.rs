@@ -381,6 +381,14 @@ async fn customer_gets_an_answer_then_a_person_who_resolves_and_is_rated() {
         "return [...document.querySelectorAll('.ev.message.agent .text')].some(e => e.textContent.includes('RLY-2026-004817'))",
     )
     .await;
+    // Passing notifications would hide part of the brief in the picture.
+    agent
+        .execute(
+            "document.getElementById('toasts').replaceChildren(); return true",
+            vec![],
+        )
+        .await
+        .expect("clear notifications");
     save_screenshot(&agent, "console.png").await;
 
     // The customer sees who joined and the reply.
