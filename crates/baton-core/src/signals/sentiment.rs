@@ -308,14 +308,18 @@ const CUES: &[Cue] = &[
     cue("hours", -0.5, CueKind::Complaint),
     cue("yet", -0.4, CueKind::Complaint),
     cue("again", -0.6, CueKind::Repetition),
-    cue("a|what|such joke", -2.7, CueKind::Complaint),
+    cue(
+        "a|what|such|total|complete|absolute|biggest joke",
+        -2.7,
+        CueKind::Complaint,
+    ),
     cue("kidding me", -2.0, CueKind::Complaint),
     cue("are you serious", -1.5, CueKind::Complaint),
     cue("fed up", -2.2, CueKind::Complaint),
     cue("had enough", -1.8, CueKind::Complaint),
     cue("sick|tired of", -1.2, CueKind::Complaint),
     cue("never again", -2.2, CueKind::Complaint),
-    cue("give|giving up", -1.2, CueKind::Complaint),
+    cue("give|giving|gave|given up", -1.2, CueKind::Complaint),
     cue(
         "charged|billed twice|double|again",
         -1.5,
@@ -324,7 +328,7 @@ const CUES: &[Cue] = &[
     cue("double charged|billed", -1.5, CueKind::Complaint),
     cue("overcharged|overbilled", -1.5, CueKind::Complaint),
     cue(
-        "lost|missing|delayed|cancelled|canceled|stuck",
+        "lost|losing|missing|delayed|cancelled|canceled|stuck",
         -0.4,
         CueKind::Complaint,
     ),
@@ -342,10 +346,108 @@ const CUES: &[Cue] = &[
         -0.6,
         CueKind::Complaint,
     ),
+    // Complaints told as plain facts: what was cancelled, lost or missed, who never
+    // called back, how long it took.
+    cue(
+        "flight|flights|order|orders|ticket|booking|reservation|delivery|package|parcel|shipment|appointment|train|bag|bags|luggage|suitcase|refund|payment was|is|got|were|are cancelled|canceled|delayed|lost|missing|damaged|rejected|declined",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "flight|flights|order|orders|ticket|booking|reservation|delivery|package|parcel|shipment|appointment|train|bag|bags|luggage|suitcase|refund|payment has|have been cancelled|canceled|delayed|lost|missing|damaged|rejected|declined",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "cancelled|canceled|delayed|lost|lose|losing|damaged|broke|misplaced my|our flight|flights|order|ticket|booking|reservation|delivery|package|parcel|appointment|bag|bags|luggage|suitcase|stuff|belongings",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "missed|miss|missing my|our|the connection|connecting|flight|meeting|appointment|delivery|train|event",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "no one|nobody|noone called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows|got back",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "never|{NEG} called|call|calls|got|get|gets back",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "took|takes|taking|waited|waiting|wait forever|ages",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "# minute|minutes|min|mins|hour|hours|hr|hrs|day|days wait|delay|line|queue",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "long wait|line|lines|queue|delay|delays",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("lack of", -1.2, CueKind::Complaint),
+    cue(
+        "for the|my|our inconvenience|trouble|hassle",
+        -1.0,
+        CueKind::Complaint,
+    ),
+    cue("not even a|an|one", -1.0, CueKind::Complaint),
+    cue("{NEG} let me|us", -1.2, CueKind::Complaint),
+    cue("now what", -1.2, CueKind::Complaint),
+    cue("what happened to", -0.8, CueKind::Complaint),
+    // Let-downs, sarcasm and threats to leave.
+    cue("let|letting me|us down", -2.0, CueKind::Complaint),
+    cue("dropped the ball", -2.0, CueKind::Complaint),
+    cue("lost all respect", -2.0, CueKind::Complaint),
+    cue("lost respect|faith|trust", -2.0, CueKind::Complaint),
+    cue("get it|your act together", -1.8, CueKind::Complaint),
+    cue("just what i|we needed", -2.0, CueKind::Complaint),
+    cue("believe it when i see", -1.5, CueKind::Complaint),
+    cue("never fails to disappoint", -3.0, CueKind::Complaint),
+    cue(
+        "doesn't|doesnt|don't|dont|won't|wont cut it",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("the least you|they could|can do", -1.5, CueKind::Complaint),
+    cue(
+        "you|you guys|y'all|yall need to|a|an|more",
+        -0.8,
+        CueKind::Complaint,
+    ),
+    cue("could use some|a|more", -0.8, CueKind::Complaint),
+    cue(
+        "take|taking|took my|our business elsewhere",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "take|taking|took my|our business|money to",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "another|different|other company|provider|carrier|airline|bank|store|service",
+        -0.6,
+        CueKind::Complaint,
+    ),
     // Repetition.
     cue(
         "second|third|fourth|fifth|2nd|3rd|4th|5th|nth|umpteenth|hundredth time",
         -1.8,
+        CueKind::Repetition,
+    ),
+    cue(
+        "another delay|cancellation|problem|issue|error|outage|mistake|excuse",
+        -1.2,
         CueKind::Repetition,
     ),
     cue("again and again", -1.5, CueKind::Repetition),
@@ -473,6 +575,30 @@ const CUES: &[Cue] = &[
     cue("help", -1.4, CueKind::Request),
 ];
 
+/// Praise that is sarcasm when the same message complains ("yay, another delay", "great
+/// job losing my bag", "love how nobody answers").
+const SARCASM_MARKERS: &[&str] = &[
+    "yay|yey|yaay|hooray|woohoo|yippee",
+    "great|nice|fantastic|awesome|excellent|brilliant|stellar job|work",
+    "way to go",
+    "well done",
+    "love|loving|luv how|when",
+    "love|loving|luv it|that when",
+    "gotta|got love",
+    "got to love",
+    "just love|loved|loving",
+    "so much fun",
+    "fun times",
+    "oh great|good|joy|wonderful|nice",
+    "real nice|classy|smooth|professional",
+    "how nice|lovely|convenient|thoughtful|wonderful",
+    "what a great|wonderful|lovely|fantastic|nice|fun",
+    "thanks|thank you|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|the delay|the delays",
+];
+
+/// How many words from a complaint cue a sarcasm marker may stand.
+const SARCASM_REACH: usize = 10;
+
 /// Emoji the crate leaves at zero or misjudges, with valences in VADER's scale.
 const EMOJI: &[(char, f64)] = &[
     ('❤', 2.5),
@@ -559,6 +685,7 @@ enum Feature {
     Question,
     Asks,
     PositiveInComplaint,
+    Sarcasm,
 }
 
 impl From<CueKind> for Feature {
@@ -576,7 +703,7 @@ impl From<CueKind> for Feature {
 }
 
 /// How many features a message has.
-pub const FEATURE_COUNT: usize = 15;
+pub const FEATURE_COUNT: usize = 16;
 
 /// The names of the features, in the order of [`SentimentFeatures::values`] and
 /// [`SentimentCalibration::weights`].
@@ -596,6 +723,7 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "question",
     "asks",
     "positive_in_complaint",
+    "sarcasm",
 ];
 
 /// Interpretable features of one message, each on VADER's valence scale (-4..4 a word):
@@ -629,7 +757,7 @@ pub struct SentimentCalibration {
 /// plain question's valence halved, +0.5 for asking, and positive words in a complaint
 /// counted at half.
 const PRIOR_WEIGHTS: [f64; FEATURE_COUNT] = [
-    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5,
+    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5,
 ];
 
 /// The shipped weights: the hand-set prior. `fit-sentiment`
@@ -783,6 +911,31 @@ impl SentimentCalibration {
     }
 }
 
+/// The valence of a sentence that only thanks, on VADER's scale.
+const THANKS_ONLY: f64 = 1.5;
+
+/// A sentence made of thanks and nothing else: "Thank you!", "thanks so much for the quick
+/// reply", "thx for the update", "many thanks".
+fn is_thanks_only(sentence: &str) -> bool {
+    let folded = fold(sentence);
+    let mut thanks = false;
+    for w in words(&folded) {
+        match w {
+            "thanks" | "thank" | "thx" | "thnx" | "thanx" | "ty" | "tysm" | "tyvm" | "cheers"
+            | "appreciate" | "appreciated" => thanks = true,
+            "you" | "u" | "so" | "much" | "very" | "a" | "lot" | "again" | "for" | "the"
+            | "your" | "all" | "guys" | "y'all" | "everyone" | "team" | "it" | "this" | "that"
+            | "many" | "kindly" | "help" | "helping" | "update" | "updates" | "reply"
+            | "replies" | "response" | "responding" | "info" | "information" | "quick" | "fast"
+            | "prompt" | "follow" | "following" | "up" | "and" | "really" | "truly" | "once"
+            | "more" | "ok" | "okay" | "great" | "awesome" | "heads" | "assistance" | "support" => {
+            }
+            _ => return false,
+        }
+    }
+    thanks
+}
+
 /// Words that negate what follows.
 fn is_negation(w: &str) -> bool {
     matches!(
@@ -852,6 +1005,8 @@ fn kind_index(kind: CueKind) -> usize {
 pub struct SentimentModel {
     vader: SentimentIntensityAnalyzer<'static>,
     phrases: PhraseSet,
+    /// [`SARCASM_MARKERS`].
+    sarcasm: PhraseSet,
     /// Valence and kind of each phrase, by phrase index.
     cues: Vec<(f64, CueKind)>,
     calibration: SentimentCalibration,
@@ -894,9 +1049,14 @@ impl SentimentModel {
             phrases.add(&pattern);
             cues.push((c.valence, c.kind));
         }
+        let mut sarcasm = PhraseSet::default();
+        for m in SARCASM_MARKERS {
+            sarcasm.add(m);
+        }
         SentimentModel {
             vader: SentimentIntensityAnalyzer::new(),
             phrases,
+            sarcasm,
             cues,
             calibration: SentimentCalibration::builtin(),
             adapted: None,
@@ -969,6 +1129,8 @@ impl SentimentModel {
         // @mentions and links carry no sentiment ("@united" is a name, not praise).
         let text = strip_handles_and_links(text);
         let text = unescape_html(text.as_ref());
+        // "#neveragain" and "sooo slooow" hide words from both VADER and the cues.
+        let text = self.expand_social(text.as_ref());
         let text = text.as_ref();
 
         // Emoji the crate does not know: take them out of its input and score them here.
@@ -987,7 +1149,9 @@ impl SentimentModel {
 
         let cleaned = unglue_sentences(&cleaned);
         let mut asks = false;
+        let mut thanks_only = false;
         for sentence in sentences(&cleaned) {
+            thanks_only |= is_thanks_only(sentence);
             let raw = self.vader_raw(sentence);
             if raw > 0.0 {
                 f[Feature::VaderPositive as usize] += raw;
@@ -1005,8 +1169,13 @@ impl SentimentModel {
         // Cues that make a message a complaint even when it is phrased as a question.
         let mut strong_complaints = 0u32;
         let mut praise = 0.0;
+        // Where the complaint cues are, to tell sarcasm from praise next to them.
+        let mut complaint_at: Vec<usize> = Vec::new();
         for m in &found {
             let (valence, kind) = self.cues[m.phrase];
+            if valence <= -0.8 && kind != CueKind::Request {
+                complaint_at.push(m.start);
+            }
             if valence <= -1.0
                 && matches!(
                     kind,
@@ -1036,6 +1205,13 @@ impl SentimentModel {
             .filter(|(w, inside)| !**inside && is_negation(w))
             .count();
         f[Feature::Negations as usize] = -(negations.min(3) as f64);
+        // A sentence that only thanks ("Thank you!", "thx for the update") in a message with
+        // no complaint is gratitude, stronger than the crate's valence of "thank".
+        if thanks_only && strong_complaints == 0 && f[Feature::VaderNegative as usize] == 0.0 {
+            f[Feature::Progress as usize] += THANKS_ONLY;
+            reading.counts[kind_index(CueKind::Praise)] += 1;
+            reading.evidence.push("thanks".to_string());
+        }
 
         let lexical: f64 = f[..Feature::Shouting as usize].iter().sum();
         reading.shouting = is_shouting(text);
@@ -1054,7 +1230,21 @@ impl SentimentModel {
             + reading.count(CueKind::NotHelped)
             + reading.count(CueKind::Profanity);
         if complaint_cues > 0 {
-            f[Feature::PositiveInComplaint as usize] = f[Feature::VaderPositive as usize] + praise;
+            let positive = f[Feature::VaderPositive as usize] + praise;
+            f[Feature::PositiveInComplaint as usize] = positive;
+            // With a marker of sarcasm ("yay", "great job", "love how"), the praise is
+            // the complaint's: it counts against the message.
+            found.clear();
+            self.sarcasm.find(&ws, &mut found);
+            let near = |m: &PhraseMatch| {
+                complaint_at
+                    .iter()
+                    .any(|&c| c + SARCASM_REACH >= m.start && c <= m.end + SARCASM_REACH)
+            };
+            if let Some(m) = found.iter().find(|m| near(m)) {
+                f[Feature::Sarcasm as usize] = positive;
+                reading.evidence.push(ws[m.start..m.end].join(" "));
+            }
         }
         // A plain question ("is my flight delayed?", "can you check my booking? thanks!")
         // asks rather than complains or praises: its lexical valence is damped, unless it
@@ -1101,6 +1291,127 @@ impl SentimentModel {
         } else {
             0.0
         }
+    }
+
+    /// Whether the crate gives one word a valence of its own.
+    fn has_valence(&self, word: &str) -> bool {
+        self.vader.polarity_scores(word).compound != 0.0
+    }
+
+    /// Writes out what social-media spelling hides from a lexicon: letters held for
+    /// emphasis ("sloooow", "greeeat", "noooope") are shortened to the word the lexicon
+    /// knows, and hashtags are split into words ("#NeverAgain", "#worstflightever",
+    /// "#epicfail" read as "never again", "worst flightever", "epic fail").
+    fn expand_social<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let elongated = |w: &str| {
+            let b = w.as_bytes();
+            b.windows(3)
+                .any(|x| x[0] == x[1] && x[1] == x[2] && x[0].is_ascii_alphabetic())
+        };
+        let hashtag = |w: &str| {
+            w.strip_prefix('#').is_some_and(|h| {
+                h.len() >= 4 && h.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            })
+        };
+        if !text.split_whitespace().any(|w| elongated(w) || hashtag(w)) {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        for (i, w) in text.split(' ').enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let w = if elongated(w) {
+                std::borrow::Cow::Owned(self.shorten_elongated(w))
+            } else {
+                std::borrow::Cow::Borrowed(w)
+            };
+            if hashtag(&w) {
+                self.split_hashtag(&w[1..], &mut out);
+            } else {
+                out.push_str(&w);
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// "sloooow" → "slow", "goood" → "good": runs of three or more letters become two when
+    /// the lexicon knows that word, otherwise one.
+    fn shorten_elongated(&self, word: &str) -> String {
+        let collapse = |keep: usize| {
+            let mut s = String::with_capacity(word.len());
+            let mut run = 0usize;
+            let mut prev = None;
+            for c in word.chars() {
+                run = if Some(c) == prev { run + 1 } else { 1 };
+                prev = Some(c);
+                if run <= keep || !c.is_alphabetic() {
+                    s.push(c);
+                }
+            }
+            s
+        };
+        let two = collapse(2);
+        let one = collapse(1);
+        let core = |s: &str| s.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        if self.has_valence(&core(&two)) {
+            two
+        } else {
+            one
+        }
+    }
+
+    /// Splits a hashtag (without its `#`) into words: at capitals ("NeverAgain"), else
+    /// around the longest leading and trailing words the lexicon scores or that negate
+    /// ("worstflightever", "epicfail", "noanswer"). Unknown hashtags are kept as one word.
+    fn split_hashtag(&self, tag: &str, out: &mut String) {
+        let (body, tail) = tag.split_at(
+            tag.find(|c: char| !c.is_alphanumeric())
+                .unwrap_or(tag.len()),
+        );
+        let has_inner_capital =
+            body.chars().skip(1).any(char::is_uppercase) && body.chars().any(char::is_lowercase);
+        if has_inner_capital {
+            let mut prev_lower = false;
+            for c in body.chars() {
+                if c.is_uppercase() && prev_lower {
+                    out.push(' ');
+                }
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                out.push(c);
+            }
+            out.push_str(tail);
+            return;
+        }
+        let lower = body.to_lowercase();
+        let known =
+            |w: &str| w.len() >= 3 && (self.has_valence(w) || matches!(w, "never" | "not" | "no"));
+        let n = lower.len();
+        let is_char = |i: usize| lower.is_char_boundary(i);
+        let prefix = (2..n.saturating_sub(1))
+            .rev()
+            .filter(|&i| is_char(i))
+            .find(|&i| known(&lower[..i]) || (i == 2 && &lower[..2] == "no"));
+        let suffix_start = prefix.unwrap_or(0);
+        let suffix = (suffix_start + 1..n.saturating_sub(2))
+            .filter(|&i| is_char(i))
+            .find(|&i| known(&lower[i..]) && (i == suffix_start || i - suffix_start >= 3));
+        match (prefix, suffix) {
+            (None, None) => out.push_str(&lower),
+            (p, s) => {
+                let a = p.unwrap_or(0);
+                let b = s.unwrap_or(n);
+                for part in [&lower[..a], &lower[a..b], &lower[b..]] {
+                    if !part.is_empty() {
+                        if !out.ends_with(' ') && !out.is_empty() {
+                            out.push(' ');
+                        }
+                        out.push_str(part);
+                    }
+                }
+            }
+        }
+        out.push_str(tail);
     }
 
     fn fix_no_rule(&self, sentence: &str) -> Option<String> {
@@ -1425,6 +1736,66 @@ mod tests {
             let s = model.read(text).score;
             assert!((-1.0..=1.0).contains(&s), "{text}: {s}");
         }
+    }
+
+    #[test]
+    fn hashtags_and_held_letters_are_read_as_words() {
+        let m = SentimentModel::new();
+        assert_eq!(m.expand_social("#NeverAgain"), "Never Again");
+        assert_eq!(m.expand_social("#neveragain"), "never again");
+        assert_eq!(m.expand_social("#epicfail"), "epic fail");
+        assert_eq!(m.expand_social("sooo sloooow"), "so slow");
+        assert_eq!(
+            m.expand_social("flight #489 is fine"),
+            "flight #489 is fine"
+        );
+        assert!(score("#worstserviceever") < -0.4);
+        assert!(score("the app is sloooow today") < score("the app is fast today"));
+        assert!(score("Greeeat support, thank you") > 0.5);
+    }
+
+    #[test]
+    fn complaints_told_as_plain_facts_are_negative() {
+        for text in [
+            "my order was cancelled and no one called back",
+            "you lost my luggage",
+            "I missed my connection because of you",
+            "it took forever to get a reply",
+            "45 minute wait on the phone",
+            "I have given up on this",
+            "you really let me down",
+            "I will take my business elsewhere",
+        ] {
+            assert!(score(text) < -0.2, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn praise_next_to_a_complaint_is_sarcasm() {
+        for text in [
+            "Yay, another delay",
+            "great job losing my bag",
+            "love how nobody answers the phone",
+            "just what I needed, a 3 hour wait",
+        ] {
+            let r = SentimentModel::new().read(text);
+            assert!(r.score < -0.3, "{text}: {}", r.score);
+        }
+        // Sincere praise for help with a problem stays positive.
+        assert!(score("great job by the agent who found my lost bag, thank you!") > 0.3);
+    }
+
+    #[test]
+    fn a_short_thanks_is_positive() {
+        for text in [
+            "thank you",
+            "Thanks!",
+            "thx for the update",
+            "thank you so much",
+        ] {
+            assert!(score(text) > 0.5, "{text}: {}", score(text));
+        }
+        assert!(score("thanks, but it still doesn't work") < 0.0);
     }
 
     #[test]
