@@ -369,7 +369,12 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue(
-        "no one|nobody|noone called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows|got back",
+        "no one called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "nobody|noone called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows",
         -1.2,
         CueKind::Complaint,
     ),
@@ -403,12 +408,72 @@ const CUES: &[Cue] = &[
     cue("{NEG} let me|us", -1.2, CueKind::Complaint),
     cue("now what", -1.2, CueKind::Complaint),
     cue("what happened to", -0.8, CueKind::Complaint),
+    cue(
+        "# hours|hrs|hour|hr|minutes|mins|min on hold",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("onhold", -1.2, CueKind::Complaint),
+    cue(
+        "have|has|i've|ive|we've|weve been waiting|holding",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "got|received|heard|gotten nothing",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("nothing done|happened|changed", -1.2, CueKind::Complaint),
+    cue("was|were|been promised", -0.8, CueKind::Complaint),
+    // Words for bad service that VADER does not score.
+    cue(
+        "abysmal|atrocious|deplorable|subpar|inexcusable|shoddy|sloppy|unreliable|overpriced|extortion|shambles|overkill",
+        -2.0,
+        CueKind::Complaint,
+    ),
     // Let-downs, sarcasm and threats to leave.
+    cue(
+        "lost|losing a|another|your|loyal customer|customers",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "lost|losing a|another|your loyal customer|customers",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "last time i|we use|fly|book|buy|order|shop",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "need|needs to hire|improve|learn|train|work on",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("what good is", -1.5, CueKind::Complaint),
+    // "As a loyal customer of ten years ..." opens a complaint far more often than praise.
+    cue(
+        "loyal|longtime|faithful customer|customers|member|members|client|clients",
+        -2.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "expected|expect|expecting|deserve|deserved|deserves better|more",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("could|should be better", -1.5, CueKind::Complaint),
+    cue("how does|is that help|helpful", -1.5, CueKind::Complaint),
+    cue("is this how you|they treat", -2.0, CueKind::Complaint),
     cue("let|letting me|us down", -2.0, CueKind::Complaint),
     cue("dropped the ball", -2.0, CueKind::Complaint),
     cue("lost all respect", -2.0, CueKind::Complaint),
     cue("lost respect|faith|trust", -2.0, CueKind::Complaint),
-    cue("get it|your act together", -1.8, CueKind::Complaint),
+    cue("get it together", -1.8, CueKind::Complaint),
+    cue("get your act together", -1.8, CueKind::Complaint),
     cue("just what i|we needed", -2.0, CueKind::Complaint),
     cue("believe it when i see", -1.5, CueKind::Complaint),
     cue("never fails to disappoint", -3.0, CueKind::Complaint),
@@ -419,8 +484,14 @@ const CUES: &[Cue] = &[
     ),
     cue("the least you|they could|can do", -1.5, CueKind::Complaint),
     cue(
-        "you|you guys|y'all|yall need to|a|an|more",
+        "you|y'all|yall|u need to|a|an|more",
         -0.8,
+        CueKind::Complaint,
+    ),
+    cue("you guys need to|a|an|more", -0.8, CueKind::Complaint),
+    cue(
+        "you|y'all|yall|u need|needs to hire|improve|learn|train|fix",
+        -1.5,
         CueKind::Complaint,
     ),
     cue("could use some|a|more", -0.8, CueKind::Complaint),
@@ -571,6 +642,17 @@ const CUES: &[Cue] = &[
         -1.5,
         CueKind::Request,
     ),
+    cue(
+        "would|'d|i'd|we'd love to|a|an|some|more|the|it|if",
+        -1.4,
+        CueKind::Request,
+    ),
+    cue("i|we would love", -1.4, CueKind::Request),
+    cue(
+        "hoping|hope to|for|that|you|someone",
+        -1.0,
+        CueKind::Request,
+    ),
     cue("please", -1.0, CueKind::Request),
     cue("help", -1.4, CueKind::Request),
 ];
@@ -593,7 +675,8 @@ const SARCASM_MARKERS: &[&str] = &[
     "real nice|classy|smooth|professional",
     "how nice|lovely|convenient|thoughtful|wonderful",
     "what a great|wonderful|lovely|fantastic|nice|fun",
-    "thanks|thank you|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|the delay|the delays",
+    "thanks|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding",
+    "thank you for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding",
 ];
 
 /// How many words from a complaint cue a sarcasm marker may stand.
@@ -1272,6 +1355,10 @@ impl SentimentModel {
         } else {
             sentence.into()
         };
+        let plain = match neutral_senses(&plain) {
+            Some(s) => std::borrow::Cow::Owned(s),
+            None => plain,
+        };
         let rewritten = self.fix_no_rule(&plain);
         let compound = self
             .vader
@@ -1438,6 +1525,74 @@ impl SentimentModel {
         }
         out.map(|t| t.join(" "))
     }
+}
+
+/// Takes out the words VADER scores in a sense they rarely have in a support message:
+/// "like" as a comparison or a request ("looks like", "like a", "would like"), "yes", "ok"
+/// or "sure" opening an answer, and the "care" and "credit" of "customer care" and "credit
+/// card". `None` when the sentence has none of them.
+fn neutral_senses(sentence: &str) -> Option<String> {
+    let lower = sentence.to_ascii_lowercase();
+    if ![
+        "like", "yes", "yeah", "yep", "yup", "ok", "sure", "care", "credit",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        return None;
+    }
+    let tokens: Vec<&str> = sentence.split_whitespace().collect();
+    let bare = |t: &str| {
+        t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+            .to_ascii_lowercase()
+    };
+    let mut out: Vec<&str> = Vec::with_capacity(tokens.len());
+    let mut changed = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let w = bare(t);
+        let prev = if i > 0 {
+            bare(tokens[i - 1])
+        } else {
+            String::new()
+        };
+        let next = tokens.get(i + 1).map(|n| bare(n)).unwrap_or_default();
+        let drop = match w.as_str() {
+            // "I like", "we really like", "don't like": the verb keeps its sense.
+            "like" => !matches!(
+                prev.as_str(),
+                "i" | "we"
+                    | "you"
+                    | "they"
+                    | "really"
+                    | "also"
+                    | "totally"
+                    | "definitely"
+                    | "do"
+                    | "don't"
+                    | "dont"
+                    | "didn't"
+                    | "didnt"
+                    | "does"
+                    | "doesn't"
+                    | "doesnt"
+                    | "still"
+                    | "actually"
+                    | "genuinely"
+                    | "certainly"
+                    | "u"
+            ),
+            "yes" | "yeah" | "yep" | "yup" | "ok" | "okay" | "sure" => i == 0,
+            "care" => prev == "customer",
+            "credit" => next == "card" || next == "cards",
+            _ => false,
+        };
+        if drop {
+            changed = true;
+        } else {
+            out.push(t);
+        }
+    }
+    changed.then(|| out.join(" "))
 }
 
 /// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
@@ -1783,6 +1938,41 @@ mod tests {
         }
         // Sincere praise for help with a problem stays positive.
         assert!(score("great job by the agent who found my lost bag, thank you!") > 0.3);
+    }
+
+    #[test]
+    fn holds_losses_and_let_downs_are_complaints() {
+        for text in [
+            "100 minutes on hold so far",
+            "I have been waiting all morning",
+            "we were promised a call and got nothing",
+            "the service was abysmal",
+            "you just lost a loyal customer",
+            "this is the last time I book with you",
+            "you need to hire more staff",
+            "I expected better from you",
+            "is this how you treat your customers?",
+        ] {
+            assert!(score(text) < -0.2, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn words_in_a_sense_without_sentiment_are_neutral() {
+        assert_eq!(
+            neutral_senses("it looks like my order is stuck").as_deref(),
+            Some("it looks my order is stuck")
+        );
+        assert_eq!(neutral_senses("I like the new app"), None);
+        assert_eq!(
+            neutral_senses("Yes, my credit card was charged").as_deref(),
+            Some("my card was charged")
+        );
+        assert!(score("It looks like the app is down").abs() < score("I like the app").abs());
+        assert!(score("I would like to change my booking").abs() < 0.3);
+        assert!(score("ok, my order number is 1234").abs() < 0.1);
+        assert!(score("I called customer care") <= 0.0);
+        assert!(score("I like it, it works well") > 0.5);
     }
 
     #[test]
