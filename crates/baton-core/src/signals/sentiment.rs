@@ -102,15 +102,16 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue(
-        "less than helpful|ideal|impressed|satisfied|stellar|great|pleased",
+        "less than helpful|ideal|impressed|satisfied|stellar|great|pleased|friendly|professional|courteous",
         -2.0,
         CueKind::Complaint,
     ),
     cue(
-        "you can|could|should|need to do better",
+        "you|u|they can|could|should|must do better",
         -1.6,
         CueKind::Complaint,
     ),
+    cue("you|u|they need to do better", -1.6, CueKind::Complaint),
     cue(
         "not|never|won't|wont|will not be using|buying|ordering|coming|recommending|renewing|flying",
         -1.4,
@@ -473,7 +474,34 @@ const CUES: &[Cue] = &[
     cue("lost all respect", -2.0, CueKind::Complaint),
     cue("lost respect|faith|trust", -2.0, CueKind::Complaint),
     cue("get it together", -1.8, CueKind::Complaint),
-    cue("get your act together", -1.8, CueKind::Complaint),
+    cue("get your|ur act together", -1.8, CueKind::Complaint),
+    // Hindsight and form letters.
+    cue(
+        "would've|wouldve|would have been nice|great|good|helpful|better|appreciated",
+        -2.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "would've|wouldve appreciated|liked|preferred",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "would have appreciated|liked|preferred",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "canned|standard|automated|generic|scripted|robotic|form response|responses|reply|replies|answer|answers|email|letter",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("not so much", -2.5, CueKind::Complaint),
+    cue(
+        "{NEG} give a|two|2 damn|shit|shits|crap|hoot|toss",
+        -2.5,
+        CueKind::Complaint,
+    ),
     cue("just what i|we needed", -2.0, CueKind::Complaint),
     cue("believe it when i see", -1.5, CueKind::Complaint),
     cue("never fails to disappoint", -3.0, CueKind::Complaint),
@@ -628,6 +656,33 @@ const CUES: &[Cue] = &[
     cue("thank you so|very much", 0.8, CueKind::Praise),
     cue("thanks so|very much", 0.8, CueKind::Praise),
     cue("made my day", 2.6, CueKind::Praise),
+    // Praise for the people and the outcome that VADER does not score.
+    cue(
+        "phenomenal|exceptional|outstanding|rockstar|rockstars|lifesaver|mvp|legend|legends|bravo",
+        2.4,
+        CueKind::Praise,
+    ),
+    cue("top notch", 2.4, CueKind::Praise),
+    cue("class act", 2.4, CueKind::Praise),
+    cue("hats off", 2.0, CueKind::Praise),
+    cue("nailed it", 2.0, CueKind::Praise),
+    cue("exceeded|exceeds my|our expectations", 2.6, CueKind::Praise),
+    cue("exceeded|exceeds expectations", 2.6, CueKind::Praise),
+    cue("went|go|goes|going the extra mile", 2.6, CueKind::Praise),
+    cue("saved the day", 2.0, CueKind::Praise),
+    cue("helped|assisted me|us|my|our", 1.2, CueKind::Praise),
+    cue("came|come through|thru for", 1.6, CueKind::Praise),
+    cue(
+        "got me|us home|there|here|back|rebooked|sorted",
+        1.0,
+        CueKind::Praise,
+    ),
+    cue(
+        "sorted|straightened|worked me|us|it|things out",
+        1.5,
+        CueKind::Praise,
+    ),
+    cue("made it", 1.0, CueKind::Praise),
     cue(
         "quick|fast|prompt|speedy response|reply|service|answer|help|assistance|support",
         1.6,
@@ -648,6 +703,23 @@ const CUES: &[Cue] = &[
         CueKind::Request,
     ),
     cue("i|we would love", -1.4, CueKind::Request),
+    // "It would be nice if ..." (a complaint, as "be nice if" above), before the request.
+    cue(
+        "would|'d|that'd|it'd be nice|great|good|helpful|awesome|better if",
+        -3.0,
+        CueKind::Complaint,
+    ),
+    // "An update would be great": a request, not praise.
+    cue(
+        "would|'d be great|nice|perfect|wonderful|awesome|appreciated|helpful|amazing|fantastic",
+        -2.0,
+        CueKind::Request,
+    ),
+    cue(
+        "that'd|thatd|it'd be great|nice|perfect|wonderful|awesome|appreciated|helpful|amazing|fantastic",
+        -2.0,
+        CueKind::Request,
+    ),
     cue(
         "hoping|hope to|for|that|you|someone",
         -1.0,
@@ -1954,6 +2026,28 @@ mod tests {
             "is this how you treat your customers?",
         ] {
             assert!(score(text) < -0.2, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn hindsight_form_letters_and_wishes() {
+        for text in [
+            "it would have been nice to know before I paid",
+            "thanks for the canned response",
+            "you can do better than this",
+            "great for new customers, existing ones not so much",
+        ] {
+            assert!(score(text) < -0.15, "{text}: {}", score(text));
+        }
+        // A wish is a request, not praise; "would be nice if" stays a complaint.
+        assert!(score("an update on my order would be great").abs() < 0.3);
+        assert!(score("it would be nice if the app saved my changes") < -0.2);
+        for text in [
+            "phenomenal service",
+            "the agent went the extra mile",
+            "she helped me",
+        ] {
+            assert!(score(text) > 0.25, "{text}: {}", score(text));
         }
     }
 
