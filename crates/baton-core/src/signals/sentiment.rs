@@ -113,7 +113,12 @@ const CUES: &[Cue] = &[
     ),
     cue("you|u|they need to do better", -1.6, CueKind::Complaint),
     cue(
-        "not|never|won't|wont|will not be using|buying|ordering|coming|recommending|renewing|flying",
+        "not|never|won't|wont be using|buying|ordering|coming|recommending|renewing|flying",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue(
+        "will not be using|buying|ordering|coming|recommending|renewing|flying",
         -1.4,
         CueKind::Complaint,
     ),
@@ -125,7 +130,12 @@ const CUES: &[Cue] = &[
         CueKind::Repetition,
     ),
     cue(
-        "waste|wasting more|my|our|so much|all time",
+        "waste|wasted|wasting more|much|all time",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waste|wasted|wasting so much time",
         -2.0,
         CueKind::Complaint,
     ),
@@ -216,7 +226,8 @@ const CUES: &[Cue] = &[
     cue("where's|wheres my|our", -0.8, CueKind::Complaint),
     cue("fix your|this|it", -0.8, CueKind::Complaint),
     cue("how hard is|can it", -1.5, CueKind::Complaint),
-    cue("thanks|thank for nothing", -3.5, CueKind::Complaint),
+    cue("thanks|thank|thx for nothing", -3.5, CueKind::Complaint),
+    cue("thank you for nothing", -3.5, CueKind::Complaint),
     cue(
         "no info|information|explanation|notice|apology|email|call|communication",
         -1.0,
@@ -652,7 +663,8 @@ const CUES: &[Cue] = &[
     cue("shout out", 1.6, CueKind::Praise),
     cue("above and beyond", 2.6, CueKind::Praise),
     cue("above beyond", 2.6, CueKind::Praise),
-    cue("thank you|thanks for", 0.8, CueKind::Praise),
+    cue("thank you for", 0.8, CueKind::Praise),
+    cue("thanks|thx for", 0.8, CueKind::Praise),
     cue("thank you so|very much", 0.8, CueKind::Praise),
     cue("thanks so|very much", 0.8, CueKind::Praise),
     cue("made my day", 2.6, CueKind::Praise),
@@ -1066,6 +1078,18 @@ impl SentimentCalibration {
     }
 }
 
+/// "But ...", "However, ...": a sentence that turns against the one before.
+fn opens_with_contrast(sentence: &str) -> bool {
+    let first = sentence.split_whitespace().next().map(|w| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_ascii_lowercase()
+    });
+    matches!(
+        first.as_deref(),
+        Some("but" | "however" | "although" | "though" | "yet")
+    )
+}
+
 /// The valence of a sentence that only thanks, on VADER's scale.
 const THANKS_ONLY: f64 = 1.5;
 
@@ -1305,15 +1329,32 @@ impl SentimentModel {
         let cleaned = unglue_sentences(&cleaned);
         let mut asks = false;
         let mut thanks_only = false;
-        for sentence in sentences(&cleaned) {
-            thanks_only |= is_thanks_only(sentence);
-            let raw = self.vader_raw(sentence);
+        // A sentence that opens with "But" or "However" outweighs the one before it, as
+        // VADER weighs the clauses around "but" inside a sentence.
+        let mut previous: Option<f64> = None;
+        let add = |f: &mut [f64; FEATURE_COUNT], raw: f64| {
             if raw > 0.0 {
                 f[Feature::VaderPositive as usize] += raw;
             } else {
                 f[Feature::VaderNegative as usize] += raw;
             }
+        };
+        for sentence in sentences(&cleaned) {
+            thanks_only |= is_thanks_only(sentence);
+            let mut raw = self.vader_raw(sentence);
+            if let Some(before) = previous.take() {
+                if opens_with_contrast(sentence) {
+                    add(&mut f, before * 0.5);
+                    raw *= 1.5;
+                } else {
+                    add(&mut f, before);
+                }
+            }
+            previous = Some(raw);
             asks |= sentence.trim_end().ends_with('?');
+        }
+        if let Some(last) = previous {
+            add(&mut f, last);
         }
 
         let folded = fold(&cleaned);
@@ -2027,6 +2068,15 @@ mod tests {
         ] {
             assert!(score(text) < -0.2, "{text}: {}", score(text));
         }
+    }
+
+    #[test]
+    fn a_sentence_opening_with_but_outweighs_the_one_before() {
+        assert!(opens_with_contrast(" But my bag is still missing."));
+        assert!(!opens_with_contrast("Butter is fine"));
+        let turned = score("The crew was great. But the delay was awful.");
+        let listed = score("The crew was great. The delay was awful.");
+        assert!(turned < listed, "{turned} vs {listed}");
     }
 
     #[test]
