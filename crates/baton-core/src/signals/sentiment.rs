@@ -234,11 +234,15 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue(
-        "refund|refunds|compensation|reimbursement|reimburse",
+        "refund|refunds|compensation|compensate|compensated|reimbursement|reimburse|reimbursed",
         -0.6,
         CueKind::Complaint,
     ),
     cue("want|need|demand my money back", -1.5, CueKind::Complaint),
+    // Asking to be made whole.
+    cue("make it|this|things right", -1.2, CueKind::Complaint),
+    cue("make up for", -1.0, CueKind::Complaint),
+    cue("you owe me|us", -1.5, CueKind::Complaint),
     cue("doesn't|doesnt make sense", -1.0, CueKind::Complaint),
     cue("nothing works", -1.6, CueKind::Complaint),
     cue(
@@ -1647,7 +1651,7 @@ impl SentimentModel {
 fn neutral_senses(sentence: &str) -> Option<String> {
     let lower = sentence.to_ascii_lowercase();
     if ![
-        "like", "yes", "yeah", "yep", "yup", "ok", "sure", "care", "credit",
+        "like", "yes", "yeah", "yep", "yup", "ok", "sure", "well", "care", "credit",
     ]
     .iter()
     .any(|w| lower.contains(w))
@@ -1694,7 +1698,9 @@ fn neutral_senses(sentence: &str) -> Option<String> {
                     | "certainly"
                     | "u"
             ),
-            "yes" | "yeah" | "yep" | "yup" | "ok" | "okay" | "sure" => i == 0,
+            "yes" | "yeah" | "yep" | "yup" | "ok" | "okay" | "well" => i == 0,
+            // "Sure", "make sure", "not sure": an answer or certainty, not sentiment.
+            "sure" => true,
             "care" => prev == "customer",
             "credit" => next == "card" || next == "cards",
             _ => false,
@@ -2065,6 +2071,8 @@ mod tests {
             "you need to hire more staff",
             "I expected better from you",
             "is this how you treat your customers?",
+            "what will you do to make this right",
+            "you owe me a refund for the cancelled trip",
         ] {
             assert!(score(text) < -0.2, "{text}: {}", score(text));
         }
@@ -2116,6 +2124,8 @@ mod tests {
         assert!(score("I would like to change my booking").abs() < 0.3);
         assert!(score("ok, my order number is 1234").abs() < 0.1);
         assert!(score("I called customer care") <= 0.0);
+        assert!(score("I'm not sure how to change my seat").abs() < 0.2);
+        assert!(score("Well, I booked it last week").abs() < 0.1);
         assert!(score("I like it, it works well") > 0.5);
     }
 
