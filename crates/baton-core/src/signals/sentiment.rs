@@ -431,6 +431,27 @@ const CUES: &[Cue] = &[
     ),
     cue("onhold", -1.2, CueKind::Complaint),
     cue(
+        "waiting|waited an|a|one hour|day|week",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waiting|waited # hours|hrs|hour|minutes|mins|days|weeks",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "{NEG} get|got|gotten|getting through",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "running|ran|run|losing out of patience",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("losing|lost my patience", -1.5, CueKind::Complaint),
+    cue(
         "have|has|i've|ive|we've|weve been waiting|holding",
         -1.5,
         CueKind::Complaint,
@@ -549,7 +570,7 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue(
-        "another|different|other company|provider|carrier|airline|bank|store|service",
+        "another|different|other company|companies|provider|providers|carrier|carriers|airline|airlines|bank|banks|store|stores|service|services",
         -0.6,
         CueKind::Complaint,
     ),
@@ -763,8 +784,8 @@ const SARCASM_MARKERS: &[&str] = &[
     "real nice|classy|smooth|professional",
     "how nice|lovely|convenient|thoughtful|wonderful",
     "what a great|wonderful|lovely|fantastic|nice|fun",
-    "thanks|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding",
-    "thank you for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding",
+    "thanks|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|keeping",
+    "thank you for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|keeping",
 ];
 
 /// How many words from a complaint cue a sarcasm marker may stand.
@@ -1100,20 +1121,80 @@ const THANKS_ONLY: f64 = 1.5;
 /// A sentence made of thanks and nothing else: "Thank you!", "thanks so much for the quick
 /// reply", "thx for the update", "many thanks".
 fn is_thanks_only(sentence: &str) -> bool {
-    let folded = fold(sentence);
+    const THANKS: &[&str] = &[
+        "thanks",
+        "thank",
+        "thx",
+        "thnx",
+        "thanx",
+        "ty",
+        "tysm",
+        "tyvm",
+        "cheers",
+        "appreciate",
+        "appreciated",
+    ];
+    const WITH_THANKS: &[&str] = &[
+        "you",
+        "u",
+        "so",
+        "much",
+        "very",
+        "a",
+        "lot",
+        "again",
+        "for",
+        "the",
+        "your",
+        "all",
+        "guys",
+        "y'all",
+        "everyone",
+        "team",
+        "it",
+        "this",
+        "that",
+        "many",
+        "kindly",
+        "help",
+        "helping",
+        "update",
+        "updates",
+        "reply",
+        "replies",
+        "response",
+        "responding",
+        "info",
+        "information",
+        "quick",
+        "fast",
+        "prompt",
+        "follow",
+        "following",
+        "up",
+        "and",
+        "really",
+        "truly",
+        "once",
+        "more",
+        "ok",
+        "okay",
+        "great",
+        "awesome",
+        "heads",
+        "assistance",
+        "support",
+    ];
     let mut thanks = false;
-    for w in words(&folded) {
-        match w {
-            "thanks" | "thank" | "thx" | "thnx" | "thanx" | "ty" | "tysm" | "tyvm" | "cheers"
-            | "appreciate" | "appreciated" => thanks = true,
-            "you" | "u" | "so" | "much" | "very" | "a" | "lot" | "again" | "for" | "the"
-            | "your" | "all" | "guys" | "y'all" | "everyone" | "team" | "it" | "this" | "that"
-            | "many" | "kindly" | "help" | "helping" | "update" | "updates" | "reply"
-            | "replies" | "response" | "responding" | "info" | "information" | "quick" | "fast"
-            | "prompt" | "follow" | "following" | "up" | "and" | "really" | "truly" | "once"
-            | "more" | "ok" | "okay" | "great" | "awesome" | "heads" | "assistance" | "support" => {
-            }
-            _ => return false,
+    for w in sentence
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\''))
+        .filter(|w| !w.is_empty())
+    {
+        if THANKS.iter().any(|t| w.eq_ignore_ascii_case(t)) {
+            thanks = true;
+        } else if !WITH_THANKS.iter().any(|t| w.eq_ignore_ascii_case(t)) {
+            return false;
         }
     }
     thanks
@@ -1649,69 +1730,62 @@ impl SentimentModel {
 /// or "sure" opening an answer, and the "care" and "credit" of "customer care" and "credit
 /// card". `None` when the sentence has none of them.
 fn neutral_senses(sentence: &str) -> Option<String> {
-    let lower = sentence.to_ascii_lowercase();
-    if ![
-        "like", "yes", "yeah", "yep", "yup", "ok", "sure", "well", "care", "credit",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-    {
+    const LIKE_SUBJECTS: &[&str] = &[
+        "i",
+        "we",
+        "you",
+        "they",
+        "u",
+        "really",
+        "also",
+        "totally",
+        "definitely",
+        "do",
+        "don't",
+        "dont",
+        "didn't",
+        "didnt",
+        "does",
+        "doesn't",
+        "doesnt",
+        "still",
+        "actually",
+        "genuinely",
+        "certainly",
+    ];
+    fn bare(t: &str) -> &str {
+        t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+    }
+    let any = |w: &str, list: &[&str]| list.iter().any(|x| w.eq_ignore_ascii_case(x));
+    let tokens: Vec<&str> = sentence.split_whitespace().collect();
+    let drops = |i: usize| {
+        let w = bare(tokens[i]);
+        if w.eq_ignore_ascii_case("like") {
+            // "I like", "we really like", "don't like": the verb keeps its sense.
+            !(i > 0 && any(bare(tokens[i - 1]), LIKE_SUBJECTS))
+        } else if any(w, &["yes", "yeah", "yep", "yup", "ok", "okay", "well"]) {
+            i == 0
+        } else if w.eq_ignore_ascii_case("sure") {
+            // "Sure", "make sure", "not sure": an answer or certainty, not sentiment.
+            true
+        } else if w.eq_ignore_ascii_case("care") {
+            i > 0 && bare(tokens[i - 1]).eq_ignore_ascii_case("customer")
+        } else if w.eq_ignore_ascii_case("credit") {
+            tokens
+                .get(i + 1)
+                .is_some_and(|n| any(bare(n), &["card", "cards"]))
+        } else {
+            false
+        }
+    };
+    if !(0..tokens.len()).any(drops) {
         return None;
     }
-    let tokens: Vec<&str> = sentence.split_whitespace().collect();
-    let bare = |t: &str| {
-        t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-            .to_ascii_lowercase()
-    };
-    let mut out: Vec<&str> = Vec::with_capacity(tokens.len());
-    let mut changed = false;
-    for (i, t) in tokens.iter().enumerate() {
-        let w = bare(t);
-        let prev = if i > 0 {
-            bare(tokens[i - 1])
-        } else {
-            String::new()
-        };
-        let next = tokens.get(i + 1).map(|n| bare(n)).unwrap_or_default();
-        let drop = match w.as_str() {
-            // "I like", "we really like", "don't like": the verb keeps its sense.
-            "like" => !matches!(
-                prev.as_str(),
-                "i" | "we"
-                    | "you"
-                    | "they"
-                    | "really"
-                    | "also"
-                    | "totally"
-                    | "definitely"
-                    | "do"
-                    | "don't"
-                    | "dont"
-                    | "didn't"
-                    | "didnt"
-                    | "does"
-                    | "doesn't"
-                    | "doesnt"
-                    | "still"
-                    | "actually"
-                    | "genuinely"
-                    | "certainly"
-                    | "u"
-            ),
-            "yes" | "yeah" | "yep" | "yup" | "ok" | "okay" | "well" => i == 0,
-            // "Sure", "make sure", "not sure": an answer or certainty, not sentiment.
-            "sure" => true,
-            "care" => prev == "customer",
-            "credit" => next == "card" || next == "cards",
-            _ => false,
-        };
-        if drop {
-            changed = true;
-        } else {
-            out.push(t);
-        }
-    }
-    changed.then(|| out.join(" "))
+    let kept: Vec<&str> = (0..tokens.len())
+        .filter(|&i| !drops(i))
+        .map(|i| tokens[i])
+        .collect();
+    Some(kept.join(" "))
 }
 
 /// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
@@ -2072,10 +2146,15 @@ mod tests {
             "I expected better from you",
             "is this how you treat your customers?",
             "what will you do to make this right",
+            "waiting an hour now for an agent",
+            "called ten times and haven't gotten through",
+            "I am running out of patience",
             "you owe me a refund for the cancelled trip",
         ] {
             assert!(score(text) < -0.2, "{text}: {}", score(text));
         }
+        // Going elsewhere is a weak cue on its own.
+        assert!(score("I will use other companies from now on") < 0.0);
     }
 
     #[test]
