@@ -926,7 +926,10 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 /// (so that a negative weight damps it) and 1 for asking (without a cue, a statement to
 /// support reports a problem more often than a question does); and, when the message
 /// complains, the crate's positive valence and the praise cues again (so that a negative
-/// weight reads "thanks" and "please" in a complaint as politeness or sarcasm, not praise).
+/// weight reads "thanks" and "please" in a complaint as politeness or sarcasm, not praise);
+/// and, when a marker of sarcasm ("yay", "great job", "love how") stands near a complaint
+/// cue, that positive valence once more (so that a weight below -1 turns it against the
+/// message).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
@@ -946,8 +949,8 @@ pub struct SentimentCalibration {
 
 /// The hand-set weights the lexicon was written for, and the prior the fit shrinks toward:
 /// every valence as written, shouting -0.8, emphasis -0.6, -0.7 per stray negation, a
-/// plain question's valence halved, +0.5 for asking, and positive words in a complaint
-/// counted at half.
+/// plain question's valence halved, +0.5 for asking, positive words in a complaint
+/// counted at half, and sarcastic praise counted against the message (-1.5).
 const PRIOR_WEIGHTS: [f64; FEATURE_COUNT] = [
     1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5,
 ];
