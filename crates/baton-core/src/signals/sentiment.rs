@@ -102,17 +102,23 @@ const CUES: &[Cue] = &[
         CueKind::Complaint,
     ),
     cue(
-        "less than helpful|ideal|impressed|satisfied|stellar|great|pleased",
+        "less than helpful|ideal|impressed|satisfied|stellar|great|pleased|friendly|professional|courteous",
         -2.0,
         CueKind::Complaint,
     ),
     cue(
-        "you can|could|should|need to do better",
+        "you|u|they can|could|should|must do better",
         -1.6,
         CueKind::Complaint,
     ),
+    cue("you|u|they need to do better", -1.6, CueKind::Complaint),
     cue(
-        "not|never|won't|wont|will not be using|buying|ordering|coming|recommending|renewing|flying",
+        "not|never|won't|wont be using|buying|ordering|coming|recommending|renewing|flying",
+        -1.4,
+        CueKind::Complaint,
+    ),
+    cue(
+        "will not be using|buying|ordering|coming|recommending|renewing|flying",
         -1.4,
         CueKind::Complaint,
     ),
@@ -124,7 +130,12 @@ const CUES: &[Cue] = &[
         CueKind::Repetition,
     ),
     cue(
-        "waste|wasting more|my|our|so much|all time",
+        "waste|wasted|wasting more|much|all time",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waste|wasted|wasting so much time",
         -2.0,
         CueKind::Complaint,
     ),
@@ -215,18 +226,23 @@ const CUES: &[Cue] = &[
     cue("where's|wheres my|our", -0.8, CueKind::Complaint),
     cue("fix your|this|it", -0.8, CueKind::Complaint),
     cue("how hard is|can it", -1.5, CueKind::Complaint),
-    cue("thanks|thank for nothing", -3.5, CueKind::Complaint),
+    cue("thanks|thank|thx for nothing", -3.5, CueKind::Complaint),
+    cue("thank you for nothing", -3.5, CueKind::Complaint),
     cue(
         "no info|information|explanation|notice|apology|email|call|communication",
         -1.0,
         CueKind::Complaint,
     ),
     cue(
-        "refund|refunds|compensation|reimbursement|reimburse",
+        "refund|refunds|compensation|compensate|compensated|reimbursement|reimburse|reimbursed",
         -0.6,
         CueKind::Complaint,
     ),
     cue("want|need|demand my money back", -1.5, CueKind::Complaint),
+    // Asking to be made whole.
+    cue("make it|this|things right", -1.2, CueKind::Complaint),
+    cue("make up for", -1.0, CueKind::Complaint),
+    cue("you owe me|us", -1.5, CueKind::Complaint),
     cue("doesn't|doesnt make sense", -1.0, CueKind::Complaint),
     cue("nothing works", -1.6, CueKind::Complaint),
     cue(
@@ -308,14 +324,18 @@ const CUES: &[Cue] = &[
     cue("hours", -0.5, CueKind::Complaint),
     cue("yet", -0.4, CueKind::Complaint),
     cue("again", -0.6, CueKind::Repetition),
-    cue("a|what|such joke", -2.7, CueKind::Complaint),
+    cue(
+        "a|what|such|total|complete|absolute|biggest joke",
+        -2.7,
+        CueKind::Complaint,
+    ),
     cue("kidding me", -2.0, CueKind::Complaint),
     cue("are you serious", -1.5, CueKind::Complaint),
     cue("fed up", -2.2, CueKind::Complaint),
     cue("had enough", -1.8, CueKind::Complaint),
     cue("sick|tired of", -1.2, CueKind::Complaint),
     cue("never again", -2.2, CueKind::Complaint),
-    cue("give|giving up", -1.2, CueKind::Complaint),
+    cue("give|giving|gave|given up", -1.2, CueKind::Complaint),
     cue(
         "charged|billed twice|double|again",
         -1.5,
@@ -324,7 +344,7 @@ const CUES: &[Cue] = &[
     cue("double charged|billed", -1.5, CueKind::Complaint),
     cue("overcharged|overbilled", -1.5, CueKind::Complaint),
     cue(
-        "lost|missing|delayed|cancelled|canceled|stuck",
+        "lost|losing|missing|delayed|cancelled|canceled|stuck",
         -0.4,
         CueKind::Complaint,
     ),
@@ -342,10 +362,227 @@ const CUES: &[Cue] = &[
         -0.6,
         CueKind::Complaint,
     ),
+    // Complaints told as plain facts: what was cancelled, lost or missed, who never
+    // called back, how long it took.
+    cue(
+        "flight|flights|order|orders|ticket|booking|reservation|delivery|package|parcel|shipment|appointment|train|bag|bags|luggage|suitcase|refund|payment was|is|got|were|are cancelled|canceled|delayed|lost|missing|damaged|rejected|declined",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "flight|flights|order|orders|ticket|booking|reservation|delivery|package|parcel|shipment|appointment|train|bag|bags|luggage|suitcase|refund|payment has|have been cancelled|canceled|delayed|lost|missing|damaged|rejected|declined",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "cancelled|canceled|delayed|lost|lose|losing|damaged|broke|misplaced my|our flight|flights|order|ticket|booking|reservation|delivery|package|parcel|appointment|bag|bags|luggage|suitcase|stuff|belongings",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "missed|miss|missing my|our|the connection|connecting|flight|meeting|appointment|delivery|train|event",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "no one called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "nobody|noone called|calls|answered|answers|responded|responds|replied|replies|came|showed|helped|helps|cares|knows",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "never|{NEG} called|call|calls|got|get|gets back",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "took|takes|taking|waited|waiting|wait forever|ages",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "# minute|minutes|min|mins|hour|hours|hr|hrs|day|days wait|delay|line|queue",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue(
+        "long wait|line|lines|queue|delay|delays",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("lack of", -1.2, CueKind::Complaint),
+    cue(
+        "for the|my|our inconvenience|trouble|hassle",
+        -1.0,
+        CueKind::Complaint,
+    ),
+    cue("not even a|an|one", -1.0, CueKind::Complaint),
+    cue("{NEG} let me|us", -1.2, CueKind::Complaint),
+    cue("now what", -1.2, CueKind::Complaint),
+    cue("what happened to", -0.8, CueKind::Complaint),
+    cue(
+        "# hours|hrs|hour|hr|minutes|mins|min on hold",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("onhold", -1.2, CueKind::Complaint),
+    cue(
+        "waiting|waited an|a|one hour|day|week",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "waiting|waited # hours|hrs|hour|minutes|mins|days|weeks",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "{NEG} get|got|gotten|getting through",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "running|ran|run|losing out of patience",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("losing|lost my patience", -1.5, CueKind::Complaint),
+    cue(
+        "have|has|i've|ive|we've|weve been waiting|holding",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "got|received|heard|gotten nothing",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("nothing done|happened|changed", -1.2, CueKind::Complaint),
+    cue("was|were|been promised", -0.8, CueKind::Complaint),
+    // Words for bad service that VADER does not score.
+    cue(
+        "abysmal|atrocious|deplorable|subpar|inexcusable|shoddy|sloppy|unreliable|overpriced|extortion|shambles|overkill",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    // Let-downs, sarcasm and threats to leave.
+    cue(
+        "lost|losing a|another|your|loyal customer|customers",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "lost|losing a|another|your loyal customer|customers",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "last time i|we use|fly|book|buy|order|shop",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "need|needs to hire|improve|learn|train|work on",
+        -1.2,
+        CueKind::Complaint,
+    ),
+    cue("what good is", -1.5, CueKind::Complaint),
+    // "As a loyal customer of ten years ..." opens a complaint far more often than praise.
+    cue(
+        "loyal|longtime|faithful customer|customers|member|members|client|clients",
+        -2.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "expected|expect|expecting|deserve|deserved|deserves better|more",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("could|should be better", -1.5, CueKind::Complaint),
+    cue("how does|is that help|helpful", -1.5, CueKind::Complaint),
+    cue("is this how you|they treat", -2.0, CueKind::Complaint),
+    cue("let|letting me|us down", -2.0, CueKind::Complaint),
+    cue("dropped the ball", -2.0, CueKind::Complaint),
+    cue("lost all respect", -2.0, CueKind::Complaint),
+    cue("lost respect|faith|trust", -2.0, CueKind::Complaint),
+    cue("get it together", -1.8, CueKind::Complaint),
+    cue("get your|ur act together", -1.8, CueKind::Complaint),
+    // Hindsight and form letters.
+    cue(
+        "would've|wouldve|would have been nice|great|good|helpful|better|appreciated",
+        -2.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "would've|wouldve appreciated|liked|preferred",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "would have appreciated|liked|preferred",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "canned|standard|automated|generic|scripted|robotic|form response|responses|reply|replies|answer|answers|email|letter",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue("not so much", -2.5, CueKind::Complaint),
+    cue(
+        "{NEG} give a|two|2 damn|shit|shits|crap|hoot|toss",
+        -2.5,
+        CueKind::Complaint,
+    ),
+    cue("just what i|we needed", -2.0, CueKind::Complaint),
+    cue("believe it when i see", -1.5, CueKind::Complaint),
+    cue("never fails to disappoint", -3.0, CueKind::Complaint),
+    cue(
+        "doesn't|doesnt|don't|dont|won't|wont cut it",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("the least you|they could|can do", -1.5, CueKind::Complaint),
+    cue(
+        "you|y'all|yall|u need to|a|an|more",
+        -0.8,
+        CueKind::Complaint,
+    ),
+    cue("you guys need to|a|an|more", -0.8, CueKind::Complaint),
+    cue(
+        "you|y'all|yall|u need|needs to hire|improve|learn|train|fix",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue("could use some|a|more", -0.8, CueKind::Complaint),
+    cue(
+        "take|taking|took my|our business elsewhere",
+        -2.0,
+        CueKind::Complaint,
+    ),
+    cue(
+        "take|taking|took my|our business|money to",
+        -1.5,
+        CueKind::Complaint,
+    ),
+    cue(
+        "another|different|other company|companies|provider|providers|carrier|carriers|airline|airlines|bank|banks|store|stores|service|services",
+        -0.6,
+        CueKind::Complaint,
+    ),
     // Repetition.
     cue(
         "second|third|fourth|fifth|2nd|3rd|4th|5th|nth|umpteenth|hundredth time",
         -1.8,
+        CueKind::Repetition,
+    ),
+    cue(
+        "another delay|cancellation|problem|issue|error|outage|mistake|excuse",
+        -1.2,
         CueKind::Repetition,
     ),
     cue("again and again", -1.5, CueKind::Repetition),
@@ -451,10 +688,38 @@ const CUES: &[Cue] = &[
     cue("shout out", 1.6, CueKind::Praise),
     cue("above and beyond", 2.6, CueKind::Praise),
     cue("above beyond", 2.6, CueKind::Praise),
-    cue("thank you|thanks for", 0.8, CueKind::Praise),
+    cue("thank you for", 0.8, CueKind::Praise),
+    cue("thanks|thx for", 0.8, CueKind::Praise),
     cue("thank you so|very much", 0.8, CueKind::Praise),
     cue("thanks so|very much", 0.8, CueKind::Praise),
     cue("made my day", 2.6, CueKind::Praise),
+    // Praise for the people and the outcome that VADER does not score.
+    cue(
+        "phenomenal|exceptional|outstanding|rockstar|rockstars|lifesaver|mvp|legend|legends|bravo",
+        2.4,
+        CueKind::Praise,
+    ),
+    cue("top notch", 2.4, CueKind::Praise),
+    cue("class act", 2.4, CueKind::Praise),
+    cue("hats off", 2.0, CueKind::Praise),
+    cue("nailed it", 2.0, CueKind::Praise),
+    cue("exceeded|exceeds my|our expectations", 2.6, CueKind::Praise),
+    cue("exceeded|exceeds expectations", 2.6, CueKind::Praise),
+    cue("went|go|goes|going the extra mile", 2.6, CueKind::Praise),
+    cue("saved the day", 2.0, CueKind::Praise),
+    cue("helped|assisted me|us|my|our", 1.2, CueKind::Praise),
+    cue("came|come through|thru for", 1.6, CueKind::Praise),
+    cue(
+        "got me|us home|there|here|back|rebooked|sorted",
+        1.0,
+        CueKind::Praise,
+    ),
+    cue(
+        "sorted|straightened|worked me|us|it|things out",
+        1.5,
+        CueKind::Praise,
+    ),
+    cue("made it", 1.0, CueKind::Praise),
     cue(
         "quick|fast|prompt|speedy response|reply|service|answer|help|assistance|support",
         1.6,
@@ -469,9 +734,62 @@ const CUES: &[Cue] = &[
         -1.5,
         CueKind::Request,
     ),
+    cue(
+        "would|'d|i'd|we'd love to|a|an|some|more|the|it|if",
+        -1.4,
+        CueKind::Request,
+    ),
+    cue("i|we would love", -1.4, CueKind::Request),
+    // "It would be nice if ..." (a complaint, as "be nice if" above), before the request.
+    cue(
+        "would|'d|that'd|it'd be nice|great|good|helpful|awesome|better if",
+        -3.0,
+        CueKind::Complaint,
+    ),
+    // "An update would be great": a request, not praise.
+    cue(
+        "would|'d be great|nice|perfect|wonderful|awesome|appreciated|helpful|amazing|fantastic",
+        -2.0,
+        CueKind::Request,
+    ),
+    cue(
+        "that'd|thatd|it'd be great|nice|perfect|wonderful|awesome|appreciated|helpful|amazing|fantastic",
+        -2.0,
+        CueKind::Request,
+    ),
+    cue(
+        "hoping|hope to|for|that|you|someone",
+        -1.0,
+        CueKind::Request,
+    ),
     cue("please", -1.0, CueKind::Request),
     cue("help", -1.4, CueKind::Request),
 ];
+
+/// Praise that is sarcasm when the same message complains ("yay, another delay", "great
+/// job losing my bag", "love how nobody answers").
+const SARCASM_MARKERS: &[&str] = &[
+    "yay|yey|yaay|hooray|woohoo|yippee",
+    "great|nice|fantastic|awesome|excellent|brilliant|stellar job|work",
+    "way to go",
+    "well done",
+    "love|loving|luv how|when",
+    "love|loving|luv it|that when",
+    "gotta|got love",
+    "got to love",
+    "just love|loved|loving",
+    "so much fun",
+    "fun times",
+    "oh great|good|joy|wonderful|nice",
+    "real nice|classy|smooth|professional",
+    "how nice|lovely|convenient|thoughtful|wonderful",
+    "what a great|wonderful|lovely|fantastic|nice|fun",
+    "thanks|thx for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|keeping",
+    "thank you for nothing|letting|making|leaving|losing|ruining|wasting|allowing|reminding|keeping",
+];
+
+/// How many words from a complaint cue a sarcasm marker may stand.
+const SARCASM_REACH: usize = 10;
 
 /// Emoji the crate leaves at zero or misjudges, with valences in VADER's scale.
 const EMOJI: &[(char, f64)] = &[
@@ -559,6 +877,7 @@ enum Feature {
     Question,
     Asks,
     PositiveInComplaint,
+    Sarcasm,
 }
 
 impl From<CueKind> for Feature {
@@ -576,7 +895,7 @@ impl From<CueKind> for Feature {
 }
 
 /// How many features a message has.
-pub const FEATURE_COUNT: usize = 15;
+pub const FEATURE_COUNT: usize = 16;
 
 /// The names of the features, in the order of [`SentimentFeatures::values`] and
 /// [`SentimentCalibration::weights`].
@@ -596,6 +915,7 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "question",
     "asks",
     "positive_in_complaint",
+    "sarcasm",
 ];
 
 /// Interpretable features of one message, each on VADER's valence scale (-4..4 a word):
@@ -606,7 +926,10 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 /// (so that a negative weight damps it) and 1 for asking (without a cue, a statement to
 /// support reports a problem more often than a question does); and, when the message
 /// complains, the crate's positive valence and the praise cues again (so that a negative
-/// weight reads "thanks" and "please" in a complaint as politeness or sarcasm, not praise).
+/// weight reads "thanks" and "please" in a complaint as politeness or sarcasm, not praise);
+/// and, when a marker of sarcasm ("yay", "great job", "love how") stands near a complaint
+/// cue, that positive valence once more (so that a weight below -1 turns it against the
+/// message).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
@@ -626,10 +949,10 @@ pub struct SentimentCalibration {
 
 /// The hand-set weights the lexicon was written for, and the prior the fit shrinks toward:
 /// every valence as written, shouting -0.8, emphasis -0.6, -0.7 per stray negation, a
-/// plain question's valence halved, +0.5 for asking, and positive words in a complaint
-/// counted at half.
+/// plain question's valence halved, +0.5 for asking, positive words in a complaint
+/// counted at half, and sarcastic praise counted against the message (-1.5).
 const PRIOR_WEIGHTS: [f64; FEATURE_COUNT] = [
-    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5,
+    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5,
 ];
 
 /// The shipped weights: the hand-set prior. `fit-sentiment`
@@ -783,6 +1106,103 @@ impl SentimentCalibration {
     }
 }
 
+/// "But ...", "However, ...": a sentence that turns against the one before.
+fn opens_with_contrast(sentence: &str) -> bool {
+    let first = sentence.split_whitespace().next().map(|w| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_ascii_lowercase()
+    });
+    matches!(
+        first.as_deref(),
+        Some("but" | "however" | "although" | "though" | "yet")
+    )
+}
+
+/// The valence of a sentence that only thanks, on VADER's scale.
+const THANKS_ONLY: f64 = 1.5;
+
+/// A sentence made of thanks and nothing else: "Thank you!", "thanks so much for the quick
+/// reply", "thx for the update", "many thanks".
+fn is_thanks_only(sentence: &str) -> bool {
+    const THANKS: &[&str] = &[
+        "thanks",
+        "thank",
+        "thx",
+        "thnx",
+        "thanx",
+        "ty",
+        "tysm",
+        "tyvm",
+        "cheers",
+        "appreciate",
+        "appreciated",
+    ];
+    const WITH_THANKS: &[&str] = &[
+        "you",
+        "u",
+        "so",
+        "much",
+        "very",
+        "a",
+        "lot",
+        "again",
+        "for",
+        "the",
+        "your",
+        "all",
+        "guys",
+        "y'all",
+        "everyone",
+        "team",
+        "it",
+        "this",
+        "that",
+        "many",
+        "kindly",
+        "help",
+        "helping",
+        "update",
+        "updates",
+        "reply",
+        "replies",
+        "response",
+        "responding",
+        "info",
+        "information",
+        "quick",
+        "fast",
+        "prompt",
+        "follow",
+        "following",
+        "up",
+        "and",
+        "really",
+        "truly",
+        "once",
+        "more",
+        "ok",
+        "okay",
+        "great",
+        "awesome",
+        "heads",
+        "assistance",
+        "support",
+    ];
+    let mut thanks = false;
+    for w in sentence
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\''))
+        .filter(|w| !w.is_empty())
+    {
+        if THANKS.iter().any(|t| w.eq_ignore_ascii_case(t)) {
+            thanks = true;
+        } else if !WITH_THANKS.iter().any(|t| w.eq_ignore_ascii_case(t)) {
+            return false;
+        }
+    }
+    thanks
+}
+
 /// Words that negate what follows.
 fn is_negation(w: &str) -> bool {
     matches!(
@@ -852,6 +1272,8 @@ fn kind_index(kind: CueKind) -> usize {
 pub struct SentimentModel {
     vader: SentimentIntensityAnalyzer<'static>,
     phrases: PhraseSet,
+    /// [`SARCASM_MARKERS`].
+    sarcasm: PhraseSet,
     /// Valence and kind of each phrase, by phrase index.
     cues: Vec<(f64, CueKind)>,
     calibration: SentimentCalibration,
@@ -894,9 +1316,14 @@ impl SentimentModel {
             phrases.add(&pattern);
             cues.push((c.valence, c.kind));
         }
+        let mut sarcasm = PhraseSet::default();
+        for m in SARCASM_MARKERS {
+            sarcasm.add(m);
+        }
         SentimentModel {
             vader: SentimentIntensityAnalyzer::new(),
             phrases,
+            sarcasm,
             cues,
             calibration: SentimentCalibration::builtin(),
             adapted: None,
@@ -969,6 +1396,8 @@ impl SentimentModel {
         // @mentions and links carry no sentiment ("@united" is a name, not praise).
         let text = strip_handles_and_links(text);
         let text = unescape_html(text.as_ref());
+        // "#neveragain" and "sooo slooow" hide words from both VADER and the cues.
+        let text = self.expand_social(text.as_ref());
         let text = text.as_ref();
 
         // Emoji the crate does not know: take them out of its input and score them here.
@@ -987,14 +1416,33 @@ impl SentimentModel {
 
         let cleaned = unglue_sentences(&cleaned);
         let mut asks = false;
-        for sentence in sentences(&cleaned) {
-            let raw = self.vader_raw(sentence);
+        let mut thanks_only = false;
+        // A sentence that opens with "But" or "However" outweighs the one before it, as
+        // VADER weighs the clauses around "but" inside a sentence.
+        let mut previous: Option<f64> = None;
+        let add = |f: &mut [f64; FEATURE_COUNT], raw: f64| {
             if raw > 0.0 {
                 f[Feature::VaderPositive as usize] += raw;
             } else {
                 f[Feature::VaderNegative as usize] += raw;
             }
+        };
+        for sentence in sentences(&cleaned) {
+            thanks_only |= is_thanks_only(sentence);
+            let mut raw = self.vader_raw(sentence);
+            if let Some(before) = previous.take() {
+                if opens_with_contrast(sentence) {
+                    add(&mut f, before * 0.5);
+                    raw *= 1.5;
+                } else {
+                    add(&mut f, before);
+                }
+            }
+            previous = Some(raw);
             asks |= sentence.trim_end().ends_with('?');
+        }
+        if let Some(last) = previous {
+            add(&mut f, last);
         }
 
         let folded = fold(&cleaned);
@@ -1005,8 +1453,13 @@ impl SentimentModel {
         // Cues that make a message a complaint even when it is phrased as a question.
         let mut strong_complaints = 0u32;
         let mut praise = 0.0;
+        // Where the complaint cues are, to tell sarcasm from praise next to them.
+        let mut complaint_at: Vec<usize> = Vec::new();
         for m in &found {
             let (valence, kind) = self.cues[m.phrase];
+            if valence <= -0.8 && kind != CueKind::Request {
+                complaint_at.push(m.start);
+            }
             if valence <= -1.0
                 && matches!(
                     kind,
@@ -1036,6 +1489,13 @@ impl SentimentModel {
             .filter(|(w, inside)| !**inside && is_negation(w))
             .count();
         f[Feature::Negations as usize] = -(negations.min(3) as f64);
+        // A sentence that only thanks ("Thank you!", "thx for the update") in a message with
+        // no complaint is gratitude, stronger than the crate's valence of "thank".
+        if thanks_only && strong_complaints == 0 && f[Feature::VaderNegative as usize] == 0.0 {
+            f[Feature::Progress as usize] += THANKS_ONLY;
+            reading.counts[kind_index(CueKind::Praise)] += 1;
+            reading.evidence.push("thanks".to_string());
+        }
 
         let lexical: f64 = f[..Feature::Shouting as usize].iter().sum();
         reading.shouting = is_shouting(text);
@@ -1054,7 +1514,21 @@ impl SentimentModel {
             + reading.count(CueKind::NotHelped)
             + reading.count(CueKind::Profanity);
         if complaint_cues > 0 {
-            f[Feature::PositiveInComplaint as usize] = f[Feature::VaderPositive as usize] + praise;
+            let positive = f[Feature::VaderPositive as usize] + praise;
+            f[Feature::PositiveInComplaint as usize] = positive;
+            // With a marker of sarcasm ("yay", "great job", "love how"), the praise is
+            // the complaint's: it counts against the message.
+            found.clear();
+            self.sarcasm.find(&ws, &mut found);
+            let near = |m: &PhraseMatch| {
+                complaint_at
+                    .iter()
+                    .any(|&c| c + SARCASM_REACH >= m.start && c <= m.end + SARCASM_REACH)
+            };
+            if let Some(m) = found.iter().find(|m| near(m)) {
+                f[Feature::Sarcasm as usize] = positive;
+                reading.evidence.push(ws[m.start..m.end].join(" "));
+            }
         }
         // A plain question ("is my flight delayed?", "can you check my booking? thanks!")
         // asks rather than complains or praises: its lexical valence is damped, unless it
@@ -1082,6 +1556,10 @@ impl SentimentModel {
         } else {
             sentence.into()
         };
+        let plain = match neutral_senses(&plain) {
+            Some(s) => std::borrow::Cow::Owned(s),
+            None => plain,
+        };
         let rewritten = self.fix_no_rule(&plain);
         let compound = self
             .vader
@@ -1101,6 +1579,127 @@ impl SentimentModel {
         } else {
             0.0
         }
+    }
+
+    /// Whether the crate gives one word a valence of its own.
+    fn has_valence(&self, word: &str) -> bool {
+        self.vader.polarity_scores(word).compound != 0.0
+    }
+
+    /// Writes out what social-media spelling hides from a lexicon: letters held for
+    /// emphasis ("sloooow", "greeeat", "noooope") are shortened to the word the lexicon
+    /// knows, and hashtags are split into words ("#NeverAgain", "#worstflightever",
+    /// "#epicfail" read as "never again", "worst flightever", "epic fail").
+    fn expand_social<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let elongated = |w: &str| {
+            let b = w.as_bytes();
+            b.windows(3)
+                .any(|x| x[0] == x[1] && x[1] == x[2] && x[0].is_ascii_alphabetic())
+        };
+        let hashtag = |w: &str| {
+            w.strip_prefix('#').is_some_and(|h| {
+                h.len() >= 4 && h.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            })
+        };
+        if !text.split_whitespace().any(|w| elongated(w) || hashtag(w)) {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        for (i, w) in text.split(' ').enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let w = if elongated(w) {
+                std::borrow::Cow::Owned(self.shorten_elongated(w))
+            } else {
+                std::borrow::Cow::Borrowed(w)
+            };
+            if hashtag(&w) {
+                self.split_hashtag(&w[1..], &mut out);
+            } else {
+                out.push_str(&w);
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// "sloooow" → "slow", "goood" → "good": runs of three or more letters become two when
+    /// the lexicon knows that word, otherwise one.
+    fn shorten_elongated(&self, word: &str) -> String {
+        let collapse = |keep: usize| {
+            let mut s = String::with_capacity(word.len());
+            let mut run = 0usize;
+            let mut prev = None;
+            for c in word.chars() {
+                run = if Some(c) == prev { run + 1 } else { 1 };
+                prev = Some(c);
+                if run <= keep || !c.is_alphabetic() {
+                    s.push(c);
+                }
+            }
+            s
+        };
+        let two = collapse(2);
+        let one = collapse(1);
+        let core = |s: &str| s.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        if self.has_valence(&core(&two)) {
+            two
+        } else {
+            one
+        }
+    }
+
+    /// Splits a hashtag (without its `#`) into words: at capitals ("NeverAgain"), else
+    /// around the longest leading and trailing words the lexicon scores or that negate
+    /// ("worstflightever", "epicfail", "noanswer"). Unknown hashtags are kept as one word.
+    fn split_hashtag(&self, tag: &str, out: &mut String) {
+        let (body, tail) = tag.split_at(
+            tag.find(|c: char| !c.is_alphanumeric())
+                .unwrap_or(tag.len()),
+        );
+        let has_inner_capital =
+            body.chars().skip(1).any(char::is_uppercase) && body.chars().any(char::is_lowercase);
+        if has_inner_capital {
+            let mut prev_lower = false;
+            for c in body.chars() {
+                if c.is_uppercase() && prev_lower {
+                    out.push(' ');
+                }
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                out.push(c);
+            }
+            out.push_str(tail);
+            return;
+        }
+        let lower = body.to_lowercase();
+        let known =
+            |w: &str| w.len() >= 3 && (self.has_valence(w) || matches!(w, "never" | "not" | "no"));
+        let n = lower.len();
+        let is_char = |i: usize| lower.is_char_boundary(i);
+        let prefix = (2..n.saturating_sub(1))
+            .rev()
+            .filter(|&i| is_char(i))
+            .find(|&i| known(&lower[..i]) || (i == 2 && &lower[..2] == "no"));
+        let suffix_start = prefix.unwrap_or(0);
+        let suffix = (suffix_start + 1..n.saturating_sub(2))
+            .filter(|&i| is_char(i))
+            .find(|&i| known(&lower[i..]) && (i == suffix_start || i - suffix_start >= 3));
+        match (prefix, suffix) {
+            (None, None) => out.push_str(&lower),
+            (p, s) => {
+                let a = p.unwrap_or(0);
+                let b = s.unwrap_or(n);
+                for part in [&lower[..a], &lower[a..b], &lower[b..]] {
+                    if !part.is_empty() {
+                        if !out.ends_with(' ') && !out.is_empty() {
+                            out.push(' ');
+                        }
+                        out.push_str(part);
+                    }
+                }
+            }
+        }
+        out.push_str(tail);
     }
 
     fn fix_no_rule(&self, sentence: &str) -> Option<String> {
@@ -1127,6 +1726,69 @@ impl SentimentModel {
         }
         out.map(|t| t.join(" "))
     }
+}
+
+/// Takes out the words VADER scores in a sense they rarely have in a support message:
+/// "like" as a comparison or a request ("looks like", "like a", "would like"), "yes", "ok"
+/// or "sure" opening an answer, and the "care" and "credit" of "customer care" and "credit
+/// card". `None` when the sentence has none of them.
+fn neutral_senses(sentence: &str) -> Option<String> {
+    const LIKE_SUBJECTS: &[&str] = &[
+        "i",
+        "we",
+        "you",
+        "they",
+        "u",
+        "really",
+        "also",
+        "totally",
+        "definitely",
+        "do",
+        "don't",
+        "dont",
+        "didn't",
+        "didnt",
+        "does",
+        "doesn't",
+        "doesnt",
+        "still",
+        "actually",
+        "genuinely",
+        "certainly",
+    ];
+    fn bare(t: &str) -> &str {
+        t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+    }
+    let any = |w: &str, list: &[&str]| list.iter().any(|x| w.eq_ignore_ascii_case(x));
+    let tokens: Vec<&str> = sentence.split_whitespace().collect();
+    let drops = |i: usize| {
+        let w = bare(tokens[i]);
+        if w.eq_ignore_ascii_case("like") {
+            // "I like", "we really like", "don't like": the verb keeps its sense.
+            !(i > 0 && any(bare(tokens[i - 1]), LIKE_SUBJECTS))
+        } else if any(w, &["yes", "yeah", "yep", "yup", "ok", "okay", "well"]) {
+            i == 0
+        } else if w.eq_ignore_ascii_case("sure") {
+            // "Sure", "make sure", "not sure": an answer or certainty, not sentiment.
+            true
+        } else if w.eq_ignore_ascii_case("care") {
+            i > 0 && bare(tokens[i - 1]).eq_ignore_ascii_case("customer")
+        } else if w.eq_ignore_ascii_case("credit") {
+            tokens
+                .get(i + 1)
+                .is_some_and(|n| any(bare(n), &["card", "cards"]))
+        } else {
+            false
+        }
+    };
+    if !(0..tokens.len()).any(drops) {
+        return None;
+    }
+    let kept: Vec<&str> = (0..tokens.len())
+        .filter(|&i| !drops(i))
+        .map(|i| tokens[i])
+        .collect();
+    Some(kept.join(" "))
 }
 
 /// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
@@ -1425,6 +2087,141 @@ mod tests {
             let s = model.read(text).score;
             assert!((-1.0..=1.0).contains(&s), "{text}: {s}");
         }
+    }
+
+    #[test]
+    fn hashtags_and_held_letters_are_read_as_words() {
+        let m = SentimentModel::new();
+        assert_eq!(m.expand_social("#NeverAgain"), "Never Again");
+        assert_eq!(m.expand_social("#neveragain"), "never again");
+        assert_eq!(m.expand_social("#epicfail"), "epic fail");
+        assert_eq!(m.expand_social("sooo sloooow"), "so slow");
+        assert_eq!(
+            m.expand_social("flight #489 is fine"),
+            "flight #489 is fine"
+        );
+        assert!(score("#worstserviceever") < -0.4);
+        assert!(score("the app is sloooow today") < score("the app is fast today"));
+        assert!(score("Greeeat support, thank you") > 0.5);
+    }
+
+    #[test]
+    fn complaints_told_as_plain_facts_are_negative() {
+        for text in [
+            "my order was cancelled and no one called back",
+            "you lost my luggage",
+            "I missed my connection because of you",
+            "it took forever to get a reply",
+            "45 minute wait on the phone",
+            "I have given up on this",
+            "you really let me down",
+            "I will take my business elsewhere",
+        ] {
+            assert!(score(text) < -0.2, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn praise_next_to_a_complaint_is_sarcasm() {
+        for text in [
+            "Yay, another delay",
+            "great job losing my bag",
+            "love how nobody answers the phone",
+            "just what I needed, a 3 hour wait",
+        ] {
+            let r = SentimentModel::new().read(text);
+            assert!(r.score < -0.3, "{text}: {}", r.score);
+        }
+        // Sincere praise for help with a problem stays positive.
+        assert!(score("great job by the agent who found my lost bag, thank you!") > 0.3);
+    }
+
+    #[test]
+    fn holds_losses_and_let_downs_are_complaints() {
+        for text in [
+            "100 minutes on hold so far",
+            "I have been waiting all morning",
+            "we were promised a call and got nothing",
+            "the service was abysmal",
+            "you just lost a loyal customer",
+            "this is the last time I book with you",
+            "you need to hire more staff",
+            "I expected better from you",
+            "is this how you treat your customers?",
+            "what will you do to make this right",
+            "waiting an hour now for an agent",
+            "called ten times and haven't gotten through",
+            "I am running out of patience",
+            "you owe me a refund for the cancelled trip",
+        ] {
+            assert!(score(text) < -0.2, "{text}: {}", score(text));
+        }
+        // Going elsewhere is a weak cue on its own.
+        assert!(score("I will use other companies from now on") < 0.0);
+    }
+
+    #[test]
+    fn a_sentence_opening_with_but_outweighs_the_one_before() {
+        assert!(opens_with_contrast(" But my bag is still missing."));
+        assert!(!opens_with_contrast("Butter is fine"));
+        let turned = score("The crew was great. But the delay was awful.");
+        let listed = score("The crew was great. The delay was awful.");
+        assert!(turned < listed, "{turned} vs {listed}");
+    }
+
+    #[test]
+    fn hindsight_form_letters_and_wishes() {
+        for text in [
+            "it would have been nice to know before I paid",
+            "thanks for the canned response",
+            "you can do better than this",
+            "great for new customers, existing ones not so much",
+        ] {
+            assert!(score(text) < -0.15, "{text}: {}", score(text));
+        }
+        // A wish is a request, not praise; "would be nice if" stays a complaint.
+        assert!(score("an update on my order would be great").abs() < 0.3);
+        assert!(score("it would be nice if the app saved my changes") < -0.2);
+        for text in [
+            "phenomenal service",
+            "the agent went the extra mile",
+            "she helped me",
+        ] {
+            assert!(score(text) > 0.25, "{text}: {}", score(text));
+        }
+    }
+
+    #[test]
+    fn words_in_a_sense_without_sentiment_are_neutral() {
+        assert_eq!(
+            neutral_senses("it looks like my order is stuck").as_deref(),
+            Some("it looks my order is stuck")
+        );
+        assert_eq!(neutral_senses("I like the new app"), None);
+        assert_eq!(
+            neutral_senses("Yes, my credit card was charged").as_deref(),
+            Some("my card was charged")
+        );
+        assert!(score("It looks like the app is down").abs() < score("I like the app").abs());
+        assert!(score("I would like to change my booking").abs() < 0.3);
+        assert!(score("ok, my order number is 1234").abs() < 0.1);
+        assert!(score("I called customer care") <= 0.0);
+        assert!(score("I'm not sure how to change my seat").abs() < 0.2);
+        assert!(score("Well, I booked it last week").abs() < 0.1);
+        assert!(score("I like it, it works well") > 0.5);
+    }
+
+    #[test]
+    fn a_short_thanks_is_positive() {
+        for text in [
+            "thank you",
+            "Thanks!",
+            "thx for the update",
+            "thank you so much",
+        ] {
+            assert!(score(text) > 0.5, "{text}: {}", score(text));
+        }
+        assert!(score("thanks, but it still doesn't work") < 0.0);
     }
 
     #[test]
