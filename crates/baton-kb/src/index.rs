@@ -13,12 +13,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 use crate::confidence::{Calibration, ConfidenceFeatures};
 use crate::embedding::{Embedder, EmbeddingError, dot, normalise};
@@ -161,6 +164,51 @@ impl Entry {
 /// How many of the question's nearest phrasings vote for their article.
 const VOTERS: usize = 10;
 
+/// What searches read between two commits: tantivy's searcher and, for each of its segments,
+/// the slot of every document. Kept rather than asked for per question, so that a search
+/// neither touches the reader's shared state nor resolves the `slot` fast field per hit.
+struct Snapshot {
+    searcher: Searcher,
+    /// `slots[segment_ord][doc_id]`, in the searcher's segment order.
+    slots: Vec<(SegmentId, Arc<[Option<u32>]>)>,
+}
+
+impl Snapshot {
+    /// The snapshot of `reader`'s current searcher; segments already in `previous` are not
+    /// read again (a segment's documents never change, only its deletes do).
+    fn new(reader: &IndexReader, previous: Option<&Snapshot>) -> Result<Self, IndexError> {
+        let searcher = reader.searcher();
+        let known: HashMap<SegmentId, &Arc<[Option<u32>]>> = previous
+            .map(|p| p.slots.iter().map(|(id, table)| (*id, table)).collect())
+            .unwrap_or_default();
+        let mut slots = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            let id = segment.segment_id();
+            let table = match known.get(&id) {
+                Some(&table) => table.clone(),
+                None => {
+                    let column = segment.fast_fields().u64("slot")?;
+                    (0..segment.max_doc())
+                        .map(|doc| column.first(doc).and_then(|s| u32::try_from(s).ok()))
+                        .collect()
+                }
+            };
+            slots.push((id, table));
+        }
+        Ok(Self { searcher, slots })
+    }
+
+    /// The slot of the article a search hit stands for.
+    fn slot(&self, address: DocAddress) -> Option<usize> {
+        let (_, table) = self.slots.get(address.segment_ord as usize)?;
+        table
+            .get(address.doc_id as usize)
+            .copied()
+            .flatten()
+            .map(|s| s as usize)
+    }
+}
+
 /// The searchable knowledge base.
 pub struct KbIndex {
     options: IndexOptions,
@@ -168,6 +216,7 @@ pub struct KbIndex {
     fields: Fields,
     writer: IndexWriter,
     reader: IndexReader,
+    snapshot: Snapshot,
     entries: Vec<Option<Entry>>,
     slots: HashMap<String, usize>,
     frequencies: DocumentFrequencies,
@@ -218,12 +267,14 @@ impl KbIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let snapshot = Snapshot::new(&reader, None)?;
         Ok(Self {
             options,
             analysis: Analysis::new(options.language),
             fields,
             writer,
             reader,
+            snapshot,
             entries: Vec::new(),
             slots: HashMap::new(),
             frequencies: DocumentFrequencies::default(),
@@ -461,7 +512,7 @@ impl KbIndex {
             .iter()
             .map(|&key| (key, self.frequencies.idf(key)))
             .collect();
-        let searcher = self.reader.searcher();
+        let searcher = &self.snapshot.searcher;
         let limit = self.options.candidates.max(1);
         let mut bm25: HashMap<usize, f32> = HashMap::new();
         let stem_texts: Vec<String> = {
@@ -491,7 +542,7 @@ impl KbIndex {
             let query = BooleanQuery::new(clauses);
             let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
             for (score, address) in top {
-                if let Some(slot) = self.slot_of(&searcher, address)? {
+                if let Some(slot) = self.snapshot.slot(address) {
                     let normalised = if bound > 0.0 { score / bound } else { 0.0 };
                     bm25.insert(slot, normalised);
                 }
@@ -536,7 +587,7 @@ impl KbIndex {
                 let query = BooleanQuery::new(clauses);
                 let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
                 for (_, address) in top {
-                    if let Some(slot) = self.slot_of(&searcher, address)? {
+                    if let Some(slot) = self.snapshot.slot(address) {
                         bm25.entry(slot).or_insert(0.0);
                     }
                 }
@@ -607,18 +658,6 @@ impl KbIndex {
     /// The slot of the article with this id.
     pub(crate) fn slot(&self, id: &str) -> Option<usize> {
         self.slots.get(id).copied()
-    }
-
-    fn slot_of(
-        &self,
-        searcher: &tantivy::Searcher,
-        address: tantivy::DocAddress,
-    ) -> Result<Option<usize>, IndexError> {
-        let column = searcher
-            .segment_reader(address.segment_ord)
-            .fast_fields()
-            .u64("slot")?;
-        Ok(column.first(address.doc_id).map(|s| s as usize))
     }
 
     fn entry(&self, slot: usize) -> Option<&Entry> {
@@ -723,6 +762,7 @@ impl KbIndex {
     fn commit(&mut self) -> Result<(), IndexError> {
         self.writer.commit()?;
         self.reader.reload()?;
+        self.snapshot = Snapshot::new(&self.reader, Some(&self.snapshot))?;
         Ok(())
     }
 }
