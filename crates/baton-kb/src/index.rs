@@ -27,7 +27,7 @@ use crate::confidence::{Calibration, ConfidenceFeatures};
 use crate::embedding::{Embedder, EmbeddingError, dot, normalise};
 use crate::ranking::{self, ArticleVectors, Dense, Features, QueryVectors, Similarities};
 use crate::similarity::{
-    Analysis, DocumentFrequencies, PhrasingTable, Representation, TermCounts, stem_key,
+    Analysis, DocumentFrequencies, PhrasingTable, QueryKeys, Representation, TermCounts, stem_key,
     trigram_text,
 };
 use crate::{Article, Language};
@@ -613,8 +613,9 @@ impl KbIndex {
         }
 
         let query_vectors = QueryVectors {
-            representation: &representation,
-            stems: &stems,
+            words: QueryKeys::new(representation.words.entries()),
+            chars: QueryKeys::new(representation.chars.entries()),
+            stems: QueryKeys::new(&stems),
         };
         let mut found: Vec<(usize, f32, &Entry)> = bm25
             .into_iter()

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::similarity::{PhrasingTable, Representation};
+use crate::similarity::{PhrasingTable, QueryKeys};
 
 /// Number of ranking features.
 pub(crate) const FEATURES: usize = 11;
@@ -77,9 +77,12 @@ pub(crate) struct ArticleVectors<'a> {
 
 /// What the scorer needs to know about the question.
 pub(crate) struct QueryVectors<'a> {
-    pub representation: &'a Representation,
+    /// Stems and stem bigrams, TF-IDF weighted.
+    pub words: QueryKeys<'a>,
+    /// Character n-grams, TF-IDF weighted.
+    pub chars: QueryKeys<'a>,
     /// Distinct stem keys with their IDF.
-    pub stems: &'a [(u32, f32)],
+    pub stems: QueryKeys<'a>,
 }
 
 /// The question's similarities with each phrasing of one article.
@@ -107,14 +110,10 @@ pub(crate) fn similarities(query: &QueryVectors<'_>, article: &ArticleVectors<'_
     let n = article.words.len().max(article.chars.len());
     let mut words = vec![0.0; n];
     let mut chars = vec![0.0; n];
-    let word_centroid = article
-        .words
-        .similarities(&query.representation.words, &mut words);
-    let char_centroid = article
-        .chars
-        .similarities(&query.representation.chars, &mut chars);
+    let word_centroid = article.words.similarities(&query.words, &mut words);
+    let char_centroid = article.chars.similarities(&query.chars, &mut chars);
     let mut covered = vec![0.0; n];
-    article.words.coverage(query.stems, &mut covered);
+    article.words.coverage(&query.stems, &mut covered);
     Similarities {
         words,
         chars,
@@ -152,9 +151,10 @@ pub(crate) fn features(
     }
     let taken = sims.words.len().clamp(1, 3) as f32;
     let neighbours = best.iter().sum::<f32>() / taken;
-    let total: f32 = query.stems.iter().map(|&(_, idf)| idf).sum();
+    let total: f32 = query.stems.entries().iter().map(|&(_, idf)| idf).sum();
     let covered: f32 = query
         .stems
+        .entries()
         .iter()
         .filter(|(key, _)| article.vocabulary.binary_search(key).is_ok())
         .map(|&(_, idf)| idf)
