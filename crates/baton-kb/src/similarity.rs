@@ -296,9 +296,10 @@ fn normalise(entries: &mut [(u32, f32)]) {
 /// is compared with all of them in one pass over the question's features.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PhrasingTable {
-    keys: Vec<u32>,
-    /// `postings[starts[i]..starts[i + 1]]` hold the phrasings that have `keys[i]`.
-    starts: Vec<u32>,
+    /// Each key with the start of its postings: the phrasings that have `keys[i].0` are
+    /// `postings[keys[i].1..keys[i + 1].1]` (to the end for the last key). Side by side, so
+    /// that walking the keys reads one array.
+    keys: Vec<(u32, u32)>,
     postings: Vec<(u16, f32)>,
     phrasings: usize,
     /// Length of the sum of the phrasing vectors: the question's cosine with the article's
@@ -329,14 +330,12 @@ impl PhrasingTable {
                 sum_sq += key_sum * key_sum;
                 key_sum = 0.0;
                 current = Some(key);
-                table.keys.push(key);
-                table.starts.push(table.postings.len() as u32);
+                table.keys.push((key, table.postings.len() as u32));
             }
             key_sum += w;
             table.postings.push((i, w));
         }
         sum_sq += key_sum * key_sum;
-        table.starts.push(table.postings.len() as u32);
         table.sum_norm = sum_sq.sqrt();
         table
     }
@@ -368,6 +367,16 @@ impl PhrasingTable {
         self.for_each_match(keys, |weight, phrasing, _| covered[phrasing] += weight);
     }
 
+    /// The phrasings that have the table's `i`-th key, with their weights.
+    fn postings(&self, i: usize) -> &[(u16, f32)] {
+        let start = self.keys[i].1 as usize;
+        let end = self
+            .keys
+            .get(i + 1)
+            .map_or(self.postings.len(), |&(_, next)| next as usize);
+        &self.postings[start..end]
+    }
+
     /// Calls `f(query weight, phrasing, phrasing weight)` for every posting of every key the
     /// question and the table share, in increasing key order (so sums come out the same
     /// whichever way the keys are matched).
@@ -387,10 +396,9 @@ impl PhrasingTable {
         if query.is_empty() {
             return;
         }
-        for (i, &key) in self.keys.iter().enumerate() {
+        for (i, &(key, _)) in self.keys.iter().enumerate() {
             if let Some(w) = query.weight(key) {
-                let range = self.starts[i] as usize..self.starts[i + 1] as usize;
-                for &(phrasing, pw) in &self.postings[range] {
+                for &(phrasing, pw) in self.postings(i) {
                     f(w, usize::from(phrasing), pw);
                 }
             }
@@ -402,13 +410,12 @@ impl PhrasingTable {
     fn match_by_searching(&self, query: &[(u32, f32)], mut f: impl FnMut(f32, usize, f32)) {
         let mut lower = 0;
         for &(key, w) in query {
-            lower += self.keys[lower..].partition_point(|&k| k < key);
+            lower += self.keys[lower..].partition_point(|&(k, _)| k < key);
             if lower >= self.keys.len() {
                 break;
             }
-            if self.keys[lower] == key {
-                let range = self.starts[lower] as usize..self.starts[lower + 1] as usize;
-                for &(i, pw) in &self.postings[range] {
+            if self.keys[lower].0 == key {
+                for &(i, pw) in self.postings(lower) {
                     f(w, usize::from(i), pw);
                 }
                 lower += 1;
