@@ -9,12 +9,12 @@
 //! question in embedding space join BM25's candidates, and the dense similarities become two
 //! more ranking features and a confidence feature. Without one nothing of this runs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::index::SegmentId;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 };
@@ -27,7 +27,7 @@ use crate::confidence::{Calibration, ConfidenceFeatures};
 use crate::embedding::{Embedder, EmbeddingError, dot, normalise};
 use crate::ranking::{self, ArticleVectors, Dense, Features, QueryVectors, Similarities};
 use crate::similarity::{
-    Analysis, DocumentFrequencies, PhrasingTable, QueryKeys, Representation, TermCounts, stem_key,
+    Analysis, DocumentFrequencies, PhrasingTable, QueryKeys, Representation, TermCounts,
     trigram_text,
 };
 use crate::{Article, Language};
@@ -171,12 +171,19 @@ struct Snapshot {
     searcher: Searcher,
     /// `slots[segment_ord][doc_id]`, in the searcher's segment order.
     slots: Vec<(SegmentId, Arc<[Option<u32>]>)>,
+    /// BM25's totals, the same for every question: tokens per searched field and documents.
+    tokens: Vec<(Field, u64)>,
+    documents: u64,
 }
 
 impl Snapshot {
     /// The snapshot of `reader`'s current searcher; segments already in `previous` are not
     /// read again (a segment's documents never change, only its deletes do).
-    fn new(reader: &IndexReader, previous: Option<&Snapshot>) -> Result<Self, IndexError> {
+    fn new(
+        reader: &IndexReader,
+        fields: &Fields,
+        previous: Option<&Snapshot>,
+    ) -> Result<Self, IndexError> {
         let searcher = reader.searcher();
         let known: HashMap<SegmentId, &Arc<[Option<u32>]>> = previous
             .map(|p| p.slots.iter().map(|(id, table)| (*id, table)).collect())
@@ -195,7 +202,17 @@ impl Snapshot {
             };
             slots.push((id, table));
         }
-        Ok(Self { searcher, slots })
+        let tokens = [fields.text, fields.grams]
+            .into_iter()
+            .map(|field| Ok((field, searcher.total_num_tokens(field)?)))
+            .collect::<Result<_, IndexError>>()?;
+        let documents = searcher.total_num_docs()?;
+        Ok(Self {
+            searcher,
+            slots,
+            tokens,
+            documents,
+        })
     }
 
     /// The slot of the article a search hit stands for.
@@ -206,6 +223,34 @@ impl Snapshot {
             .copied()
             .flatten()
             .map(|s| s as usize)
+    }
+}
+
+/// BM25 statistics for one search, as tantivy's searcher would give them: the totals taken
+/// at commit, and document frequencies already looked up for this question (for the score's
+/// upper bound) not looked up again per term. Every score comes out as without it.
+struct Statistics<'a> {
+    snapshot: &'a Snapshot,
+    doc_freqs: Vec<(Term, u64)>,
+}
+
+impl Bm25StatisticsProvider for Statistics<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        match self.snapshot.tokens.iter().find(|(f, _)| *f == field) {
+            Some(&(_, tokens)) => Ok(tokens),
+            None => self.snapshot.searcher.total_num_tokens(field),
+        }
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.snapshot.documents)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        match self.doc_freqs.iter().find(|(t, _)| t == term) {
+            Some(&(_, frequency)) => Ok(frequency),
+            None => self.snapshot.searcher.doc_freq(term),
+        }
     }
 }
 
@@ -267,7 +312,7 @@ impl KbIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let snapshot = Snapshot::new(&reader, None)?;
+        let snapshot = Snapshot::new(&reader, &fields, None)?;
         Ok(Self {
             options,
             analysis: Analysis::new(options.language),
@@ -502,7 +547,7 @@ impl KbIndex {
         query: &str,
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Candidate>, IndexError> {
-        let counts = self.analysis.counts(query);
+        let (counts, stem_texts) = self.analysis.question(query);
         if counts.is_empty() {
             return Ok(Vec::new());
         }
@@ -512,56 +557,16 @@ impl KbIndex {
             .iter()
             .map(|&key| (key, self.frequencies.idf(key)))
             .collect();
-        let searcher = &self.snapshot.searcher;
         let limit = self.options.candidates.max(1);
-        let mut bm25: HashMap<usize, f32> = HashMap::new();
-        let stem_texts: Vec<String> = {
-            let mut seen = HashSet::new();
-            self.analysis
-                .stems(query)
-                .into_iter()
-                .filter(|s| seen.insert(s.clone()))
-                .collect()
-        };
+        let mut bm25: HashMap<usize, f32> = HashMap::with_capacity(2 * limit);
         if !stem_texts.is_empty() {
-            // One field and plain term queries, so tantivy can skip blocks (block-max WAND).
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            let mut bound = 0.0f32;
-            let total = searcher.num_docs() as f32;
-            for stem in &stem_texts {
-                let term = Term::from_field_text(self.fields.text, stem);
-                // A word no article has still counts in the bound, at the weight it would
-                // have had: a question about something else should score low.
-                let n = searcher.doc_freq(&term)? as f32;
-                bound += (1.0 + (total - n + 0.5) / (n + 0.5)).ln() * (BM25_K1 + 1.0);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                ));
-            }
-            let query = BooleanQuery::new(clauses);
-            let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-            for (score, address) in top {
-                if let Some(slot) = self.snapshot.slot(address) {
-                    let normalised = if bound > 0.0 { score / bound } else { 0.0 };
-                    bm25.insert(slot, normalised);
-                }
-            }
+            self.search_words(&stem_texts, limit, &mut bm25)?;
         }
         // Typos and unseen word forms: look again by the character trigrams of the words no
         // phrasing has, or of the whole question when words found too little.
-        let unknown: Vec<String> = query
-            .to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .filter(|w| {
-                self.analysis
-                    .stems(w)
-                    .iter()
-                    .any(|s| self.frequencies.frequency(stem_key(s)) == 0)
-            })
-            .map(str::to_string)
-            .collect();
+        let unknown = self
+            .analysis
+            .unknown_words(query, |key| self.frequencies.frequency(key) > 0);
         let gram_source = if !unknown.is_empty() {
             Some(unknown.join(" "))
         } else if bm25.len() < limit {
@@ -570,28 +575,7 @@ impl KbIndex {
             None
         };
         if let Some(source) = gram_source {
-            let grams = trigram_text(&source);
-            let clauses: Vec<(Occur, Box<dyn Query>)> = grams
-                .split(' ')
-                .filter(|g| !g.is_empty())
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .map(|gram| {
-                    let term = Term::from_field_text(self.fields.grams, gram);
-                    let query: Box<dyn Query> =
-                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                    (Occur::Should, query)
-                })
-                .collect();
-            if !clauses.is_empty() {
-                let query = BooleanQuery::new(clauses);
-                let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-                for (_, address) in top {
-                    if let Some(slot) = self.snapshot.slot(address) {
-                        bm25.entry(slot).or_insert(0.0);
-                    }
-                }
-            }
+            self.search_grams(&source, limit, &mut bm25)?;
         }
 
         // The articles nearest in embedding space, whatever their words.
@@ -654,6 +638,95 @@ impl KbIndex {
                 }
             })
             .collect())
+    }
+
+    /// BM25 over the text field for the question's distinct stems: the `limit` best articles
+    /// go into `found` with their score divided by the most the question could score.
+    fn search_words(
+        &self,
+        stems: &[String],
+        limit: usize,
+        found: &mut HashMap<usize, f32>,
+    ) -> Result<(), IndexError> {
+        let searcher = &self.snapshot.searcher;
+        // One field and plain term queries, so tantivy can skip blocks (block-max WAND).
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(stems.len());
+        let mut doc_freqs: Vec<(Term, u64)> = Vec::with_capacity(stems.len());
+        let mut bound = 0.0f32;
+        let total = searcher.num_docs() as f32;
+        for stem in stems {
+            let term = Term::from_field_text(self.fields.text, stem);
+            // A word no article has still counts in the bound, at the weight it would have
+            // had: a question about something else should score low.
+            let frequency = searcher.doc_freq(&term)?;
+            let n = frequency as f32;
+            bound += (1.0 + (total - n + 0.5) / (n + 0.5)).ln() * (BM25_K1 + 1.0);
+            doc_freqs.push((term.clone(), frequency));
+            clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let statistics = Statistics {
+            snapshot: &self.snapshot,
+            doc_freqs,
+        };
+        let top = searcher.search_with_statistics_provider(
+            &query,
+            &TopDocs::with_limit(limit).order_by_score(),
+            &statistics,
+        )?;
+        for (score, address) in top {
+            if let Some(slot) = self.snapshot.slot(address) {
+                let normalised = if bound > 0.0 { score / bound } else { 0.0 };
+                found.insert(slot, normalised);
+            }
+        }
+        Ok(())
+    }
+
+    /// BM25 over the character-trigram field for the trigrams of `source`: the `limit` best
+    /// articles join `found` (with a word score of 0 when words did not find them).
+    fn search_grams(
+        &self,
+        source: &str,
+        limit: usize,
+        found: &mut HashMap<usize, f32>,
+    ) -> Result<(), IndexError> {
+        let grams = trigram_text(source);
+        let mut distinct: Vec<&str> = grams.split(' ').filter(|g| !g.is_empty()).collect();
+        // Sorted, so that the clauses (and the order scores are summed in) do not vary.
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = distinct
+            .into_iter()
+            .map(|gram| {
+                let term = Term::from_field_text(self.fields.grams, gram);
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Should, query)
+            })
+            .collect();
+        let query = BooleanQuery::new(clauses);
+        let statistics = Statistics {
+            snapshot: &self.snapshot,
+            doc_freqs: Vec::new(),
+        };
+        let top = self.snapshot.searcher.search_with_statistics_provider(
+            &query,
+            &TopDocs::with_limit(limit).order_by_score(),
+            &statistics,
+        )?;
+        for (_, address) in top {
+            if let Some(slot) = self.snapshot.slot(address) {
+                found.entry(slot).or_insert(0.0);
+            }
+        }
+        Ok(())
     }
 
     /// The slot of the article with this id.
@@ -763,7 +836,7 @@ impl KbIndex {
     fn commit(&mut self) -> Result<(), IndexError> {
         self.writer.commit()?;
         self.reader.reload()?;
-        self.snapshot = Snapshot::new(&self.reader, Some(&self.snapshot))?;
+        self.snapshot = Snapshot::new(&self.reader, &self.fields, Some(&self.snapshot))?;
         Ok(())
     }
 }

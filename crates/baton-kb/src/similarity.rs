@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use tantivy::tokenizer::TextAnalyzer;
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
 use crate::Language;
 
@@ -97,37 +97,81 @@ impl Analysis {
 
     /// Term counts of `text`.
     pub fn counts(&self, text: &str) -> TermCounts {
+        counts_of(text, &self.stems(text))
+    }
+
+    /// Term counts of a question and its distinct stems in order of first appearance (what
+    /// the full-text search looks up), from one pass of the analyzer.
+    pub fn question(&self, text: &str) -> (TermCounts, Vec<String>) {
         let stems = self.stems(text);
-        let mut words: HashMap<u32, f32> = HashMap::new();
-        for stem in &stems {
-            *words
-                .entry(hash(KIND_STEM, &[stem.as_bytes()]))
-                .or_default() += 1.0;
+        let counts = counts_of(text, &stems);
+        // Questions are short: a linear search beats hashing every stem.
+        let mut distinct: Vec<String> = Vec::with_capacity(stems.len());
+        for stem in stems {
+            if !distinct.contains(&stem) {
+                distinct.push(stem);
+            }
         }
-        let mut stem_keys: Vec<u32> = words.keys().copied().collect();
-        stem_keys.sort_unstable();
-        for pair in stems.windows(2) {
-            let key = hash(KIND_BIGRAM, &[pair[0].as_bytes(), pair[1].as_bytes()]);
-            *words.entry(key).or_default() += 1.0;
-        }
-        let mut chars: HashMap<u32, f32> = HashMap::new();
-        for_each_char_gram(text, |gram| {
-            *chars
-                .entry(hash(KIND_CHAR, &[gram.as_bytes()]))
-                .or_default() += 1.0;
-        });
-        TermCounts {
-            words: sorted(words),
-            chars: sorted(chars),
-            stems: stem_keys,
-        }
+        (counts, distinct)
+    }
+
+    /// The words of `text` (lower case, split at anything not alphanumeric) that have a stem
+    /// for which `known` is false.
+    pub fn unknown_words(&self, text: &str, known: impl Fn(u32) -> bool) -> Vec<String> {
+        // One analyzer for all the words: cloning one allocates.
+        let mut analyzer = self.analyzer.clone();
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                let mut stream = analyzer.token_stream(w);
+                while stream.advance() {
+                    if !known(stem_key(&stream.token().text)) {
+                        return true;
+                    }
+                }
+                false
+            })
+            .map(str::to_string)
+            .collect()
     }
 }
 
-fn sorted(map: HashMap<u32, f32>) -> Vec<(u32, f32)> {
-    let mut v: Vec<(u32, f32)> = map.into_iter().collect();
-    v.sort_unstable_by_key(|&(k, _)| k);
-    v
+/// Term counts of `text` whose stems, in order, are `stems`.
+fn counts_of(text: &str, stems: &[String]) -> TermCounts {
+    let mut words: Vec<u32> = stems
+        .iter()
+        .map(|stem| hash(KIND_STEM, &[stem.as_bytes()]))
+        .collect();
+    let mut stem_keys = words.clone();
+    stem_keys.sort_unstable();
+    stem_keys.dedup();
+    words.extend(
+        stems
+            .windows(2)
+            .map(|pair| hash(KIND_BIGRAM, &[pair[0].as_bytes(), pair[1].as_bytes()])),
+    );
+    let mut chars: Vec<u32> = Vec::new();
+    for_each_char_gram(text, |gram| chars.push(hash(KIND_CHAR, &[gram.as_bytes()])));
+    TermCounts {
+        words: counted(words),
+        chars: counted(chars),
+        stems: stem_keys,
+    }
+}
+
+/// Each distinct key with the number of times it occurs, sorted by key. (Sorting a short list
+/// is cheaper than counting in a hash map; the counts are the same.)
+fn counted(mut keys: Vec<u32>) -> Vec<(u32, f32)> {
+    keys.sort_unstable();
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(keys.len());
+    for key in keys {
+        match out.last_mut() {
+            Some((last, count)) if *last == key => *count += 1.0,
+            _ => out.push((key, 1.0)),
+        }
+    }
+    out
 }
 
 /// Calls `f` with every character n-gram of every word of `text`, lower-cased, each word
