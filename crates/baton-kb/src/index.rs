@@ -9,10 +9,11 @@
 //! question in embedding space join BM25's candidates, and the dense similarities become two
 //! more ranking features and a confidence feature. Without one nothing of this runs.
 
-use std::collections::HashMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::index::SegmentId;
 use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -20,7 +21,8 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentOrdinal, SegmentReader, TantivyDocument, Term,
 };
 
 use crate::confidence::{Calibration, ConfidenceFeatures};
@@ -251,6 +253,105 @@ impl Bm25StatisticsProvider for Statistics<'_> {
             Some(&(_, frequency)) => Ok(frequency),
             None => self.snapshot.searcher.doc_freq(term),
         }
+    }
+}
+
+/// The `limit` best-scoring documents of a search, best first, ties to the lower address, found
+/// by scoring every matching document. (tantivy's `TopDocs` skips documents with block-max
+/// WAND, whose bookkeeping costs more than it saves on a knowledge base's few thousand
+/// documents.)
+struct TopScores {
+    limit: usize,
+}
+
+/// [`TopScores`] within one segment.
+struct SegmentScores {
+    segment: SegmentOrdinal,
+    limit: usize,
+    /// The best documents so far, the worst on top.
+    best: BinaryHeap<Reverse<Scored>>,
+}
+
+/// A scored document, ordered by score and then by lower address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scored {
+    score: Score,
+    address: DocAddress,
+}
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.address.cmp(&self.address))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Keeps the `limit` greatest of `best` and `scored`.
+fn keep_best(best: &mut BinaryHeap<Reverse<Scored>>, limit: usize, scored: Scored) {
+    if best.len() < limit {
+        best.push(Reverse(scored));
+    } else if let Some(mut worst) = best.peek_mut()
+        && scored > worst.0
+    {
+        *worst = Reverse(scored);
+    }
+}
+
+impl SegmentCollector for SegmentScores {
+    type Fruit = Vec<Scored>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let scored = Scored {
+            score,
+            address: DocAddress::new(self.segment, doc),
+        };
+        keep_best(&mut self.best, self.limit, scored);
+    }
+
+    fn harvest(self) -> Vec<Scored> {
+        self.best.into_iter().map(|Reverse(s)| s).collect()
+    }
+}
+
+impl Collector for TopScores {
+    type Fruit = Vec<(Score, DocAddress)>;
+    type Child = SegmentScores;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        _reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentScores> {
+        Ok(SegmentScores {
+            segment,
+            limit: self.limit,
+            best: BinaryHeap::with_capacity(self.limit + 1),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, segments: Vec<Vec<Scored>>) -> tantivy::Result<Self::Fruit> {
+        let mut best = BinaryHeap::with_capacity(self.limit + 1);
+        for scored in segments.into_iter().flatten() {
+            keep_best(&mut best, self.limit, scored);
+        }
+        Ok(best
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(s)| (s.score, s.address))
+            .collect())
     }
 }
 
@@ -672,11 +773,8 @@ impl KbIndex {
             snapshot: &self.snapshot,
             doc_freqs,
         };
-        let top = searcher.search_with_statistics_provider(
-            &query,
-            &TopDocs::with_limit(limit).order_by_score(),
-            &statistics,
-        )?;
+        let top =
+            searcher.search_with_statistics_provider(&query, &TopScores { limit }, &statistics)?;
         for (score, address) in top {
             if let Some(slot) = self.snapshot.slot(address) {
                 let normalised = if bound > 0.0 { score / bound } else { 0.0 };
@@ -718,7 +816,7 @@ impl KbIndex {
         };
         let top = self.snapshot.searcher.search_with_statistics_provider(
             &query,
-            &TopDocs::with_limit(limit).order_by_score(),
+            &TopScores { limit },
             &statistics,
         )?;
         for (_, address) in top {
