@@ -9,8 +9,8 @@
 //! question in embedding space join BM25's candidates, and the dense similarities become two
 //! more ranking features and a confidence feature. Without one nothing of this runs.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -264,61 +264,57 @@ struct TopScores {
     limit: usize,
 }
 
-/// [`TopScores`] within one segment.
+/// [`TopScores`] within one segment: documents arrive in increasing order, so a later one
+/// with the same score as a kept one ranks below it.
 struct SegmentScores {
     segment: SegmentOrdinal,
     limit: usize,
-    /// The best documents so far, the worst on top.
-    best: BinaryHeap<Reverse<Scored>>,
+    /// Candidates, at most twice `limit`; cut back to the best `limit` when full.
+    kept: Vec<(Score, DocId)>,
+    /// The best score that no longer gets in, once the candidates have been cut back.
+    threshold: Option<Score>,
 }
 
-/// A scored document, ordered by score and then by lower address.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Scored {
-    score: Score,
-    address: DocAddress,
+/// Orders scored documents best first: higher score, then lower address.
+fn best_first<D: Ord>(a: &(Score, D), b: &(Score, D)) -> Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1))
 }
 
-impl Eq for Scored {}
-
-impl Ord for Scored {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then_with(|| other.address.cmp(&self.address))
-    }
-}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Keeps the `limit` greatest of `best` and `scored`.
-fn keep_best(best: &mut BinaryHeap<Reverse<Scored>>, limit: usize, scored: Scored) {
-    if best.len() < limit {
-        best.push(Reverse(scored));
-    } else if let Some(mut worst) = best.peek_mut()
-        && scored > worst.0
-    {
-        *worst = Reverse(scored);
+impl SegmentScores {
+    /// Keeps the best `limit` candidates and returns the score of the best one dropped.
+    fn cut(&mut self) -> Option<Score> {
+        if self.kept.len() <= self.limit {
+            return None;
+        }
+        self.kept.select_nth_unstable_by(self.limit, best_first);
+        let dropped = self.kept[self.limit].0;
+        self.kept.truncate(self.limit);
+        Some(dropped)
     }
 }
 
 impl SegmentCollector for SegmentScores {
-    type Fruit = Vec<Scored>;
+    type Fruit = Vec<(Score, DocAddress)>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let scored = Scored {
-            score,
-            address: DocAddress::new(self.segment, doc),
-        };
-        keep_best(&mut self.best, self.limit, scored);
+        // Not better than a dropped document: cannot be among the best (an equal score comes
+        // later, so ranks lower).
+        if self.threshold.is_some_and(|t| score <= t) {
+            return;
+        }
+        if self.kept.len() == 2 * self.limit {
+            self.threshold = self.cut();
+        }
+        self.kept.push((score, doc));
     }
 
-    fn harvest(self) -> Vec<Scored> {
-        self.best.into_iter().map(|Reverse(s)| s).collect()
+    fn harvest(mut self) -> Self::Fruit {
+        self.cut();
+        let segment = self.segment;
+        self.kept
+            .into_iter()
+            .map(|(score, doc)| (score, DocAddress::new(segment, doc)))
+            .collect()
     }
 }
 
@@ -333,8 +329,9 @@ impl Collector for TopScores {
     ) -> tantivy::Result<SegmentScores> {
         Ok(SegmentScores {
             segment,
-            limit: self.limit,
-            best: BinaryHeap::with_capacity(self.limit + 1),
+            limit: self.limit.max(1),
+            kept: Vec::with_capacity(2 * self.limit.max(1)),
+            threshold: None,
         })
     }
 
@@ -342,16 +339,11 @@ impl Collector for TopScores {
         true
     }
 
-    fn merge_fruits(&self, segments: Vec<Vec<Scored>>) -> tantivy::Result<Self::Fruit> {
-        let mut best = BinaryHeap::with_capacity(self.limit + 1);
-        for scored in segments.into_iter().flatten() {
-            keep_best(&mut best, self.limit, scored);
-        }
-        Ok(best
-            .into_sorted_vec()
-            .into_iter()
-            .map(|Reverse(s)| (s.score, s.address))
-            .collect())
+    fn merge_fruits(&self, segments: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all: Vec<(Score, DocAddress)> = segments.into_iter().flatten().collect();
+        all.sort_unstable_by(best_first);
+        all.truncate(self.limit);
+        Ok(all)
     }
 }
 
