@@ -113,7 +113,6 @@ struct Entry {
     article: Article,
     words: PhrasingTable,
     chars: PhrasingTable,
-    vocabulary: Vec<u32>,
     dense: DenseVectors,
 }
 
@@ -158,7 +157,6 @@ impl Entry {
         ArticleVectors {
             words: &self.words,
             chars: &self.chars,
-            vocabulary: &self.vocabulary,
         }
     }
 }
@@ -715,14 +713,13 @@ impl KbIndex {
         Ok(found
             .iter()
             .zip(&sims)
-            .map(|((slot, bm25, entry), sims)| {
+            .map(|((slot, bm25, _), sims)| {
                 let votes =
                     sims.combined().filter(|&s| s >= cut && s > 0.0).count() as f32 / voters;
                 Candidate {
                     slot: *slot,
                     features: ranking::features(
                         &query_vectors,
-                        &entry.vectors(),
                         sims,
                         *bm25,
                         votes.min(1.0),
@@ -863,17 +860,10 @@ impl KbIndex {
             .iter()
             .map(|c| Representation::new(c, &self.frequencies))
             .collect();
-        let mut vocabulary: Vec<u32> = counts
-            .iter()
-            .flat_map(|c| c.stems.iter().copied())
-            .collect();
-        vocabulary.sort_unstable();
-        vocabulary.dedup();
         Entry {
             article,
             words: PhrasingTable::new(phrasings.iter().map(|p| &p.words)),
             chars: PhrasingTable::new(phrasings.iter().map(|p| &p.chars)),
-            vocabulary,
             dense,
         }
     }

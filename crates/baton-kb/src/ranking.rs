@@ -71,8 +71,6 @@ impl Features {
 pub(crate) struct ArticleVectors<'a> {
     pub words: &'a PhrasingTable,
     pub chars: &'a PhrasingTable,
-    /// Distinct stem keys of all phrasings, sorted.
-    pub vocabulary: &'a [u32],
 }
 
 /// What the scorer needs to know about the question.
@@ -92,6 +90,8 @@ pub(crate) struct Similarities {
     values: Vec<f32>,
     pub word_centroid: f32,
     pub char_centroid: f32,
+    /// IDF mass of the question's stems found in any phrasing.
+    pub found: f32,
 }
 
 impl Similarities {
@@ -129,13 +129,16 @@ pub(crate) fn similarities(query: &QueryVectors<'_>, article: &ArticleVectors<'_
     let mut values = vec![0.0; 3 * n];
     let (words, rest) = values.split_at_mut(n);
     let (chars, covered) = rest.split_at_mut(n);
-    let word_centroid = article.words.similarities(&query.words, words);
+    let (word_centroid, found) =
+        article
+            .words
+            .word_similarities(&query.words, &query.stems, words, covered);
     let char_centroid = article.chars.similarities(&query.chars, chars);
-    article.words.coverage(&query.stems, covered);
     Similarities {
         values,
         word_centroid,
         char_centroid,
+        found,
     }
 }
 
@@ -150,7 +153,6 @@ pub(crate) struct Dense {
 /// share of the question's nearest phrasings (over all candidates) that belong to this one.
 pub(crate) fn features(
     query: &QueryVectors<'_>,
-    article: &ArticleVectors<'_>,
     sims: &Similarities,
     bm25: f32,
     votes: f32,
@@ -168,14 +170,7 @@ pub(crate) fn features(
     let taken = sims.words().len().clamp(1, 3) as f32;
     let neighbours = best.iter().sum::<f32>() / taken;
     let total: f32 = query.stems.entries().iter().map(|&(_, idf)| idf).sum();
-    let covered: f32 = query
-        .stems
-        .entries()
-        .iter()
-        .filter(|(key, _)| article.vocabulary.binary_search(key).is_ok())
-        .map(|&(_, idf)| idf)
-        .sum();
-    let coverage = if total > 0.0 { covered / total } else { 0.0 };
+    let coverage = if total > 0.0 { sims.found / total } else { 0.0 };
     let best_covered = sims.covered().iter().copied().fold(0.0f32, f32::max);
     let best_coverage = if total > 0.0 {
         best_covered / total

@@ -393,22 +393,56 @@ impl PhrasingTable {
     /// and returns its cosine with the centroid of the phrasings.
     pub fn similarities(&self, query: &QueryKeys<'_>, sims: &mut [f32]) -> f32 {
         let mut total = 0.0;
-        self.for_each_match(query, |weight, phrasing, phrasing_weight| {
-            let product = weight * phrasing_weight;
-            sims[phrasing] += product;
-            total += product;
+        self.for_each_shared_key(query, |i, _, weight| {
+            for &(phrasing, phrasing_weight) in self.postings(i) {
+                let product = weight * phrasing_weight;
+                sims[usize::from(phrasing)] += product;
+                total += product;
+            }
         });
+        self.centroid_cosine(total)
+    }
+
+    /// For a table of stems and stem bigrams, in one pass: as [`PhrasingTable::similarities`]
+    /// for the question's `words`, and for its `stems` (keys with their IDF, a subset of the
+    /// word keys) the IDF mass each phrasing has, added to `covered`, and the IDF mass found
+    /// in any phrasing, returned with the centroid cosine. (A stem counts as found when the
+    /// table has its key: a bigram with the same hash would count too, a collision as rare
+    /// as those the hashing already accepts.)
+    pub fn word_similarities(
+        &self,
+        words: &QueryKeys<'_>,
+        stems: &QueryKeys<'_>,
+        sims: &mut [f32],
+        covered: &mut [f32],
+    ) -> (f32, f32) {
+        let mut total = 0.0;
+        // Starts where an empty `f32` sum does, so that nothing found is -0 as before.
+        let mut found = -0.0;
+        self.for_each_shared_key(words, |i, key, weight| {
+            let postings = self.postings(i);
+            for &(phrasing, phrasing_weight) in postings {
+                let product = weight * phrasing_weight;
+                sims[usize::from(phrasing)] += product;
+                total += product;
+            }
+            if let Some(idf) = stems.weight(key) {
+                for &(phrasing, _) in postings {
+                    covered[usize::from(phrasing)] += idf;
+                }
+                found += idf;
+            }
+        });
+        (self.centroid_cosine(total), found)
+    }
+
+    /// The cosine with the phrasings' centroid, from the sum of the phrasing similarities.
+    fn centroid_cosine(&self, total: f32) -> f32 {
         if self.sum_norm > 0.0 {
             total / self.sum_norm
         } else {
             0.0
         }
-    }
-
-    /// Adds to `covered` (one slot per phrasing) the weight of every key of `keys` that the
-    /// phrasing has.
-    pub fn coverage(&self, keys: &QueryKeys<'_>, covered: &mut [f32]) {
-        self.for_each_match(keys, |weight, phrasing, _| covered[phrasing] += weight);
     }
 
     /// The phrasings that have the table's `i`-th key, with their weights.
@@ -421,10 +455,11 @@ impl PhrasingTable {
         &self.postings[start..end]
     }
 
-    /// Calls `f(query weight, phrasing, phrasing weight)` for every posting of every key the
-    /// question and the table share, in increasing key order (so sums come out the same
-    /// whichever way the keys are matched).
-    fn for_each_match(&self, query: &QueryKeys<'_>, f: impl FnMut(f32, usize, f32)) {
+    /// Calls `f(position in the table, key, question weight)` for every key the question and
+    /// the table share, in increasing key order (so sums come out the same whichever way the
+    /// keys are matched).
+    #[inline]
+    fn for_each_shared_key(&self, query: &QueryKeys<'_>, f: impl FnMut(usize, u32, f32)) {
         // Walking the table costs one probe per table key; searching it, a binary search per
         // question key. A probe is a few times cheaper than a search step.
         let steps = (usize::BITS - self.keys.len().leading_zeros()) as usize;
@@ -435,23 +470,23 @@ impl PhrasingTable {
         }
     }
 
-    /// [`PhrasingTable::for_each_match`] by looking every table key up in the question.
-    fn match_by_walking(&self, query: &QueryKeys<'_>, mut f: impl FnMut(f32, usize, f32)) {
+    /// [`PhrasingTable::for_each_shared_key`] by looking every table key up in the question.
+    #[inline]
+    fn match_by_walking(&self, query: &QueryKeys<'_>, mut f: impl FnMut(usize, u32, f32)) {
         if query.is_empty() {
             return;
         }
         for (i, &(key, _)) in self.keys.iter().enumerate() {
             if let Some(w) = query.weight(key) {
-                for &(phrasing, pw) in self.postings(i) {
-                    f(w, usize::from(phrasing), pw);
-                }
+                f(i, key, w);
             }
         }
     }
 
-    /// [`PhrasingTable::for_each_match`] by searching every question key (sorted) in the
+    /// [`PhrasingTable::for_each_shared_key`] by searching every question key (sorted) in the
     /// table, moving forward through the table's keys.
-    fn match_by_searching(&self, query: &[(u32, f32)], mut f: impl FnMut(f32, usize, f32)) {
+    #[inline]
+    fn match_by_searching(&self, query: &[(u32, f32)], mut f: impl FnMut(usize, u32, f32)) {
         let mut lower = 0;
         for &(key, w) in query {
             lower += self.keys[lower..].partition_point(|&(k, _)| k < key);
@@ -459,9 +494,7 @@ impl PhrasingTable {
                 break;
             }
             if self.keys[lower].0 == key {
-                for &(i, pw) in self.postings(lower) {
-                    f(w, usize::from(i), pw);
-                }
+                f(lower, key, w);
                 lower += 1;
             }
         }
@@ -599,7 +632,7 @@ mod tests {
     }
 
     #[test]
-    fn walking_and_searching_a_phrasing_table_match_the_same_postings_in_the_same_order() {
+    fn walking_and_searching_a_phrasing_table_match_the_same_keys_in_the_same_order() {
         let analysis = Analysis::new(Language::English);
         let mut df = DocumentFrequencies::default();
         let texts = [
@@ -618,9 +651,9 @@ mod tests {
             let query = Representation::new(&analysis.counts(question), &df);
             let keys = QueryKeys::new(query.chars.entries());
             let mut walked = Vec::new();
-            table.match_by_walking(&keys, |w, p, pw| walked.push((w, p, pw)));
+            table.match_by_walking(&keys, |i, key, w| walked.push((i, key, w)));
             let mut searched = Vec::new();
-            table.match_by_searching(keys.entries(), |w, p, pw| searched.push((w, p, pw)));
+            table.match_by_searching(keys.entries(), |i, key, w| searched.push((i, key, w)));
             assert_eq!(walked, searched, "{question}");
             assert_eq!(walked.is_empty(), question.is_empty() || question == "zzz");
         }
