@@ -506,9 +506,9 @@ impl PhrasingTable {
 #[derive(Debug, Clone)]
 pub(crate) struct QueryKeys<'a> {
     entries: &'a [(u32, f32)],
-    /// Open addressing on the key's low bits: the key and its entry's position + 1, or
-    /// position 0 for an empty slot.
-    slots: Vec<(u32, u32)>,
+    /// Open addressing on the key's low bits: the key and its weight, or the weight 0 for an
+    /// empty slot (a question's weights are never 0).
+    slots: Vec<(u32, f32)>,
     mask: usize,
 }
 
@@ -518,13 +518,13 @@ impl<'a> QueryKeys<'a> {
         // At most one slot in eight used: a probe almost always ends at its first slot.
         let size = (entries.len() * 8).next_power_of_two().max(16);
         let mask = size - 1;
-        let mut slots = vec![(0, 0); size];
-        for (i, &(key, _)) in entries.iter().enumerate() {
+        let mut slots = vec![(0, 0.0); size];
+        for &(key, weight) in entries {
             let mut at = key as usize & mask;
-            while slots[at].1 != 0 {
+            while slots[at].1 != 0.0 {
                 at = (at + 1) & mask;
             }
-            slots[at] = (key, i as u32 + 1);
+            slots[at] = (key, weight);
         }
         Self {
             entries,
@@ -552,12 +552,12 @@ impl<'a> QueryKeys<'a> {
     fn weight(&self, key: u32) -> Option<f32> {
         let mut at = key as usize & self.mask;
         loop {
-            let (k, position) = self.slots[at];
-            if position == 0 {
+            let (k, weight) = self.slots[at];
+            if weight == 0.0 {
                 return None;
             }
             if k == key {
-                return Some(self.entries[position as usize - 1].1);
+                return Some(weight);
             }
             at = (at + 1) & self.mask;
         }
