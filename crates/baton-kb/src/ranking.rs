@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::similarity::{PhrasingTable, Representation};
+use crate::similarity::{PhrasingTable, QueryKeys};
 
 /// Number of ranking features.
 pub(crate) const FEATURES: usize = 11;
@@ -71,33 +71,54 @@ impl Features {
 pub(crate) struct ArticleVectors<'a> {
     pub words: &'a PhrasingTable,
     pub chars: &'a PhrasingTable,
-    /// Distinct stem keys of all phrasings, sorted.
-    pub vocabulary: &'a [u32],
 }
 
 /// What the scorer needs to know about the question.
 pub(crate) struct QueryVectors<'a> {
-    pub representation: &'a Representation,
+    /// Stems and stem bigrams, TF-IDF weighted.
+    pub words: QueryKeys<'a>,
+    /// Character n-grams, TF-IDF weighted.
+    pub chars: QueryKeys<'a>,
     /// Distinct stem keys with their IDF.
-    pub stems: &'a [(u32, f32)],
+    pub stems: QueryKeys<'a>,
 }
 
 /// The question's similarities with each phrasing of one article.
 pub(crate) struct Similarities {
-    pub words: Vec<f32>,
-    pub chars: Vec<f32>,
-    /// IDF mass of the question's stems each phrasing has.
-    pub covered: Vec<f32>,
+    /// Per phrasing, one after the other: stem similarities, character similarities and the
+    /// IDF mass of the question's stems the phrasing has (one allocation per candidate).
+    values: Vec<f32>,
     pub word_centroid: f32,
     pub char_centroid: f32,
+    /// IDF mass of the question's stems found in any phrasing.
+    pub found: f32,
 }
 
 impl Similarities {
+    fn phrasings(&self) -> usize {
+        self.values.len() / 3
+    }
+
+    /// Stem and stem-bigram similarity, per phrasing.
+    pub fn words(&self) -> &[f32] {
+        &self.values[..self.phrasings()]
+    }
+
+    /// Character n-gram similarity, per phrasing.
+    pub fn chars(&self) -> &[f32] {
+        &self.values[self.phrasings()..2 * self.phrasings()]
+    }
+
+    /// IDF mass of the question's stems, per phrasing.
+    pub fn covered(&self) -> &[f32] {
+        &self.values[2 * self.phrasings()..]
+    }
+
     /// Stem and character similarity averaged, per phrasing.
     pub fn combined(&self) -> impl Iterator<Item = f32> + '_ {
-        self.words
+        self.words()
             .iter()
-            .zip(&self.chars)
+            .zip(self.chars())
             .map(|(w, c)| 0.5 * (w + c))
     }
 }
@@ -105,22 +126,19 @@ impl Similarities {
 /// Compares the question with every phrasing of an article.
 pub(crate) fn similarities(query: &QueryVectors<'_>, article: &ArticleVectors<'_>) -> Similarities {
     let n = article.words.len().max(article.chars.len());
-    let mut words = vec![0.0; n];
-    let mut chars = vec![0.0; n];
-    let word_centroid = article
-        .words
-        .similarities(&query.representation.words, &mut words);
-    let char_centroid = article
-        .chars
-        .similarities(&query.representation.chars, &mut chars);
-    let mut covered = vec![0.0; n];
-    article.words.coverage(query.stems, &mut covered);
+    let mut values = vec![0.0; 3 * n];
+    let (words, rest) = values.split_at_mut(n);
+    let (chars, covered) = rest.split_at_mut(n);
+    let (word_centroid, found) =
+        article
+            .words
+            .word_similarities(&query.words, &query.stems, words, covered);
+    let char_centroid = article.chars.similarities(&query.chars, chars);
     Similarities {
-        words,
-        chars,
-        covered,
+        values,
         word_centroid,
         char_centroid,
+        found,
     }
 }
 
@@ -135,14 +153,13 @@ pub(crate) struct Dense {
 /// share of the question's nearest phrasings (over all candidates) that belong to this one.
 pub(crate) fn features(
     query: &QueryVectors<'_>,
-    article: &ArticleVectors<'_>,
     sims: &Similarities,
     bm25: f32,
     votes: f32,
     dense: Dense,
 ) -> Features {
-    let word_max = sims.words.iter().copied().fold(0.0f32, f32::max);
-    let char_max = sims.chars.iter().copied().fold(0.0f32, f32::max);
+    let word_max = sims.words().iter().copied().fold(0.0f32, f32::max);
+    let char_max = sims.chars().iter().copied().fold(0.0f32, f32::max);
     let mut best = [0.0f32; 3];
     for combined in sims.combined() {
         if combined > best[2] {
@@ -150,17 +167,11 @@ pub(crate) fn features(
             best.sort_unstable_by(|a, b| b.total_cmp(a));
         }
     }
-    let taken = sims.words.len().clamp(1, 3) as f32;
+    let taken = sims.words().len().clamp(1, 3) as f32;
     let neighbours = best.iter().sum::<f32>() / taken;
-    let total: f32 = query.stems.iter().map(|&(_, idf)| idf).sum();
-    let covered: f32 = query
-        .stems
-        .iter()
-        .filter(|(key, _)| article.vocabulary.binary_search(key).is_ok())
-        .map(|&(_, idf)| idf)
-        .sum();
-    let coverage = if total > 0.0 { covered / total } else { 0.0 };
-    let best_covered = sims.covered.iter().copied().fold(0.0f32, f32::max);
+    let total: f32 = query.stems.entries().iter().map(|&(_, idf)| idf).sum();
+    let coverage = if total > 0.0 { sims.found / total } else { 0.0 };
+    let best_covered = sims.covered().iter().copied().fold(0.0f32, f32::max);
     let best_coverage = if total > 0.0 {
         best_covered / total
     } else {

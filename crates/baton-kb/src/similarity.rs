@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use tantivy::tokenizer::TextAnalyzer;
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
 use crate::Language;
 
@@ -97,37 +97,81 @@ impl Analysis {
 
     /// Term counts of `text`.
     pub fn counts(&self, text: &str) -> TermCounts {
+        counts_of(text, &self.stems(text))
+    }
+
+    /// Term counts of a question and its distinct stems in order of first appearance (what
+    /// the full-text search looks up), from one pass of the analyzer.
+    pub fn question(&self, text: &str) -> (TermCounts, Vec<String>) {
         let stems = self.stems(text);
-        let mut words: HashMap<u32, f32> = HashMap::new();
-        for stem in &stems {
-            *words
-                .entry(hash(KIND_STEM, &[stem.as_bytes()]))
-                .or_default() += 1.0;
+        let counts = counts_of(text, &stems);
+        // Questions are short: a linear search beats hashing every stem.
+        let mut distinct: Vec<String> = Vec::with_capacity(stems.len());
+        for stem in stems {
+            if !distinct.contains(&stem) {
+                distinct.push(stem);
+            }
         }
-        let mut stem_keys: Vec<u32> = words.keys().copied().collect();
-        stem_keys.sort_unstable();
-        for pair in stems.windows(2) {
-            let key = hash(KIND_BIGRAM, &[pair[0].as_bytes(), pair[1].as_bytes()]);
-            *words.entry(key).or_default() += 1.0;
-        }
-        let mut chars: HashMap<u32, f32> = HashMap::new();
-        for_each_char_gram(text, |gram| {
-            *chars
-                .entry(hash(KIND_CHAR, &[gram.as_bytes()]))
-                .or_default() += 1.0;
-        });
-        TermCounts {
-            words: sorted(words),
-            chars: sorted(chars),
-            stems: stem_keys,
-        }
+        (counts, distinct)
+    }
+
+    /// The words of `text` (lower case, split at anything not alphanumeric) that have a stem
+    /// for which `known` is false.
+    pub fn unknown_words(&self, text: &str, known: impl Fn(u32) -> bool) -> Vec<String> {
+        // One analyzer for all the words: cloning one allocates.
+        let mut analyzer = self.analyzer.clone();
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                let mut stream = analyzer.token_stream(w);
+                while stream.advance() {
+                    if !known(stem_key(&stream.token().text)) {
+                        return true;
+                    }
+                }
+                false
+            })
+            .map(str::to_string)
+            .collect()
     }
 }
 
-fn sorted(map: HashMap<u32, f32>) -> Vec<(u32, f32)> {
-    let mut v: Vec<(u32, f32)> = map.into_iter().collect();
-    v.sort_unstable_by_key(|&(k, _)| k);
-    v
+/// Term counts of `text` whose stems, in order, are `stems`.
+fn counts_of(text: &str, stems: &[String]) -> TermCounts {
+    let mut words: Vec<u32> = stems
+        .iter()
+        .map(|stem| hash(KIND_STEM, &[stem.as_bytes()]))
+        .collect();
+    let mut stem_keys = words.clone();
+    stem_keys.sort_unstable();
+    stem_keys.dedup();
+    words.extend(
+        stems
+            .windows(2)
+            .map(|pair| hash(KIND_BIGRAM, &[pair[0].as_bytes(), pair[1].as_bytes()])),
+    );
+    let mut chars: Vec<u32> = Vec::new();
+    for_each_char_gram(text, |gram| chars.push(hash(KIND_CHAR, &[gram.as_bytes()])));
+    TermCounts {
+        words: counted(words),
+        chars: counted(chars),
+        stems: stem_keys,
+    }
+}
+
+/// Each distinct key with the number of times it occurs, sorted by key. (Sorting a short list
+/// is cheaper than counting in a hash map; the counts are the same.)
+fn counted(mut keys: Vec<u32>) -> Vec<(u32, f32)> {
+    keys.sort_unstable();
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(keys.len());
+    for key in keys {
+        match out.last_mut() {
+            Some((last, count)) if *last == key => *count += 1.0,
+            _ => out.push((key, 1.0)),
+        }
+    }
+    out
 }
 
 /// Calls `f` with every character n-gram of every word of `text`, lower-cased, each word
@@ -238,6 +282,11 @@ impl SparseVector {
         Self(entries)
     }
 
+    /// The entries, sorted by key.
+    pub fn entries(&self) -> &[(u32, f32)] {
+        &self.0
+    }
+
     /// Dot product; with unit vectors, the cosine. Retrieval uses [`PhrasingTable`]; this
     /// pairwise form checks it.
     #[cfg(test)]
@@ -291,9 +340,10 @@ fn normalise(entries: &mut [(u32, f32)]) {
 /// is compared with all of them in one pass over the question's features.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PhrasingTable {
-    keys: Vec<u32>,
-    /// `postings[starts[i]..starts[i + 1]]` hold the phrasings that have `keys[i]`.
-    starts: Vec<u32>,
+    /// Each key with the start of its postings: the phrasings that have `keys[i].0` are
+    /// `postings[keys[i].1..keys[i + 1].1]` (to the end for the last key). Side by side, so
+    /// that walking the keys reads one array.
+    keys: Vec<(u32, u32)>,
     postings: Vec<(u16, f32)>,
     phrasings: usize,
     /// Length of the sum of the phrasing vectors: the question's cosine with the article's
@@ -324,14 +374,12 @@ impl PhrasingTable {
                 sum_sq += key_sum * key_sum;
                 key_sum = 0.0;
                 current = Some(key);
-                table.keys.push(key);
-                table.starts.push(table.postings.len() as u32);
+                table.keys.push((key, table.postings.len() as u32));
             }
             key_sum += w;
             table.postings.push((i, w));
         }
         sum_sq += key_sum * key_sum;
-        table.starts.push(table.postings.len() as u32);
         table.sum_norm = sum_sq.sqrt();
         table
     }
@@ -343,13 +391,53 @@ impl PhrasingTable {
 
     /// Adds the question's similarity with each phrasing to `sims` (one slot per phrasing)
     /// and returns its cosine with the centroid of the phrasings.
-    pub fn similarities(&self, query: &SparseVector, sims: &mut [f32]) -> f32 {
+    pub fn similarities(&self, query: &QueryKeys<'_>, sims: &mut [f32]) -> f32 {
         let mut total = 0.0;
-        self.for_each_match(&query.0, |weight, phrasing, phrasing_weight| {
-            let product = weight * phrasing_weight;
-            sims[phrasing] += product;
-            total += product;
+        self.for_each_shared_key(query, |i, _, weight| {
+            for &(phrasing, phrasing_weight) in self.postings(i) {
+                let product = weight * phrasing_weight;
+                sims[usize::from(phrasing)] += product;
+                total += product;
+            }
         });
+        self.centroid_cosine(total)
+    }
+
+    /// For a table of stems and stem bigrams, in one pass: as [`PhrasingTable::similarities`]
+    /// for the question's `words`, and for its `stems` (keys with their IDF, a subset of the
+    /// word keys) the IDF mass each phrasing has, added to `covered`, and the IDF mass found
+    /// in any phrasing, returned with the centroid cosine. (A stem counts as found when the
+    /// table has its key: a bigram with the same hash would count too, a collision as rare
+    /// as those the hashing already accepts.)
+    pub fn word_similarities(
+        &self,
+        words: &QueryKeys<'_>,
+        stems: &QueryKeys<'_>,
+        sims: &mut [f32],
+        covered: &mut [f32],
+    ) -> (f32, f32) {
+        let mut total = 0.0;
+        // Starts where an empty `f32` sum does, so that nothing found is -0 as before.
+        let mut found = -0.0;
+        self.for_each_shared_key(words, |i, key, weight| {
+            let postings = self.postings(i);
+            for &(phrasing, phrasing_weight) in postings {
+                let product = weight * phrasing_weight;
+                sims[usize::from(phrasing)] += product;
+                total += product;
+            }
+            if let Some(idf) = stems.weight(key) {
+                for &(phrasing, _) in postings {
+                    covered[usize::from(phrasing)] += idf;
+                }
+                found += idf;
+            }
+        });
+        (self.centroid_cosine(total), found)
+    }
+
+    /// The cosine with the phrasings' centroid, from the sum of the phrasing similarities.
+    fn centroid_cosine(&self, total: f32) -> f32 {
         if self.sum_norm > 0.0 {
             total / self.sum_norm
         } else {
@@ -357,28 +445,121 @@ impl PhrasingTable {
         }
     }
 
-    /// Adds to `covered` (one slot per phrasing) the weight of every key of `keys` (sorted)
-    /// that the phrasing has.
-    pub fn coverage(&self, keys: &[(u32, f32)], covered: &mut [f32]) {
-        self.for_each_match(keys, |weight, phrasing, _| covered[phrasing] += weight);
+    /// The phrasings that have the table's `i`-th key, with their weights.
+    fn postings(&self, i: usize) -> &[(u16, f32)] {
+        let start = self.keys[i].1 as usize;
+        let end = self
+            .keys
+            .get(i + 1)
+            .map_or(self.postings.len(), |&(_, next)| next as usize);
+        &self.postings[start..end]
     }
 
-    /// Calls `f(query weight, phrasing, phrasing weight)` for every posting of every key of
-    /// `query` (sorted by key), moving forward through the table's keys.
-    fn for_each_match(&self, query: &[(u32, f32)], mut f: impl FnMut(f32, usize, f32)) {
+    /// Calls `f(position in the table, key, question weight)` for every key the question and
+    /// the table share, in increasing key order (so sums come out the same whichever way the
+    /// keys are matched).
+    #[inline]
+    fn for_each_shared_key(&self, query: &QueryKeys<'_>, f: impl FnMut(usize, u32, f32)) {
+        // Walking the table costs one probe per table key; searching it, a binary search per
+        // question key. A probe is a few times cheaper than a search step.
+        let steps = (usize::BITS - self.keys.len().leading_zeros()) as usize;
+        if self.keys.len() <= 2 * query.len() * steps {
+            self.match_by_walking(query, f);
+        } else {
+            self.match_by_searching(query.entries, f);
+        }
+    }
+
+    /// [`PhrasingTable::for_each_shared_key`] by looking every table key up in the question.
+    #[inline]
+    fn match_by_walking(&self, query: &QueryKeys<'_>, mut f: impl FnMut(usize, u32, f32)) {
+        if query.is_empty() {
+            return;
+        }
+        for (i, &(key, _)) in self.keys.iter().enumerate() {
+            if let Some(w) = query.weight(key) {
+                f(i, key, w);
+            }
+        }
+    }
+
+    /// [`PhrasingTable::for_each_shared_key`] by searching every question key (sorted) in the
+    /// table, moving forward through the table's keys.
+    #[inline]
+    fn match_by_searching(&self, query: &[(u32, f32)], mut f: impl FnMut(usize, u32, f32)) {
         let mut lower = 0;
         for &(key, w) in query {
-            lower += self.keys[lower..].partition_point(|&k| k < key);
+            lower += self.keys[lower..].partition_point(|&(k, _)| k < key);
             if lower >= self.keys.len() {
                 break;
             }
-            if self.keys[lower] == key {
-                let range = self.starts[lower] as usize..self.starts[lower + 1] as usize;
-                for &(i, pw) in &self.postings[range] {
-                    f(w, usize::from(i), pw);
-                }
+            if self.keys[lower].0 == key {
+                f(lower, key, w);
                 lower += 1;
             }
+        }
+    }
+}
+
+/// A question's weighted keys (sorted, distinct) with a hash table over them, so that a
+/// phrasing table can be walked in its own order with one cheap probe per key.
+#[derive(Debug, Clone)]
+pub(crate) struct QueryKeys<'a> {
+    entries: &'a [(u32, f32)],
+    /// Open addressing on the key's low bits: the key and its weight, or the weight 0 for an
+    /// empty slot (a question's weights are never 0).
+    slots: Vec<(u32, f32)>,
+    mask: usize,
+}
+
+impl<'a> QueryKeys<'a> {
+    /// The lookup table for `entries`, which are sorted by key and distinct.
+    pub fn new(entries: &'a [(u32, f32)]) -> Self {
+        // At most one slot in eight used: a probe almost always ends at its first slot.
+        let size = (entries.len() * 8).next_power_of_two().max(16);
+        let mask = size - 1;
+        let mut slots = vec![(0, 0.0); size];
+        for &(key, weight) in entries {
+            let mut at = key as usize & mask;
+            while slots[at].1 != 0.0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = (key, weight);
+        }
+        Self {
+            entries,
+            slots,
+            mask,
+        }
+    }
+
+    /// The keys with their weights, sorted by key.
+    pub fn entries(&self) -> &'a [(u32, f32)] {
+        self.entries
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The weight of `key`, if the question has it.
+    fn weight(&self, key: u32) -> Option<f32> {
+        let mut at = key as usize & self.mask;
+        loop {
+            let (k, weight) = self.slots[at];
+            if weight == 0.0 {
+                return None;
+            }
+            if k == key {
+                return Some(weight);
+            }
+            at = (at + 1) & self.mask;
         }
     }
 }
@@ -444,10 +625,49 @@ mod tests {
         let table = PhrasingTable::new(r.iter().map(|x| &x.chars));
         let query = Representation::new(&analysis.counts("password reset"), &df);
         let mut sims = vec![0.0; 3];
-        table.similarities(&query.chars, &mut sims);
+        table.similarities(&QueryKeys::new(query.chars.entries()), &mut sims);
         for (i, x) in r.iter().enumerate() {
             assert!((sims[i] - query.chars.dot(&x.chars)).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn walking_and_searching_a_phrasing_table_match_the_same_keys_in_the_same_order() {
+        let analysis = Analysis::new(Language::English);
+        let mut df = DocumentFrequencies::default();
+        let texts = [
+            "reset my password",
+            "forgot password",
+            "change my login email",
+            "where do I download an invoice",
+        ];
+        let counts: Vec<TermCounts> = texts.iter().map(|t| analysis.counts(t)).collect();
+        for c in &counts {
+            df.add(c);
+        }
+        let r: Vec<Representation> = counts.iter().map(|c| Representation::new(c, &df)).collect();
+        let table = PhrasingTable::new(r.iter().map(|x| &x.chars));
+        for question in ["password reset", "invoice", "zzz", ""] {
+            let query = Representation::new(&analysis.counts(question), &df);
+            let keys = QueryKeys::new(query.chars.entries());
+            let mut walked = Vec::new();
+            table.match_by_walking(&keys, |i, key, w| walked.push((i, key, w)));
+            let mut searched = Vec::new();
+            table.match_by_searching(keys.entries(), |i, key, w| searched.push((i, key, w)));
+            assert_eq!(walked, searched, "{question}");
+            assert_eq!(walked.is_empty(), question.is_empty() || question == "zzz");
+        }
+    }
+
+    #[test]
+    fn query_keys_find_every_key_and_no_other() {
+        let entries: Vec<(u32, f32)> = (0..50u32).map(|i| (i * 64, i as f32)).collect();
+        let keys = QueryKeys::new(&entries);
+        for &(key, w) in &entries {
+            assert_eq!(keys.weight(key), Some(w));
+        }
+        assert_eq!(keys.weight(1), None);
+        assert_eq!(keys.weight(u32::MAX), None);
     }
 
     #[test]
