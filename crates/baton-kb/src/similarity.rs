@@ -661,7 +661,8 @@ mod tests {
 
     #[test]
     fn query_keys_find_every_key_and_no_other() {
-        let entries: Vec<(u32, f32)> = (0..50u32).map(|i| (i * 64, i as f32)).collect();
+        // A question's weights are never 0 (0 marks an empty slot).
+        let entries: Vec<(u32, f32)> = (0..50u32).map(|i| (i * 64, (i + 1) as f32)).collect();
         let keys = QueryKeys::new(&entries);
         for &(key, w) in &entries {
             assert_eq!(keys.weight(key), Some(w));
