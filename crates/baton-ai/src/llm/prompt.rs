@@ -83,20 +83,28 @@ pub(crate) fn messages(
     };
     let system = format!("{RULES}\n\nKnowledge-base articles (JSON):\n{articles}");
 
-    let earlier = request.earlier_turns();
-    let recent = &earlier[earlier.len().saturating_sub(config.history_turns)..];
     let conversation = Conversation {
-        conversation: recent
-            .iter()
-            .map(|turn| PromptTurn {
-                role: role_name(turn.role),
-                text: cut(&redact(&turn.text), MAX_TURN_CHARS),
-            })
-            .collect(),
+        conversation: recent_turns(request.earlier_turns(), config.history_turns),
         message: cut(&redact(request.question), MAX_TURN_CHARS),
     };
+    system_and_user(system, &conversation)
+}
+
+/// The last `count` turns, redacted and cut, as the model reads them.
+fn recent_turns(turns: &[Turn], count: usize) -> Vec<PromptTurn> {
+    turns[turns.len().saturating_sub(count)..]
+        .iter()
+        .map(|turn| PromptTurn {
+            role: role_name(turn.role),
+            text: cut(&redact(&turn.text), MAX_TURN_CHARS),
+        })
+        .collect()
+}
+
+/// The rules as the system message and `data` as a JSON user message.
+fn system_and_user(system: String, data: &impl Serialize) -> Vec<ChatMessage> {
     // Serialising plain strings cannot fail; an empty object would still be a safe prompt.
-    let user = serde_json::to_string(&conversation).unwrap_or_else(|_| "{}".to_string());
+    let user = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_string());
     vec![
         ChatMessage {
             role: "system",
@@ -125,27 +133,10 @@ struct Transcript {
 /// The chat messages asking for a handoff summary of `turns` (the most recent
 /// `history_turns` of them, redacted).
 pub(crate) fn summary_messages(turns: &[Turn], config: &LlmConfig) -> Vec<ChatMessage> {
-    let recent = &turns[turns.len().saturating_sub(config.history_turns.max(1))..];
     let transcript = Transcript {
-        conversation: recent
-            .iter()
-            .map(|turn| PromptTurn {
-                role: role_name(turn.role),
-                text: cut(&redact(&turn.text), MAX_TURN_CHARS),
-            })
-            .collect(),
+        conversation: recent_turns(turns, config.history_turns.max(1)),
     };
-    let user = serde_json::to_string(&transcript).unwrap_or_else(|_| "{}".to_string());
-    vec![
-        ChatMessage {
-            role: "system",
-            content: SUMMARY_RULES.to_string(),
-        },
-        ChatMessage {
-            role: "user",
-            content: user,
-        },
-    ]
+    system_and_user(SUMMARY_RULES.to_string(), &transcript)
 }
 
 fn role_name(role: Role) -> &'static str {
