@@ -528,6 +528,29 @@ impl Handoff {
         }
     }
 
+    /// The staff-only timeline event that records a change to this handoff (`self` as the
+    /// change left it): `step` names the change ("queued", "offered", "accepted", …). The
+    /// agent named is the one offered to for an offer, else whoever made the latest routing
+    /// step, else the owner.
+    pub fn step_event(&self, step: &str, reason: &str) -> crate::EventBody {
+        let agent_id = match step {
+            "offered" => self.offer.as_ref().map(|o| o.agent_id.clone()),
+            _ => self
+                .history
+                .last()
+                .and_then(|s| s.agent_id.clone())
+                .or_else(|| self.agent_id.clone()),
+        };
+        crate::EventBody::Handoff {
+            handoff_id: self.id.clone(),
+            step: step.to_string(),
+            status: self.status,
+            team: self.team.clone(),
+            agent_id,
+            reason: reason.to_string(),
+        }
+    }
+
     /// How long the customer has waited at `now` (for a handoff still waiting for a person).
     pub fn waiting(&self, now: DateTime<Utc>) -> chrono::Duration {
         (now - self.created_at).max(chrono::Duration::zero())

@@ -188,8 +188,13 @@ impl View {
             ..
         } = &event.body
         {
-            let Ok(Some(handoff)) = state.store.handoff(handoff_id).await else {
-                return Ok(());
+            // As the change left it when it happened here; read it otherwise.
+            let handoff = match &notice.handoff {
+                Some(handoff) => handoff.clone(),
+                None => match state.store.handoff(handoff_id).await {
+                    Ok(Some(handoff)) => handoff,
+                    _ => return Ok(()),
+                },
             };
             let for_me = agent_id.as_deref() == Some(self.staff_id.as_str());
             if handoff.holder() == Some(self.staff_id.as_str()) {
@@ -198,8 +203,8 @@ impl View {
                 self.mine.remove(&handoff.conversation_id);
             }
             if step == "offered" && for_me && handoff.status == HandoffStatus::Offered {
-                let brief = state.store.handoff_brief(handoff_id).await.ok().flatten();
-                let text = brief.as_ref().map(baton_core::render_text);
+                let brief = state.dispatcher.brief(state, handoff_id).await;
+                let text = brief.as_deref().map(baton_core::render_text);
                 send(
                     socket,
                     &json!({"type": "offer", "handoff": handoff, "brief": brief, "brief_text": text}),

@@ -9,8 +9,8 @@ use baton_ai::{ReplyKind, Request, Turn};
 use baton_core::policy::CustomerContext;
 use baton_core::signals::{Turn as SignalTurn, TurnSignals};
 use baton_core::{
-    ArticleLink, Conversation, Event, EventBody, NewEvent, Role, ScoredArticle, Trigger,
-    TriggerKind,
+    Account, ArticleLink, Conversation, Customer, Event, EventBody, NewEvent, Role, ScoredArticle,
+    Trigger, TriggerKind,
 };
 use chrono::{DateTime, Utc};
 
@@ -82,9 +82,10 @@ pub async fn take_turn(
         confidence: retrieved.confidence.map(|c| c.clamp(0.0, 1.0)),
         top_articles: considered.clone(),
     };
-    let customer = customer_context(state, conversation, now).await?;
+    let who = customer_of(state, conversation, now).await?;
+    let customer = &who.context;
     let kb_revision = (!state.kb.is_empty()).then(|| state.kb.revision());
-    let mut decision = active.policy.decide(&turn, &customer, now, kb_revision);
+    let mut decision = active.policy.decide(&turn, customer, now, kb_revision);
 
     let mut visible = Vec::new();
     if !decision.escalates() {
@@ -165,7 +166,7 @@ pub async fn take_turn(
             conversation,
             &decision,
             &turn,
-            &customer,
+            &who,
             &active.policy,
             now,
         )
@@ -175,22 +176,36 @@ pub async fn take_turn(
     Ok(visible)
 }
 
-/// Who the customer is, as the policy's segments see it.
-async fn customer_context(
+/// The conversation's customer and their account, read once per turn.
+pub struct Who {
+    /// `None` only when the customer's row is missing (the escalation then fails).
+    pub customer: Option<Customer>,
+    pub account: Option<Account>,
+    /// As the policy's segments see them.
+    pub context: CustomerContext,
+}
+
+/// Who the customer is: their record, their account and what the policy's segments see.
+async fn customer_of(
     state: &AppState,
     conversation: &Conversation,
     now: DateTime<Utc>,
-) -> Result<CustomerContext, ApiError> {
+) -> Result<Who, ApiError> {
     let customer = state.store.customer(&conversation.customer_id).await?;
     let account = match customer.as_ref().and_then(|c| c.account_id.as_deref()) {
         Some(id) => state.store.account(id).await?,
         None => None,
     };
-    Ok(CustomerContext::of(
+    let context = CustomerContext::of(
         account.as_ref(),
-        customer.map(|c| c.created_at),
+        customer.as_ref().map(|c| c.created_at),
         now,
-    ))
+    );
+    Ok(Who {
+        customer,
+        account,
+        context,
+    })
 }
 
 /// Stores the AI's message (unless the responder failed and the turn escalates instead) and

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use baton_core::handoff::timers::{self, AgentClock, TimerAction};
 use baton_core::handoff::{BY_BATON, Handoff, HandoffChange, HandoffStatus, Outcome};
-use baton_core::policy::{CustomerContext, Policy};
+use baton_core::policy::Policy;
 use baton_core::routing::{self, AgentAvailability, TeamStats, choose_agent};
 use baton_core::signals::TurnSignals;
 use baton_core::{
@@ -49,6 +49,19 @@ pub struct Dispatcher {
     /// Recently closed handoffs (most recent first) for the median handle times behind wait
     /// estimates, read at most once per [`HANDLE_TIMES_TTL_SECS`].
     recent_closed: std::sync::Mutex<Option<RecentClosed>>,
+    /// The briefs of handoffs this process created lately, so that an offer carries its
+    /// brief without reading it back.
+    briefs: std::sync::Mutex<RecentBriefs>,
+}
+
+/// How many recent briefs [`Dispatcher`] keeps.
+const RECENT_BRIEFS: usize = 256;
+
+/// The last [`RECENT_BRIEFS`] briefs created, by handoff id.
+#[derive(Default)]
+struct RecentBriefs {
+    by_id: HashMap<String, Arc<Brief>>,
+    order: std::collections::VecDeque<String>,
 }
 
 /// When the recently closed handoffs were read, and what was read.
@@ -109,6 +122,37 @@ impl Dispatcher {
         self.told().insert(handoff_id.to_string(), position);
     }
 
+    fn briefs(&self) -> std::sync::MutexGuard<'_, RecentBriefs> {
+        self.briefs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember_brief(&self, handoff_id: &str, brief: Brief) {
+        let mut briefs = self.briefs();
+        if briefs.order.len() >= RECENT_BRIEFS
+            && let Some(oldest) = briefs.order.pop_front()
+        {
+            briefs.by_id.remove(&oldest);
+        }
+        briefs.order.push_back(handoff_id.to_string());
+        briefs.by_id.insert(handoff_id.to_string(), Arc::new(brief));
+    }
+
+    /// A handoff's brief: as created here lately, else as stored.
+    pub async fn brief(&self, state: &AppState, handoff_id: &str) -> Option<Arc<Brief>> {
+        if let Some(brief) = self.briefs().by_id.get(handoff_id) {
+            return Some(Arc::clone(brief));
+        }
+        match state.store.handoff_brief(handoff_id).await {
+            Ok(brief) => brief.map(Arc::new),
+            Err(error) => {
+                tracing::warn!(%error, handoff = handoff_id, "cannot read the handoff's brief");
+                None
+            }
+        }
+    }
+
     /// Asks the background task for a dispatch pass soon.
     pub fn kick(&self) {
         self.wake.notify_one();
@@ -135,21 +179,18 @@ pub async fn escalate(
     conversation: &Conversation,
     decision: &Decision,
     signals: &TurnSignals,
-    customer_context: &CustomerContext,
+    who: &crate::assistant::Who,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Escalated, ApiError> {
+    let customer_context = &who.context;
     let issue_type = signals.signals.issue_type.label.clone();
     let route = policy.route(&issue_type, customer_context, now);
-    let customer = state
-        .store
-        .customer(&conversation.customer_id)
-        .await?
+    let customer = who
+        .customer
+        .as_ref()
         .ok_or_else(|| ApiError::internal("the conversation's customer is missing"))?;
-    let account = match customer.account_id.as_deref() {
-        Some(id) => state.store.account(id).await?,
-        None => None,
-    };
+    let account = who.account.as_ref();
     let events = state
         .store
         .events_after(&conversation.id, 0, 0, None)
@@ -166,8 +207,8 @@ pub async fn escalate(
     let summary = state.responder.summarize(&transcript).await;
     let brief = Brief::build(&BriefInput {
         conversation,
-        customer: &customer,
-        account: account.as_ref(),
+        customer,
+        account,
         events: &events,
         decision,
         signals: Some(signals),
@@ -189,23 +230,18 @@ pub async fn escalate(
         route.reason.clone(),
         now,
     );
+    // The handoff, the conversation's move to `waiting_human` and the `queued` step are one
+    // write.
     match state.store.create_handoff(&handoff, &brief).await {
-        Ok(()) => {}
+        Ok(_) => {}
         // Another turn of the same conversation escalated first: one handoff is enough.
         Err(baton_store::StoreError::Conflict(_)) => return Ok(Escalated { visible: vec![] }),
         Err(e) => return Err(e.into()),
     }
-    state
-        .store
-        .change_state(
-            &conversation.id,
-            ConversationState::WaitingHuman,
-            Some(&format!("escalated: {}", route.reason)),
-            now,
-        )
-        .await?;
-    record(state, &handoff, "queued", &route.reason, now).await?;
     metrics::counter!("baton_escalations_total").increment(1);
+    state.dispatcher.remember_brief(&handoff.id, brief);
+    // Routing need not wait for what the customer is told.
+    state.dispatcher.kick();
 
     // What the customer is told: the team, their place and an honest wait, or when a
     // person will be back.
@@ -269,23 +305,21 @@ pub async fn escalate(
             );
         }
         let reason = format!("{why} ({})", team_name.trim_start_matches("our "));
-        if let Some(Ok(marked)) = state
+        state
             .store
             .change_handoff(
                 &handoff.id,
                 &HandoffChange::MarkOffline {
                     reason: reason.clone(),
                 },
+                "offline",
+                &reason,
                 now,
             )
-            .await?
-        {
-            record(state, &marked, "offline", &reason, now).await?;
-        }
+            .await?;
         text
     };
     let message = system_message(state, &conversation.id, text, now).await?;
-    state.dispatcher.kick();
     Ok(Escalated {
         visible: vec![message],
     })
@@ -345,16 +379,15 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
         };
         match state
             .store
-            .change_handoff(&handoff.id, &change, now)
+            .change_handoff(&handoff.id, &change, "offered", &choice.reason, now)
             .await?
         {
-            Some(Ok(updated)) => {
+            Some(Ok(changed)) => {
                 if let Some(agent) = agents.iter_mut().find(|a| a.id == choice.agent_id) {
                     agent.active += 1;
                 }
-                record(state, &updated, "offered", &choice.reason, now).await?;
                 metrics::counter!("baton_handoff_offers_total").increment(1);
-                offered.push(updated);
+                offered.push(changed.handoff);
             }
             // Someone else changed it or the agent's load moved: read afresh next pass.
             Some(Err(refusal)) => {
@@ -625,11 +658,12 @@ async fn apply(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Handoff>, ApiError> {
-    match state.store.change_handoff(handoff_id, &change, now).await? {
-        Some(Ok(handoff)) => {
-            record(state, &handoff, step, reason, now).await?;
-            Ok(Some(handoff))
-        }
+    match state
+        .store
+        .change_handoff(handoff_id, &change, step, reason, now)
+        .await?
+    {
+        Some(Ok(changed)) => Ok(Some(changed.handoff)),
         Some(Err(refusal)) => {
             tracing::debug!(handoff = %handoff_id, %refusal, "timer change refused");
             Ok(None)
@@ -657,42 +691,6 @@ pub async fn run(state: Arc<AppState>) {
             return;
         }
     }
-}
-
-/// Stores the staff-only `handoff` event for a change.
-async fn record(
-    state: &AppState,
-    handoff: &Handoff,
-    step: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Event, ApiError> {
-    let agent_id = match step {
-        "offered" => handoff.offer.as_ref().map(|o| o.agent_id.clone()),
-        _ => handoff
-            .history
-            .last()
-            .and_then(|s| s.agent_id.clone())
-            .or_else(|| handoff.agent_id.clone()),
-    };
-    Ok(state
-        .store
-        .append_event(
-            &handoff.conversation_id,
-            NewEvent {
-                at: now,
-                body: EventBody::Handoff {
-                    handoff_id: handoff.id.clone(),
-                    step: step.to_string(),
-                    status: handoff.status,
-                    team: handoff.team.clone(),
-                    agent_id,
-                    reason: reason.to_string(),
-                },
-            },
-        )
-        .await?
-        .into_event())
 }
 
 /// Appends a system message the customer sees.
@@ -770,14 +768,20 @@ fn refused(refusal: baton_core::Refusal) -> ApiError {
     )
 }
 
+/// Applies a change asked for by a person and records it on the timeline as `step`.
 async fn change(
     state: &AppState,
     id: &str,
     change: HandoffChange,
+    (step, reason): (&str, &str),
     now: DateTime<Utc>,
 ) -> Result<Handoff, ApiError> {
-    match state.store.change_handoff(id, &change, now).await? {
-        Some(Ok(handoff)) => Ok(handoff),
+    match state
+        .store
+        .change_handoff(id, &change, step, reason, now)
+        .await?
+    {
+        Some(Ok(changed)) => Ok(changed.handoff),
         Some(Err(refusal)) => Err(refused(refusal)),
         None => Err(ApiError::not_found(format!("handoff {id} not found"))),
     }
@@ -820,10 +824,10 @@ pub async fn accept(
         HandoffChange::Accept {
             agent_id: staff.id.clone(),
         },
+        ("accepted", "accepted the offer"),
         now,
     )
     .await?;
-    record(state, &handoff, "accepted", "accepted the offer", now).await?;
     state
         .store
         .change_state(
@@ -862,10 +866,10 @@ pub async fn decline(
         HandoffChange::Decline {
             agent_id: staff.id.clone(),
         },
+        ("declined", "declined the offer"),
         now,
     )
     .await?;
-    record(state, &handoff, "declined", "declined the offer", now).await?;
     state.dispatcher.kick();
     Ok(handoff)
 }
@@ -997,10 +1001,10 @@ pub async fn transfer(
             by: staff.id.clone(),
             reason: reason.clone(),
         },
+        ("transferred", &reason),
         now,
     )
     .await?;
-    record(state, &handoff, "transferred", &reason, now).await?;
     state
         .store
         .change_state(
@@ -1042,10 +1046,10 @@ pub async fn hand_back(
             note,
             tags: Vec::new(),
         },
+        ("handed_back", "handed back to the AI"),
         now,
     )
     .await?;
-    record(state, &handoff, "handed_back", "handed back to the AI", now).await?;
     state
         .store
         .change_state(
@@ -1086,6 +1090,11 @@ pub async fn resolve(
             "only the agent who owns a conversation, or a supervisor, can resolve it",
         ));
     }
+    // The timeline's reason is the resolution note as the handoff keeps it.
+    let reason = note
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "resolved".to_string());
     let handoff = change(
         state,
         id,
@@ -1095,14 +1104,10 @@ pub async fn resolve(
             note,
             tags,
         },
+        ("resolved", &reason),
         now,
     )
     .await?;
-    let reason = handoff
-        .resolution_note
-        .clone()
-        .unwrap_or_else(|| "resolved".to_string());
-    record(state, &handoff, "resolved", &reason, now).await?;
     state
         .store
         .change_state(
@@ -1153,10 +1158,10 @@ pub async fn reassign(
             by: staff.id.clone(),
             reason: reason.clone(),
         },
+        ("reassigned", &reason),
         now,
     )
     .await?;
-    record(state, &handoff, "reassigned", &reason, now).await?;
     state
         .store
         .change_state(
@@ -1204,6 +1209,7 @@ pub async fn rate(
             score,
             comment: comment.clone(),
         },
+        ("rated", &format!("the customer rated it {score} of 5")),
         now,
     )
     .await?;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use baton_core::Event;
+use baton_core::handoff::Handoff;
 use tokio::sync::broadcast;
 
 /// How many notices a conversation's channel holds for a slow subscriber before it lags.
@@ -28,6 +29,9 @@ pub struct EventNotice {
     /// The event itself when it was appended by this process; `None` when the notice came
     /// from another process sharing the database (read the store after your last `seq`).
     pub event: Option<Event>,
+    /// For a `handoff` event appended by this process: the handoff as the change it records
+    /// left it, so that subscribers need not read it back.
+    pub handoff: Option<Handoff>,
 }
 
 /// Fans committed events out to the subscribers of this process. Cheap to clone: clones
@@ -147,6 +151,7 @@ mod tests {
             conversation_id: conversation_id.to_string(),
             seq,
             event: None,
+            handoff: None,
         }
     }
 

@@ -160,8 +160,15 @@ pub struct HandoffFilter {
     pub recent_first: bool,
 }
 
+/// A handoff as a change left it, with the staff-only `handoff` event recording the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub handoff: Handoff,
+    pub event: Event,
+}
+
 /// The outcome of [`Store::change_handoff`].
-pub type HandoffResult = std::result::Result<Handoff, Refusal>;
+pub type HandoffResult = std::result::Result<Changed, Refusal>;
 
 /// The persistence interface shared by the SQLite and PostgreSQL implementations.
 ///
@@ -244,9 +251,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- handoffs ---
 
-    /// Stores a new handoff with its brief. Fails with [`StoreError::Conflict`] when the
-    /// conversation already has an open one (at most one open handoff per conversation).
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()>;
+    /// Stores a new handoff with its brief, moves the conversation to `waiting_human` (its
+    /// `state_changed` event gives the handoff's route reason) and appends the handoff's
+    /// staff-only `queued` event, all in one transaction; returns the events appended. Fails
+    /// with [`StoreError::Conflict`] when the conversation already has an open handoff (at
+    /// most one per conversation) and with [`StoreError::InvalidTransition`] when the
+    /// conversation cannot wait for a person from its state; nothing is written then.
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>>;
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoff_brief(&self, id: &str) -> Result<Option<Brief>>;
     /// Handoffs in queue order: highest priority first, then longest waiting, then id.
@@ -258,12 +269,16 @@ pub trait Store: Send + Sync + 'static {
     /// concurrent changes from any number of tasks or processes never give one handoff to two
     /// agents nor an agent more than their capacity. Offers skip a handoff another
     /// transaction holds (`SKIP LOCKED` on PostgreSQL) and are refused instead of waiting.
-    /// An agent's `last_assigned_at` moves when a change assigns them. `Ok(Err(refusal))`
-    /// when the state machine refuses: nothing was written. `None` for an unknown handoff.
+    /// An agent's `last_assigned_at` moves when a change assigns them. The change is recorded
+    /// on the conversation's timeline in the same transaction, as the staff-only `handoff`
+    /// event named `step` with `reason` ([`Handoff::step_event`]). `Ok(Err(refusal))` when
+    /// the state machine refuses: nothing was written. `None` for an unknown handoff.
     async fn change_handoff(
         &self,
         id: &str,
         change: &HandoffChange,
+        step: &str,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>>;
 

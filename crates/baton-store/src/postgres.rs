@@ -87,11 +87,17 @@ impl PostgresStore {
 
     /// Tells this process's subscribers and the other processes about a committed event.
     fn publish(&self, conversation_id: &str, event: &Event) {
+        self.publish_with(conversation_id, event, None);
+    }
+
+    /// Publishes a `handoff` event with the handoff as its change left it.
+    fn publish_with(&self, conversation_id: &str, event: &Event, handoff: Option<&Handoff>) {
         self.notifier.announce(conversation_id, event.seq);
         self.bus.publish(EventNotice {
             conversation_id: conversation_id.to_string(),
             seq: event.seq,
             event: Some(event.clone()),
+            handoff: handoff.cloned(),
         });
     }
 }
@@ -116,6 +122,27 @@ async fn insert_event(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Appends one event inside the caller's transaction: locks the conversation, bumps its
+/// `last_seq` (and `updated_at`) and inserts the event at the new seq.
+async fn append_one(
+    conn: &mut PgConnection,
+    conversation_id: &str,
+    record: EventRecord,
+) -> Result<Event> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1,
+            updated_at = GREATEST(updated_at, $2)
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(record.at_micros())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let seq = seq.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))?;
+    insert_event(conn, conversation_id, seq, &record).await?;
+    Ok(record.into_event(seq))
 }
 
 /// Moves the (locked) conversation to `state` and bumps its `last_seq` (and `updated_at`),
@@ -384,9 +411,27 @@ impl Store for PostgresStore {
         handoff::touch(&self.pool, staff_id, presence.map(Presence::as_str), now).await
     }
 
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()> {
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>> {
         let record = HandoffRecord::new(handoff)?;
-        handoff::create(&self.pool, &record, &codec::to_json(brief)?).await
+        let at = codec::truncate_to_micros(handoff.created_at);
+        let queued = EventRecord::new(NewEvent {
+            at,
+            body: handoff.step_event("queued", &handoff.route_reason),
+        })?;
+        let events = handoff::create(
+            &self.pool,
+            &record,
+            &codec::to_json(brief)?,
+            &format!("escalated: {}", handoff.route_reason),
+            at,
+            queued,
+        )
+        .await?;
+        for event in &events {
+            let attached = matches!(event.body, EventBody::Handoff { .. }).then_some(handoff);
+            self.publish_with(&handoff.conversation_id, event, attached);
+        }
+        Ok(events)
     }
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>> {
@@ -405,9 +450,26 @@ impl Store for PostgresStore {
         &self,
         id: &str,
         change: &HandoffChange,
+        step: &str,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>> {
-        handoff::change(&self.pool, id, change, codec::truncate_to_micros(now)).await
+        let outcome = handoff::change(
+            &self.pool,
+            id,
+            change,
+            (step, reason),
+            codec::truncate_to_micros(now),
+        )
+        .await?;
+        if let Some(Ok(changed)) = &outcome {
+            self.publish_with(
+                &changed.handoff.conversation_id,
+                &changed.event,
+                Some(&changed.handoff),
+            );
+        }
+        Ok(outcome)
     }
 
     async fn create_conversation(

@@ -180,11 +180,32 @@ async fn insert_event(
     Ok(())
 }
 
+/// Appends one event to a conversation (bumping its `last_seq` and `updated_at`) inside
+/// the writer's transaction.
+async fn append_one(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    record: EventRecord,
+) -> Result<Event> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = MAX(updated_at, ?)
+         WHERE id = ? RETURNING last_seq",
+    )
+    .bind(record.at_micros())
+    .bind(conversation_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let seq = seq.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))?;
+    insert_event(conn, conversation_id, seq, &record).await?;
+    Ok(record.into_event(seq))
+}
+
 fn notice_of(conversation_id: &str, event: &Event) -> EventNotice {
     EventNotice {
         conversation_id: conversation_id.to_string(),
         seq: event.seq,
         event: Some(event.clone()),
+        handoff: None,
     }
 }
 
@@ -228,8 +249,8 @@ impl Command for CreateConversation {
         Ok((c.clone(), self.record.clone().into_event(c.last_seq)))
     }
 
-    fn notice(&self, (conversation, event): &Self::Output) -> Option<EventNotice> {
-        Some(notice_of(&conversation.id, event))
+    fn notices(&self, (conversation, event): &Self::Output) -> Vec<EventNotice> {
+        vec![notice_of(&conversation.id, event)]
     }
 }
 
@@ -261,10 +282,11 @@ impl Command for ChangeState {
         Ok(Some(record.into_event(seq)))
     }
 
-    fn notice(&self, output: &Option<Event>) -> Option<EventNotice> {
+    fn notices(&self, output: &Option<Event>) -> Vec<EventNotice> {
         output
-            .as_ref()
+            .iter()
             .map(|event| notice_of(&self.conversation_id, event))
+            .collect()
     }
 }
 
@@ -682,11 +704,19 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<()> {
+    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>> {
         // Serialized before queueing, like appends.
+        let at = codec::truncate_to_micros(handoff.created_at);
         self.write(CreateHandoff {
+            handoff: handoff.clone(),
             record: HandoffRecord::new(handoff)?,
             brief_json: codec::to_json(brief)?,
+            state_reason: format!("escalated: {}", handoff.route_reason),
+            at,
+            queued: EventRecord::new(NewEvent {
+                at,
+                body: handoff.step_event("queued", &handoff.route_reason),
+            })?,
         })
         .await
     }
@@ -707,11 +737,15 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         change: &HandoffChange,
+        step: &str,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>> {
         self.write(ChangeHandoff {
             id: id.to_string(),
             change: change.clone(),
+            step: step.to_string(),
+            reason: reason.to_string(),
             now: codec::truncate_to_micros(now),
         })
         .await

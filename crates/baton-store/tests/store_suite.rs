@@ -1729,10 +1729,11 @@ async fn change(
     seconds: i64,
 ) -> Result<Handoff, Refusal> {
     store
-        .change_handoff(handoff_id, &change, at(seconds))
+        .change_handoff(handoff_id, &change, "changed", "by the test", at(seconds))
         .await
         .unwrap()
         .expect("the handoff exists")
+        .map(|changed| changed.handoff)
 }
 
 fn handoff_ids(handoffs: &[Handoff]) -> Vec<String> {
@@ -1866,6 +1867,139 @@ async fn handoffs_are_stored_with_their_brief_and_listed_in_queue_order(db: &Tes
     );
 }
 
+/// The handoff, the conversation's state and the timeline move together: creating a handoff
+/// records `waiting_human` and the `queued` step; a change records its step with the agent;
+/// a refused change or an impossible creation writes nothing. Subscribers get the handoff
+/// with its step.
+async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    let mut everything = store.bus().subscribe_all();
+    let handoff = queued(&conversation.id, 5, Priority::High);
+    let brief = brief_of(&conversation, &customer, 5);
+    let created = store.create_handoff(&handoff, &brief).await.unwrap();
+    let timeline = store
+        .events_after(&conversation.id, 1, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(created, timeline);
+    match &timeline[..] {
+        [
+            Event {
+                seq: 2,
+                body: EventBody::StateChanged { from, to, reason },
+                ..
+            },
+            Event {
+                seq: 3,
+                body:
+                    EventBody::Handoff {
+                        handoff_id,
+                        step,
+                        status,
+                        reason: queued_reason,
+                        ..
+                    },
+                ..
+            },
+        ] => {
+            assert_eq!(
+                (*from, *to),
+                (ConversationState::Ai, ConversationState::WaitingHuman)
+            );
+            assert_eq!(
+                reason.as_deref(),
+                Some("escalated: billing questions go to Billing")
+            );
+            assert_eq!((handoff_id, step.as_str()), (&handoff.id, "queued"));
+            assert_eq!(*status, HandoffStatus::Queued);
+            assert_eq!(queued_reason, "billing questions go to Billing");
+        }
+        other => panic!("unexpected timeline {other:?}"),
+    }
+    let state_notice = everything.recv().await.unwrap();
+    assert_eq!(
+        (state_notice.seq, state_notice.handoff.is_none()),
+        (2, true)
+    );
+    let queued_notice = everything.recv().await.unwrap();
+    assert_eq!(queued_notice.seq, 3);
+    assert_eq!(
+        queued_notice.handoff.as_ref().map(|h| h.id.as_str()),
+        Some(handoff.id.as_str())
+    );
+
+    let dana = online_agent(store, "Dana", 2).await;
+    let changed = store
+        .change_handoff(
+            &handoff.id,
+            &offer_to(&dana),
+            "offered",
+            "least loaded",
+            at(6),
+        )
+        .await
+        .unwrap()
+        .expect("the handoff exists")
+        .expect("the offer is allowed");
+    assert_eq!(changed.handoff.status, HandoffStatus::Offered);
+    assert_eq!(changed.event.seq, 4);
+    match &changed.event.body {
+        EventBody::Handoff {
+            step,
+            agent_id,
+            status,
+            reason,
+            ..
+        } => {
+            assert_eq!(step, "offered");
+            assert_eq!(agent_id.as_deref(), Some(dana.as_str()));
+            assert_eq!(*status, HandoffStatus::Offered);
+            assert_eq!(reason, "least loaded");
+        }
+        other => panic!("expected a handoff step, got {other:?}"),
+    }
+    let offered_notice = everything.recv().await.unwrap();
+    assert_eq!(offered_notice.seq, 4);
+    assert_eq!(offered_notice.handoff.as_ref(), Some(&changed.handoff));
+
+    // Refused: Dana cannot be offered what she already holds; nothing is appended.
+    let refused = store
+        .change_handoff(&handoff.id, &offer_to(&dana), "offered", "again", at(7))
+        .await
+        .unwrap()
+        .expect("the handoff exists");
+    assert!(refused.is_err(), "{refused:?}");
+    let conversation_now = store.conversation(&conversation.id).await.unwrap().unwrap();
+    assert_eq!(conversation_now.last_seq, 4);
+
+    // A resolved conversation cannot wait for a person: nothing is written.
+    let (other, _) = store
+        .create_conversation(&customer.id, None, at(8))
+        .await
+        .unwrap();
+    store
+        .change_state(&other.id, ConversationState::Resolved, None, at(9))
+        .await
+        .unwrap();
+    let late = queued(&other.id, 10, Priority::Normal);
+    let error = store.create_handoff(&late, &brief).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::InvalidTransition { .. }),
+        "{error:?}"
+    );
+    assert_eq!(store.handoff(&late.id).await.unwrap(), None);
+    let other_now = store.conversation(&other.id).await.unwrap().unwrap();
+    assert_eq!(
+        (other_now.state, other_now.last_seq),
+        (ConversationState::Resolved, 2)
+    );
+}
+
 async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
     let store = &*db.store;
     let customer = store.create_anonymous_customer(at(0)).await.unwrap();
@@ -1982,7 +2116,13 @@ async fn handoff_is_offered_accepted_closed_and_rated(db: &TestDb) {
 
     assert_eq!(
         store
-            .change_handoff("no-such-handoff", &offer_to(&dana), at(60))
+            .change_handoff(
+                "no-such-handoff",
+                &offer_to(&dana),
+                "offered",
+                "test",
+                at(60)
+            )
             .await
             .unwrap(),
         None
@@ -2300,11 +2440,11 @@ async fn concurrent_offers_never_exceed_capacity_nor_share_a_handoff(db: &TestDb
                     let handoff = &handoffs[rng.random_range(0..HANDOFFS)];
                     let agent = &agents[rng.random_range(0..AGENTS)];
                     let outcome = store
-                        .change_handoff(handoff, &offer_to(agent), at(100))
+                        .change_handoff(handoff, &offer_to(agent), "offered", "test", at(100))
                         .await
                         .unwrap()
                         .expect("the handoff exists");
-                    match outcome {
+                    match outcome.map(|changed| changed.handoff) {
                         Ok(offered) => {
                             assert_eq!(offered.holder(), Some(agent.as_str()));
                             won.push((handoff.clone(), agent.clone()));
@@ -2385,7 +2525,7 @@ async fn an_offer_skips_a_handoff_another_transaction_holds(db: &TestDb) {
         .unwrap();
     let busy = tokio::time::timeout(
         WAIT,
-        store.change_handoff(&handoff.id, &offer_to(&dana), at(10)),
+        store.change_handoff(&handoff.id, &offer_to(&dana), "offered", "test", at(10)),
     )
     .await
     .expect("an offer does not wait for the lock")
@@ -2468,6 +2608,7 @@ suite! {
         kb_concurrent_writers_get_distinct_revisions_without_gaps,
         handoffs_are_stored_with_their_brief_and_listed_in_queue_order,
         a_conversation_has_at_most_one_open_handoff,
+        handoff_steps_are_recorded_with_the_change,
         handoff_is_offered_accepted_closed_and_rated,
         an_agent_at_capacity_gets_no_more_offers,
         an_offline_agent_gets_no_offer,

@@ -26,6 +26,35 @@ pub struct Load {
     pub agents: usize,
 }
 
+/// Questions and acknowledgements that take turns in a conversation, so that the routine
+/// messages neither repeat themselves (which would read as going in circles) nor ask for a
+/// person.
+const QUESTIONS: [&str; 8] = [
+    "How do I download last month's invoice?",
+    "Where can I change my password?",
+    "How do I add a teammate to my workspace?",
+    "Can I export my reports as CSV?",
+    "How do I connect the Slack integration?",
+    "Where do I update my billing address?",
+    "How do I turn on two-factor authentication?",
+    "Can I change the time zone of my account?",
+];
+const ACKNOWLEDGEMENTS: [&str; 4] = [
+    "Thanks, that worked!",
+    "Great, that helped, thank you.",
+    "Perfect, got it.",
+    "Thanks, all sorted.",
+];
+
+/// The `n`th routine message of conversation `i`: a question, then an acknowledgement.
+fn routine_message(i: usize, n: usize) -> String {
+    if n % 2 == 0 {
+        QUESTIONS[(i + n / 2) % QUESTIONS.len()].to_string()
+    } else {
+        ACKNOWLEDGEMENTS[(i + n / 2) % ACKNOWLEDGEMENTS.len()].to_string()
+    }
+}
+
 /// When each escalating message was sent, by conversation.
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -86,6 +115,8 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
         .pool_max_idle_per_host(load.conversations)
         .build()?;
     let sent: Sent = Arc::default();
+    // Every offer, including those of escalations the load did not ask for.
+    let offers: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let ws_base = base.replacen("http://", "ws://", 1);
 
@@ -103,7 +134,7 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
             .await?
             .error_for_status()?;
         let (http, base, key) = (http.clone(), base.to_string(), key.clone());
-        let (sent, latencies) = (sent.clone(), latencies.clone());
+        let (sent, latencies, offers) = (sent.clone(), latencies.clone(), offers.clone());
         agent_tasks.push(tokio::spawn(async move {
             while let Some(Ok(frame)) = ws.next().await {
                 let Message::Text(text) = frame else { continue };
@@ -113,6 +144,7 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
                 if frame["type"] != "offer" {
                     continue;
                 }
+                offers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let conversation = frame["handoff"]["conversation_id"]
                     .as_str()
                     .unwrap_or_default();
@@ -121,15 +153,23 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
                 {
                     l.push(at.elapsed());
                 }
-                let id = frame["handoff"]["id"].as_str().unwrap_or_default();
-                for action in ["accept", "resolve"] {
-                    let _ = http
-                        .post(format!("{base}/v1/agent/handoffs/{id}/{action}"))
-                        .bearer_auth(&key)
-                        .json(&json!({}))
-                        .send()
-                        .await;
-                }
+                // Accept and resolve beside the stream, as a console does, so that the next
+                // offer is read as soon as it arrives.
+                let id = frame["handoff"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let (http, base, key) = (http.clone(), base.clone(), key.clone());
+                tokio::spawn(async move {
+                    for action in ["accept", "resolve"] {
+                        let _ = http
+                            .post(format!("{base}/v1/agent/handoffs/{id}/{action}"))
+                            .bearer_auth(&key)
+                            .json(&json!({}))
+                            .send()
+                            .await;
+                    }
+                });
             }
         }));
     }
@@ -177,9 +217,9 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
                 // Staggered so that about one message in `every` escalates at any moment.
                 let escalate = (n + i) % every == every - 1;
                 let text = if escalate {
-                    "I want to talk to a person please"
+                    "I want to talk to a person please".to_string()
                 } else {
-                    "How do I download last month's invoice?"
+                    routine_message(i, n)
                 };
                 let at = Instant::now();
                 if escalate && let Ok(mut s) = sent.lock() {
@@ -232,8 +272,9 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
         ok as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "  handoffs:  {} offers measured, {missing} escalations without an offer yet",
-        latencies.len()
+        "  handoffs:  {} offers measured, {missing} escalations without an offer yet; {} offers in all",
+        latencies.len(),
+        offers.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!(
         "  escalating message sent -> offer on the agent stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

@@ -7,13 +7,13 @@
 //! their capacity. Offers skip a handoff another transaction holds instead of waiting.
 
 use baton_core::handoff::{AgentSlot, Handoff, HandoffChange, Refusal};
-use baton_core::{Agent, Brief};
+use baton_core::{Agent, Brief, ConversationState, Event, NewEvent};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use sqlx::postgres::{PgConnection, PgExecutor, PgPool, Postgres};
 
-use crate::codec::{self, AgentRow, HandoffRecord, SlotRow};
-use crate::{HandoffFilter, HandoffResult, Result, StoreError};
+use crate::codec::{self, AgentRow, EventRecord, HandoffRecord, SlotRow};
+use crate::{Changed, HandoffFilter, HandoffResult, Result, StoreError};
 
 /// Staff joined with their profile and the count of handoffs they hold, then `$tail`.
 macro_rules! select_agents {
@@ -160,7 +160,34 @@ pub(super) async fn touch(
 
 /// Stores a new handoff and its brief; the unique index on open handoffs turns a second
 /// open one for the conversation into a conflict, whichever process inserts it.
-pub(super) async fn create(pool: &PgPool, record: &HandoffRecord, brief_json: &str) -> Result<()> {
+/// Stores a new handoff, moves its conversation to `waiting_human` and appends the
+/// `state_changed` and `queued` events, in one transaction that locks the conversation first
+/// (as appends do). Returns the events appended.
+pub(super) async fn create(
+    pool: &PgPool,
+    record: &HandoffRecord,
+    brief_json: &str,
+    state_reason: &str,
+    at: DateTime<Utc>,
+    queued: EventRecord,
+) -> Result<Vec<Event>> {
+    let mut tx = pool.begin().await?;
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
+            .bind(&record.conversation_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(state) = state else {
+        return Err(StoreError::ConversationNotFound(
+            record.conversation_id.clone(),
+        ));
+    };
+    let state_change = codec::state_change(
+        &state,
+        ConversationState::WaitingHuman,
+        Some(state_reason.to_string()),
+        at,
+    )?;
     sqlx::query(
         "INSERT INTO handoffs (id, conversation_id, status, priority, holder, created_at,
             updated_at, body, brief)
@@ -175,10 +202,24 @@ pub(super) async fn create(pool: &PgPool, record: &HandoffRecord, brief_json: &s
     .bind(record.updated_at)
     .bind(&record.body_json)
     .bind(brief_json)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|error| insert_error(error, &record.conversation_id))?;
-    Ok(())
+    let mut events = Vec::with_capacity(2);
+    if let Some(change) = state_change {
+        let seq = super::move_to(
+            &mut tx,
+            &record.conversation_id,
+            ConversationState::WaitingHuman,
+            at,
+        )
+        .await?;
+        super::insert_event(&mut tx, &record.conversation_id, seq, &change).await?;
+        events.push(change.into_event(seq));
+    }
+    events.push(super::append_one(&mut tx, &record.conversation_id, queued).await?);
+    tx.commit().await?;
+    Ok(events)
 }
 
 fn insert_error(error: sqlx::Error, conversation_id: &str) -> StoreError {
@@ -199,6 +240,7 @@ pub(super) async fn change(
     pool: &PgPool,
     id: &str,
     change: &HandoffChange,
+    (step, reason): (&str, &str),
     now: DateTime<Utc>,
 ) -> Result<Option<HandoffResult>> {
     let mut tx = pool.begin().await?;
@@ -252,8 +294,17 @@ pub(super) async fn change(
     if let Some(agent_id) = change.assigns() {
         mark_assigned(&mut tx, agent_id, now).await?;
     }
+    let step = EventRecord::new(NewEvent {
+        at: now,
+        body: next.step_event(step, reason),
+    })?;
+    // The conversation's row is locked last, after the handoff's and the agent's.
+    let event = super::append_one(&mut tx, &next.conversation_id, step).await?;
     tx.commit().await?;
-    Ok(Some(Ok(next)))
+    Ok(Some(Ok(Changed {
+        handoff: next,
+        event,
+    })))
 }
 
 /// Locks the agent a change takes the capacity of, then counts their other open handoffs;

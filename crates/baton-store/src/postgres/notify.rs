@@ -215,6 +215,7 @@ fn parse(payload: &str, origin: &str, schema: &str) -> Vec<EventNotice> {
                 conversation_id: conversation_id.to_string(),
                 seq: seq.parse().ok()?,
                 event: None,
+                handoff: None,
             })
         })
         .collect()

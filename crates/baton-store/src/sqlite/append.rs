@@ -34,14 +34,15 @@ impl Command for AppendEvent {
             .unwrap_or_else(|| Err(StoreError::Corrupt("an append produced no outcome".into())))
     }
 
-    fn notice(&self, output: &Appended) -> Option<EventNotice> {
+    fn notices(&self, output: &Appended) -> Vec<EventNotice> {
         match output {
-            Appended::Created(event) => Some(EventNotice {
+            Appended::Created(event) => vec![EventNotice {
                 conversation_id: self.conversation_id.clone(),
                 seq: event.seq,
                 event: Some(event.clone()),
-            }),
-            Appended::Existing(_) => None,
+                handoff: None,
+            }],
+            Appended::Existing(_) => Vec::new(),
         }
     }
 

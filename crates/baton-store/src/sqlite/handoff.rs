@@ -7,14 +7,14 @@
 
 use async_trait::async_trait;
 use baton_core::handoff::{AgentSlot, Handoff, HandoffChange};
-use baton_core::{Agent, Brief};
+use baton_core::{Agent, Brief, ConversationState, Event, EventBody, NewEvent};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteExecutor, SqlitePool};
 
 use super::writer::Command;
-use crate::codec::{self, AgentRow, HandoffRecord, SlotRow};
-use crate::{HandoffFilter, HandoffResult, Result, StoreError};
+use crate::codec::{self, AgentRow, EventRecord, HandoffRecord, SlotRow};
+use crate::{Changed, EventNotice, HandoffFilter, HandoffResult, Result, StoreError};
 
 /// Staff joined with their profile and the count of handoffs they hold, then `$tail`.
 macro_rules! select_agents {
@@ -181,25 +181,37 @@ impl Command for TouchAgent {
 
 /// Stores a new handoff and its brief.
 pub(super) struct CreateHandoff {
+    pub handoff: Handoff,
     pub record: HandoffRecord,
     pub brief_json: String,
+    /// Why the conversation moves to `waiting_human`.
+    pub state_reason: String,
+    pub at: DateTime<Utc>,
+    /// The handoff's `queued` event.
+    pub queued: EventRecord,
 }
 
 #[async_trait]
 impl Command for CreateHandoff {
-    type Output = ();
+    type Output = Vec<Event>;
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<()> {
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Event>> {
         let r = &self.record;
         // Checked first, so that these failures write nothing and fail only this caller.
-        let conversation: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
                 .bind(&r.conversation_id)
                 .fetch_optional(&mut *conn)
                 .await?;
-        if conversation.is_none() {
+        let Some(state) = state else {
             return Err(StoreError::ConversationNotFound(r.conversation_id.clone()));
-        }
+        };
+        let state_change = codec::state_change(
+            &state,
+            ConversationState::WaitingHuman,
+            Some(self.state_reason.clone()),
+            self.at,
+        )?;
         if r.is_open() {
             let open: Option<i64> = sqlx::query_scalar(
                 "SELECT 1 FROM handoffs WHERE conversation_id = ? AND status <> 'closed'",
@@ -227,14 +239,43 @@ impl Command for CreateHandoff {
         .bind(&self.brief_json)
         .execute(&mut *conn)
         .await?;
-        Ok(())
+        let mut events = Vec::with_capacity(2);
+        if let Some(change) = state_change {
+            let seq = super::move_to(
+                conn,
+                &r.conversation_id,
+                ConversationState::WaitingHuman,
+                self.at,
+            )
+            .await?;
+            super::insert_event(conn, &r.conversation_id, seq, &change).await?;
+            events.push(change.into_event(seq));
+        }
+        events.push(super::append_one(conn, &r.conversation_id, self.queued.clone()).await?);
+        Ok(events)
+    }
+
+    fn notices(&self, events: &Vec<Event>) -> Vec<EventNotice> {
+        events
+            .iter()
+            .map(|event| {
+                let mut notice = super::notice_of(&self.record.conversation_id, event);
+                if matches!(event.body, EventBody::Handoff { .. }) {
+                    notice.handoff = Some(self.handoff.clone());
+                }
+                notice
+            })
+            .collect()
     }
 }
 
-/// Applies a [`HandoffChange`]: reads, decides ([`Handoff::apply`]) and writes back.
+/// Applies a [`HandoffChange`]: reads, decides ([`Handoff::apply`]), writes back and records
+/// the change on the conversation's timeline.
 pub(super) struct ChangeHandoff {
     pub id: String,
     pub change: HandoffChange,
+    pub step: String,
+    pub reason: String,
     pub now: DateTime<Utc>,
 }
 
@@ -255,6 +296,10 @@ impl Command for ChangeHandoff {
             Err(refusal) => return Ok(Some(Err(refusal))),
         };
         let record = HandoffRecord::new(&next)?;
+        let step = EventRecord::new(NewEvent {
+            at: self.now,
+            body: next.step_event(&self.step, &self.reason),
+        })?;
 
         sqlx::query(
             "UPDATE handoffs SET status = ?, priority = ?, holder = ?, updated_at = ?, body = ?
@@ -271,7 +316,22 @@ impl Command for ChangeHandoff {
         if let Some(agent_id) = self.change.assigns() {
             mark_assigned(conn, agent_id, self.now).await?;
         }
-        Ok(Some(Ok(next)))
+        let event = super::append_one(conn, &next.conversation_id, step).await?;
+        Ok(Some(Ok(Changed {
+            handoff: next,
+            event,
+        })))
+    }
+
+    fn notices(&self, output: &Option<HandoffResult>) -> Vec<EventNotice> {
+        match output {
+            Some(Ok(changed)) => {
+                let mut notice = super::notice_of(&changed.handoff.conversation_id, &changed.event);
+                notice.handoff = Some(changed.handoff.clone());
+                vec![notice]
+            }
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -31,8 +31,8 @@ pub(super) trait Command: Send + Sync + Sized + 'static {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Self::Output>;
 
     /// What to tell the bus once the output is committed.
-    fn notice(&self, _output: &Self::Output) -> Option<EventNotice> {
-        None
+    fn notices(&self, _output: &Self::Output) -> Vec<EventNotice> {
+        Vec::new()
     }
 
     /// How the queue carries this command.
@@ -115,10 +115,10 @@ impl<C: Command> Queued for Pending<C> {
         } = *self;
         // `answer` follows a successful `apply`, which always sets the outcome.
         let outcome = outcome.unwrap_or(Err(StoreError::Closed));
-        if let Ok(output) = &outcome
-            && let Some(notice) = command.notice(output)
-        {
-            bus.publish(notice);
+        if let Ok(output) = &outcome {
+            for notice in command.notices(output) {
+                bus.publish(notice);
+            }
         }
         // The caller may have stopped waiting; the write stands either way.
         let _ = reply.send(outcome);
