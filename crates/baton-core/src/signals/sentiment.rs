@@ -18,6 +18,9 @@ use super::SignalError;
 use super::issue_type::{IssueClassifier, LabelledText, Taxonomy};
 use super::text::{PhraseMatch, PhraseSet, fold, words};
 
+mod general;
+use general::GeneralWords;
+
 /// VADER's normalisation constant: `compound = x / sqrt(x² + ALPHA)`.
 const ALPHA: f64 = 15.0;
 
@@ -878,6 +881,7 @@ enum Feature {
     Asks,
     PositiveInComplaint,
     Sarcasm,
+    GeneralWords,
 }
 
 impl From<CueKind> for Feature {
@@ -895,7 +899,7 @@ impl From<CueKind> for Feature {
 }
 
 /// How many features a message has.
-pub const FEATURE_COUNT: usize = 16;
+pub const FEATURE_COUNT: usize = 17;
 
 /// The names of the features, in the order of [`SentimentFeatures::values`] and
 /// [`SentimentCalibration::weights`].
@@ -916,6 +920,7 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "asks",
     "positive_in_complaint",
     "sarcasm",
+    "general_words",
 ];
 
 /// Interpretable features of one message, each on VADER's valence scale (-4..4 a word):
@@ -952,7 +957,7 @@ pub struct SentimentCalibration {
 /// plain question's valence halved, +0.5 for asking, positive words in a complaint
 /// counted at half, and sarcastic praise counted against the message (-1.5).
 const PRIOR_WEIGHTS: [f64; FEATURE_COUNT] = [
-    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5,
+    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5, 1.0,
 ];
 
 /// The shipped weights: the hand-set prior. `fit-sentiment`
@@ -1276,6 +1281,8 @@ pub struct SentimentModel {
     sarcasm: PhraseSet,
     /// Valence and kind of each phrase, by phrase index.
     cues: Vec<(f64, CueKind)>,
+    /// Word and word-pair weights learned on rated general text.
+    general: GeneralWords,
     calibration: SentimentCalibration,
     adapted: Option<Adaptation>,
 }
@@ -1294,6 +1301,7 @@ impl std::fmt::Debug for SentimentModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SentimentModel")
             .field("cues", &self.cues.len())
+            .field("general_words", &self.general.len())
             .field("calibration", &self.calibration)
             .field("adapted", &self.adapted.is_some())
             .finish()
@@ -1325,6 +1333,7 @@ impl SentimentModel {
             phrases,
             sarcasm,
             cues,
+            general: GeneralWords::builtin(),
             calibration: SentimentCalibration::builtin(),
             adapted: None,
         }
@@ -1345,6 +1354,23 @@ impl SentimentModel {
     /// The interpretable features of one message that the calibration weighs.
     pub fn features(&self, text: &str) -> SentimentFeatures {
         self.analyse(text).1
+    }
+
+    /// The terms the general-text word layer weighs in a message (its folded words and
+    /// pairs of neighbouring words), for the generator of its weights.
+    pub fn general_terms(&self, text: &str) -> Vec<String> {
+        let folded = self.folded(text);
+        let ws: Vec<&str> = words(&folded).collect();
+        general::terms(&ws)
+    }
+
+    /// The message as the word layer reads it: without handles and links, entities
+    /// decoded, hashtags and held letters written out, sentences unglued, folded.
+    fn folded(&self, text: &str) -> String {
+        let text = strip_handles_and_links(text);
+        let text = unescape_html(text.as_ref());
+        let text = self.expand_social(text.as_ref());
+        fold(&unglue_sentences(text.as_ref()))
     }
 
     /// The model adapted to a domain: a text classifier learned from messages labelled
@@ -1447,6 +1473,7 @@ impl SentimentModel {
 
         let folded = fold(&cleaned);
         let ws: Vec<&str> = words(&folded).collect();
+        f[Feature::GeneralWords as usize] = self.general.value(&ws);
         let mut found: Vec<PhraseMatch> = Vec::new();
         self.phrases.find(&ws, &mut found);
         let mut in_cue = vec![false; ws.len()];
@@ -1486,7 +1513,12 @@ impl SentimentModel {
         let negations = ws
             .iter()
             .zip(&in_cue)
-            .filter(|(w, inside)| !**inside && is_negation(w))
+            .enumerate()
+            .filter(|(i, (w, inside))| {
+                !**inside
+                    && is_negation(w)
+                    && !(**w == "no" && ws.get(i + 1).is_some_and(|n| is_number_like(n)))
+            })
             .count();
         f[Feature::Negations as usize] = -(negations.min(3) as f64);
         // A sentence that only thanks ("Thank you!", "thx for the update") in a message with
@@ -1773,6 +1805,9 @@ fn neutral_senses(sentence: &str) -> Option<String> {
             true
         } else if w.eq_ignore_ascii_case("care") {
             i > 0 && bare(tokens[i - 1]).eq_ignore_ascii_case("customer")
+        } else if w.eq_ignore_ascii_case("no") || w.eq_ignore_ascii_case("no.") {
+            // "flight no UA80", "order no. 1234": an abbreviation of "number".
+            tokens.get(i + 1).is_some_and(|n| is_number_like(n))
         } else if w.eq_ignore_ascii_case("credit") {
             tokens
                 .get(i + 1)
@@ -1789,6 +1824,11 @@ fn neutral_senses(sentence: &str) -> Option<String> {
         .map(|i| tokens[i])
         .collect();
     Some(kept.join(" "))
+}
+
+/// A token that carries a digit: a number, a code or a reference ("1234", "UA80", "#5").
+fn is_number_like(token: &str) -> bool {
+    token.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
@@ -1905,17 +1945,24 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 /// Most words of three letters or more are in capitals, and there are at least two of them.
 fn is_shouting(text: &str) -> bool {
-    let (mut caps, mut total) = (0usize, 0usize);
-    for w in text.split(|c: char| !c.is_alphabetic()) {
-        if w.chars().count() < 3 {
-            continue;
-        }
-        total += 1;
-        if w.chars().all(char::is_uppercase) {
-            caps += 1;
+    let (mut caps, mut total, mut long_caps) = (0usize, 0usize, false);
+    // Codes and references ("UA80", "DKYDE6") are not words.
+    for token in text.split_whitespace().filter(|t| !is_number_like(t)) {
+        for w in token.split(|c: char| !c.is_alphabetic()) {
+            let n = w.chars().count();
+            if n < 3 {
+                continue;
+            }
+            total += 1;
+            if w.chars().all(char::is_uppercase) {
+                caps += 1;
+                long_caps |= n >= 4;
+            }
         }
     }
-    caps >= 2 && caps * 2 >= total
+    // Three-letter capitals alone are acronyms and codes ("SFO to LAX", "API", "CSV"):
+    // shouting needs a word of four letters or more in capitals ("THIS IS BROKEN").
+    caps >= 2 && caps * 2 >= total && long_caps
 }
 
 /// "!!", "??", "?!" and longer runs.
