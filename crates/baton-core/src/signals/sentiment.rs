@@ -10,7 +10,10 @@
 //! dozen interpretable features on VADER's valence scale, and combines them with a small
 //! learned layer ([`SentimentCalibration`]: one weight per feature, fitted on rated sentences
 //! and shipped as constants) before VADER's normalisation, so scores stay comparable with
-//! plain VADER. No model files: a message costs a few microseconds.
+//! plain VADER. The weighted sum is scaled by an intensity factor read off the message's
+//! words (`sentiment/intensity.rs`, learned from rated general English and generated into
+//! `sentiment/intensity_words.tsv`), so matter-of-fact wording leans neutral. No files are
+//! read at run time: a message costs a few microseconds.
 
 use vader_sentimental::SentimentIntensityAnalyzer;
 
@@ -18,8 +21,8 @@ use super::SignalError;
 use super::issue_type::{IssueClassifier, LabelledText, Taxonomy};
 use super::text::{PhraseMatch, PhraseSet, fold, words};
 
-mod general;
-use general::GeneralWords;
+mod intensity;
+use intensity::Intensity;
 
 /// VADER's normalisation constant: `compound = x / sqrt(x² + ALPHA)`.
 const ALPHA: f64 = 15.0;
@@ -881,7 +884,6 @@ enum Feature {
     Asks,
     PositiveInComplaint,
     Sarcasm,
-    GeneralWords,
 }
 
 impl From<CueKind> for Feature {
@@ -899,7 +901,7 @@ impl From<CueKind> for Feature {
 }
 
 /// How many features a message has.
-pub const FEATURE_COUNT: usize = 17;
+pub const FEATURE_COUNT: usize = 16;
 
 /// The names of the features, in the order of [`SentimentFeatures::values`] and
 /// [`SentimentCalibration::weights`].
@@ -920,7 +922,6 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "asks",
     "positive_in_complaint",
     "sarcasm",
-    "general_words",
 ];
 
 /// Interpretable features of one message, each on VADER's valence scale (-4..4 a word):
@@ -939,11 +940,16 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
     pub values: [f64; FEATURE_COUNT],
+    /// How strongly the message's wording judges, relative to average rated text (about
+    /// 0.3 for matter-of-fact wording to 2.8 for the most judging): the weighted sum is
+    /// multiplied by it before normalisation. Learned from rated general text (see
+    /// `sentiment/intensity.rs`); 1 leaves the sum as it is.
+    pub intensity: f64,
 }
 
-/// The learned layer over [`SentimentFeatures`]: `score = normalize(bias + Σ wᵢ·xᵢ)` with
-/// VADER's normalisation `x / sqrt(x² + 15)`, so a weight of 1 keeps a feature on VADER's
-/// own scale.
+/// The learned layer over [`SentimentFeatures`]:
+/// `score = normalize(intensity · (bias + Σ wᵢ·xᵢ))` with VADER's normalisation
+/// `x / sqrt(x² + 15)`, so a weight of 1 keeps a feature on VADER's own scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentimentCalibration {
     /// One weight per feature, in [`FEATURE_NAMES`] order.
@@ -957,7 +963,7 @@ pub struct SentimentCalibration {
 /// plain question's valence halved, +0.5 for asking, positive words in a complaint
 /// counted at half, and sarcastic praise counted against the message (-1.5).
 const PRIOR_WEIGHTS: [f64; FEATURE_COUNT] = [
-    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5, 1.0,
+    1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.7, -0.5, 0.5, -0.5, -1.5,
 ];
 
 /// The shipped weights: the hand-set prior. `fit-sentiment`
@@ -1040,7 +1046,7 @@ impl SentimentCalibration {
         }
     }
 
-    /// The weighted sum on VADER's raw scale, before normalisation.
+    /// The weighted sum on VADER's raw scale, before the intensity factor and normalisation.
     pub fn raw(&self, features: &SentimentFeatures) -> f64 {
         self.bias
             + self
@@ -1053,7 +1059,7 @@ impl SentimentCalibration {
 
     /// The score in [-1, 1] for these features.
     pub fn score(&self, features: &SentimentFeatures) -> f64 {
-        normalize(self.raw(features))
+        normalize(self.raw(features) * features.intensity)
     }
 
     /// Fits the weights to `targets` in [-1, 1] (one per example) by least squares on the
@@ -1078,10 +1084,11 @@ impl SentimentCalibration {
                         .zip(&x.values)
                         .map(|(w, x)| w * x)
                         .sum::<f64>();
-                let d = raw * raw + ALPHA;
-                let y = raw / d.sqrt();
-                // d normalize / d raw = ALPHA / (raw² + ALPHA)^(3/2).
-                let g = 2.0 * (y - t) * ALPHA / (d * d.sqrt()) / n;
+                let z = raw * x.intensity;
+                let d = z * z + ALPHA;
+                let y = z / d.sqrt();
+                // d normalize(k·raw) / d raw = k · ALPHA / ((k·raw)² + ALPHA)^(3/2).
+                let g = 2.0 * (y - t) * x.intensity * ALPHA / (d * d.sqrt()) / n;
                 for (gi, xi) in grad.iter_mut().zip(&x.values) {
                     *gi += g * xi;
                 }
@@ -1281,8 +1288,8 @@ pub struct SentimentModel {
     sarcasm: PhraseSet,
     /// Valence and kind of each phrase, by phrase index.
     cues: Vec<(f64, CueKind)>,
-    /// Word and word-pair weights learned on rated general text.
-    general: GeneralWords,
+    /// How strongly rated general text judges a message's words (scales the score).
+    intensity: Intensity,
     calibration: SentimentCalibration,
     adapted: Option<Adaptation>,
 }
@@ -1301,7 +1308,7 @@ impl std::fmt::Debug for SentimentModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SentimentModel")
             .field("cues", &self.cues.len())
-            .field("general_words", &self.general.len())
+            .field("intensity_terms", &self.intensity.len())
             .field("calibration", &self.calibration)
             .field("adapted", &self.adapted.is_some())
             .finish()
@@ -1333,7 +1340,7 @@ impl SentimentModel {
             phrases,
             sarcasm,
             cues,
-            general: GeneralWords::builtin(),
+            intensity: Intensity::builtin(),
             calibration: SentimentCalibration::builtin(),
             adapted: None,
         }
@@ -1356,15 +1363,15 @@ impl SentimentModel {
         self.analyse(text).1
     }
 
-    /// The terms the general-text word layer weighs in a message (its folded words and
-    /// pairs of neighbouring words), for the generator of its weights.
-    pub fn general_terms(&self, text: &str) -> Vec<String> {
+    /// The terms the intensity reading weighs in a message (its folded words and pairs of
+    /// neighbouring words), for the generator of its weights (`fit-sentiment-words`).
+    pub fn intensity_terms(&self, text: &str) -> Vec<String> {
         let folded = self.folded(text);
         let ws: Vec<&str> = words(&folded).collect();
-        general::terms(&ws)
+        intensity::terms(&ws)
     }
 
-    /// The message as the word layer reads it: without handles and links, entities
+    /// The message as the intensity reading sees it: without handles and links, entities
     /// decoded, hashtags and held letters written out, sentences unglued, folded.
     fn folded(&self, text: &str) -> String {
         let text = strip_handles_and_links(text);
@@ -1405,7 +1412,7 @@ impl SentimentModel {
     /// Scores one message.
     pub fn read(&self, text: &str) -> SentimentReading {
         let (mut reading, features) = self.analyse(text);
-        reading.score = normalize(self.calibration.raw(&features));
+        reading.score = self.calibration.score(&features);
         if let Some(a) = &self.adapted {
             let p = a.classifier.probabilities(text);
             let learned = f64::from(p[a.positive] - p[a.negative]);
@@ -1473,7 +1480,9 @@ impl SentimentModel {
 
         let folded = fold(&cleaned);
         let ws: Vec<&str> = words(&folded).collect();
-        f[Feature::GeneralWords as usize] = self.general.value(&ws);
+        // Matter-of-fact wording ("what time does check-in open for flight 80?") keeps the
+        // sign of the reading but less of its strength; judging wording keeps more.
+        let intensity = self.intensity.factor(&ws);
         let mut found: Vec<PhraseMatch> = Vec::new();
         self.phrases.find(&ws, &mut found);
         let mut in_cue = vec![false; ws.len()];
@@ -1569,7 +1578,13 @@ impl SentimentModel {
             f[Feature::Question as usize] = lexical;
             f[Feature::Asks as usize] = 1.0;
         }
-        (reading, SentimentFeatures { values: f })
+        (
+            reading,
+            SentimentFeatures {
+                values: f,
+                intensity,
+            },
+        )
     }
 
     /// The crate's compound for one sentence, mapped back to VADER's raw valence sum, after
