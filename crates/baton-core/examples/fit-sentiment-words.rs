@@ -87,9 +87,11 @@ fn main() -> Res<()> {
         }
     }
     let Some(data) = data else {
-        return Err("usage: fit-sentiment-words DATA_DIR [--cv] [--residual] [--write FILE] \
+        return Err(
+            "usage: fit-sentiment-words DATA_DIR [--cv] [--residual] [--write FILE] \
                     [--l2 X] [--length-power P] [--min-count N] [--steps N]"
-            .into());
+                .into(),
+        );
     };
     let model = SentimentModel::new();
     let train = read_training_half(&data.join("vader_groundtruth"), &model)?;
@@ -211,8 +213,7 @@ fn adam(
     loss_grad: impl Fn(&Example, f64) -> f64,
 ) -> Vec<f64> {
     let v = size + usize::from(with_bias);
-    let (mut w, mut m, mut sq, mut grad) =
-        (vec![0.0; v], vec![0.0; v], vec![0.0; v], vec![0.0; v]);
+    let (mut w, mut m, mut sq, mut grad) = (vec![0.0; v], vec![0.0; v], vec![0.0; v], vec![0.0; v]);
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
     for step in 1..=s.steps {
         grad.iter_mut().for_each(|g| *g = 0.0);

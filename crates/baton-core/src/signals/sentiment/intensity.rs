@@ -8,6 +8,39 @@
 //! source and licence). Cost: one hash lookup per word and per pair of words.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a over a term's bytes: the table is keyed by this hash, so a pair of words is looked
+/// up by hashing on from its first word, without building the pair's text.
+fn fnv(seed: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(seed, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The keys are already hashes: use them as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv(self.0 ^ FNV_OFFSET, bytes);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Term hash → weight. Two of the 8,000-odd terms sharing a 64-bit hash, or a word outside
+/// the table hitting one, is too unlikely to matter.
+type TermMap = HashMap<u64, f32, BuildHasherDefault<KeyHasher>>;
 
 /// The generated weights.
 const INTENSITY_WORDS: &str = include_str!("intensity_words.tsv");
@@ -15,7 +48,7 @@ const INTENSITY_WORDS: &str = include_str!("intensity_words.tsv");
 /// The intensity model: `p = sigmoid(bias + Σ weight(term) / words^length_power)`, and
 /// the factor `p / mean` (mean: the average `p` over the training sentences).
 pub(super) struct Intensity {
-    weights: HashMap<Box<str>, f32>,
+    weights: TermMap,
     bias: f64,
     mean: f64,
     length_power: f64,
@@ -32,7 +65,7 @@ impl Intensity {
     /// generated). Without weights or a mean, the factor is 1.
     pub(super) fn parse(text: &str) -> Self {
         let mut model = Intensity {
-            weights: HashMap::new(),
+            weights: TermMap::default(),
             bias: 0.0,
             mean: 0.0,
             length_power: 0.5,
@@ -59,7 +92,7 @@ impl Intensity {
             if let Some((term, weight)) = line.split_once('\t')
                 && let Ok(w) = weight.trim().parse::<f32>()
             {
-                model.weights.insert(term.into(), w);
+                model.weights.insert(fnv(FNV_OFFSET, term.as_bytes()), w);
             }
         }
         model
@@ -77,17 +110,14 @@ impl Intensity {
             return 1.0;
         }
         let mut sum = 0.0f64;
-        let mut pair = String::with_capacity(32);
         for (i, w) in words.iter().enumerate() {
-            if let Some(v) = self.weights.get(*w) {
+            let h = fnv(FNV_OFFSET, w.as_bytes());
+            if let Some(v) = self.weights.get(&h) {
                 sum += f64::from(*v);
             }
             if let Some(next) = words.get(i + 1) {
-                pair.clear();
-                pair.push_str(w);
-                pair.push(' ');
-                pair.push_str(next);
-                if let Some(v) = self.weights.get(pair.as_str()) {
+                let pair = fnv(fnv(h, b" "), next.as_bytes());
+                if let Some(v) = self.weights.get(&pair) {
                     sum += f64::from(*v);
                 }
             }
