@@ -940,8 +940,8 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
     pub values: [f64; FEATURE_COUNT],
-    /// How strongly the message's wording judges, relative to average rated text (about
-    /// 0.3 for matter-of-fact wording to 2.8 for the most judging): the weighted sum is
+    /// How strongly the message's wording judges, relative to average rated text (below 1
+    /// for matter-of-fact wording, at most about 2.8): the weighted sum is
     /// multiplied by it before normalisation. Learned from rated general text (see
     /// `sentiment/intensity.rs`); 1 leaves the sum as it is.
     pub intensity: f64,
