@@ -528,6 +528,7 @@ fn vader_groundtruth(opts: &Options) -> Res<()> {
     let (mut all_x, mut all_y, mut all_b) = (Vec::new(), Vec::new(), Vec::new());
     // Odd lines of each file: the half the shipped calibration was not fitted on.
     let (mut held_x, mut held_y, mut held_b) = (Vec::new(), Vec::new(), Vec::new());
+    let mut held_files = Vec::new();
     let line = |name: &str, x: &[f64], b: &[f64], y: &[f64]| {
         println!(
             "{name:<28} n={:<5} {:>10.3} / {:<10.3}   {:>10.3} / {:<10.3}",
@@ -542,6 +543,7 @@ fn vader_groundtruth(opts: &Options) -> Res<()> {
         let text = std::fs::read(&path)?;
         let text = String::from_utf8_lossy(&text);
         let (mut x, mut y, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        let mut file_held: (Vec<f64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
         let mut index = 0usize;
         for line in text.lines() {
             let mut parts = line.splitn(3, '\t');
@@ -558,9 +560,9 @@ fn vader_groundtruth(opts: &Options) -> Res<()> {
                 plain.polarity_scores(sentence).compound,
             );
             if index % 2 == 1 {
-                held_x.push(score);
-                held_b.push(baseline);
-                held_y.push(rating);
+                file_held.0.push(score);
+                file_held.1.push(baseline);
+                file_held.2.push(rating);
             }
             index += 1;
             x.push(score);
@@ -572,12 +574,20 @@ fn vader_groundtruth(opts: &Options) -> Res<()> {
             .map(|n| n.to_string_lossy().replace("_GroundTruth.txt", ""))
             .unwrap_or_default();
         line(&name, &x, &b, &y);
+        held_x.extend(&file_held.0);
+        held_b.extend(&file_held.1);
+        held_y.extend(&file_held.2);
+        held_files.push((name, file_held));
         all_x.extend(x);
         all_y.extend(y);
         all_b.extend(b);
     }
     line("all", &all_x, &all_b, &all_y);
     line("held-out (odd lines)", &held_x, &held_b, &held_y);
+    // Per file, the odd lines only: the intensity reading was fitted on the even lines.
+    for (name, (x, b, y)) in &held_files {
+        line(&format!("  {name}, odd"), x, b, y);
+    }
     println!();
     Ok(())
 }

@@ -10,13 +10,19 @@
 //! dozen interpretable features on VADER's valence scale, and combines them with a small
 //! learned layer ([`SentimentCalibration`]: one weight per feature, fitted on rated sentences
 //! and shipped as constants) before VADER's normalisation, so scores stay comparable with
-//! plain VADER. No model files: a message costs a few microseconds.
+//! plain VADER. The weighted sum is scaled by an intensity factor read off the message's
+//! words (`sentiment/intensity.rs`, learned from rated general English and generated into
+//! `sentiment/intensity_words.tsv`), so matter-of-fact wording leans neutral. No files are
+//! read at run time: a message costs a few microseconds.
 
 use vader_sentimental::SentimentIntensityAnalyzer;
 
 use super::SignalError;
 use super::issue_type::{IssueClassifier, LabelledText, Taxonomy};
 use super::text::{PhraseMatch, PhraseSet, fold, words};
+
+mod intensity;
+use intensity::Intensity;
 
 /// VADER's normalisation constant: `compound = x / sqrt(x² + ALPHA)`.
 const ALPHA: f64 = 15.0;
@@ -934,11 +940,16 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 pub struct SentimentFeatures {
     /// The feature values, in [`FEATURE_NAMES`] order.
     pub values: [f64; FEATURE_COUNT],
+    /// How strongly the message's wording judges, relative to average rated text (below 1
+    /// for matter-of-fact wording, at most about 2.8): the weighted sum is
+    /// multiplied by it before normalisation. Learned from rated general text (see
+    /// `sentiment/intensity.rs`); 1 leaves the sum as it is.
+    pub intensity: f64,
 }
 
-/// The learned layer over [`SentimentFeatures`]: `score = normalize(bias + Σ wᵢ·xᵢ)` with
-/// VADER's normalisation `x / sqrt(x² + 15)`, so a weight of 1 keeps a feature on VADER's
-/// own scale.
+/// The learned layer over [`SentimentFeatures`]:
+/// `score = normalize(intensity · (bias + Σ wᵢ·xᵢ))` with VADER's normalisation
+/// `x / sqrt(x² + 15)`, so a weight of 1 keeps a feature on VADER's own scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SentimentCalibration {
     /// One weight per feature, in [`FEATURE_NAMES`] order.
@@ -1035,7 +1046,7 @@ impl SentimentCalibration {
         }
     }
 
-    /// The weighted sum on VADER's raw scale, before normalisation.
+    /// The weighted sum on VADER's raw scale, before the intensity factor and normalisation.
     pub fn raw(&self, features: &SentimentFeatures) -> f64 {
         self.bias
             + self
@@ -1048,7 +1059,7 @@ impl SentimentCalibration {
 
     /// The score in [-1, 1] for these features.
     pub fn score(&self, features: &SentimentFeatures) -> f64 {
-        normalize(self.raw(features))
+        normalize(self.raw(features) * features.intensity)
     }
 
     /// Fits the weights to `targets` in [-1, 1] (one per example) by least squares on the
@@ -1073,10 +1084,11 @@ impl SentimentCalibration {
                         .zip(&x.values)
                         .map(|(w, x)| w * x)
                         .sum::<f64>();
-                let d = raw * raw + ALPHA;
-                let y = raw / d.sqrt();
-                // d normalize / d raw = ALPHA / (raw² + ALPHA)^(3/2).
-                let g = 2.0 * (y - t) * ALPHA / (d * d.sqrt()) / n;
+                let z = raw * x.intensity;
+                let d = z * z + ALPHA;
+                let y = z / d.sqrt();
+                // d normalize(k·raw) / d raw = k · ALPHA / ((k·raw)² + ALPHA)^(3/2).
+                let g = 2.0 * (y - t) * x.intensity * ALPHA / (d * d.sqrt()) / n;
                 for (gi, xi) in grad.iter_mut().zip(&x.values) {
                     *gi += g * xi;
                 }
@@ -1276,6 +1288,8 @@ pub struct SentimentModel {
     sarcasm: PhraseSet,
     /// Valence and kind of each phrase, by phrase index.
     cues: Vec<(f64, CueKind)>,
+    /// How strongly rated general text judges a message's words (scales the score).
+    intensity: Intensity,
     calibration: SentimentCalibration,
     adapted: Option<Adaptation>,
 }
@@ -1294,6 +1308,7 @@ impl std::fmt::Debug for SentimentModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SentimentModel")
             .field("cues", &self.cues.len())
+            .field("intensity_terms", &self.intensity.len())
             .field("calibration", &self.calibration)
             .field("adapted", &self.adapted.is_some())
             .finish()
@@ -1325,6 +1340,7 @@ impl SentimentModel {
             phrases,
             sarcasm,
             cues,
+            intensity: Intensity::builtin(),
             calibration: SentimentCalibration::builtin(),
             adapted: None,
         }
@@ -1345,6 +1361,23 @@ impl SentimentModel {
     /// The interpretable features of one message that the calibration weighs.
     pub fn features(&self, text: &str) -> SentimentFeatures {
         self.analyse(text).1
+    }
+
+    /// The terms the intensity reading weighs in a message (its folded words and pairs of
+    /// neighbouring words), for the generator of its weights (`fit-sentiment-words`).
+    pub fn intensity_terms(&self, text: &str) -> Vec<String> {
+        let folded = self.folded(text);
+        let ws: Vec<&str> = words(&folded).collect();
+        intensity::terms(&ws)
+    }
+
+    /// The message as the intensity reading sees it: without handles and links, entities
+    /// decoded, hashtags and held letters written out, sentences unglued, folded.
+    fn folded(&self, text: &str) -> String {
+        let text = strip_handles_and_links(text);
+        let text = unescape_html(text.as_ref());
+        let text = self.expand_social(text.as_ref());
+        fold(&unglue_sentences(text.as_ref()))
     }
 
     /// The model adapted to a domain: a text classifier learned from messages labelled
@@ -1379,7 +1412,7 @@ impl SentimentModel {
     /// Scores one message.
     pub fn read(&self, text: &str) -> SentimentReading {
         let (mut reading, features) = self.analyse(text);
-        reading.score = normalize(self.calibration.raw(&features));
+        reading.score = self.calibration.score(&features);
         if let Some(a) = &self.adapted {
             let p = a.classifier.probabilities(text);
             let learned = f64::from(p[a.positive] - p[a.negative]);
@@ -1447,6 +1480,9 @@ impl SentimentModel {
 
         let folded = fold(&cleaned);
         let ws: Vec<&str> = words(&folded).collect();
+        // Matter-of-fact wording ("what time does check-in open for flight 80?") keeps the
+        // sign of the reading but less of its strength; judging wording keeps more.
+        let intensity = self.intensity.factor(&ws);
         let mut found: Vec<PhraseMatch> = Vec::new();
         self.phrases.find(&ws, &mut found);
         let mut in_cue = vec![false; ws.len()];
@@ -1486,7 +1522,12 @@ impl SentimentModel {
         let negations = ws
             .iter()
             .zip(&in_cue)
-            .filter(|(w, inside)| !**inside && is_negation(w))
+            .enumerate()
+            .filter(|(i, (w, inside))| {
+                !**inside
+                    && is_negation(w)
+                    && !(**w == "no" && ws.get(i + 1).is_some_and(|n| is_number_like(n)))
+            })
             .count();
         f[Feature::Negations as usize] = -(negations.min(3) as f64);
         // A sentence that only thanks ("Thank you!", "thx for the update") in a message with
@@ -1537,7 +1578,13 @@ impl SentimentModel {
             f[Feature::Question as usize] = lexical;
             f[Feature::Asks as usize] = 1.0;
         }
-        (reading, SentimentFeatures { values: f })
+        (
+            reading,
+            SentimentFeatures {
+                values: f,
+                intensity,
+            },
+        )
     }
 
     /// The crate's compound for one sentence, mapped back to VADER's raw valence sum, after
@@ -1773,6 +1820,9 @@ fn neutral_senses(sentence: &str) -> Option<String> {
             true
         } else if w.eq_ignore_ascii_case("care") {
             i > 0 && bare(tokens[i - 1]).eq_ignore_ascii_case("customer")
+        } else if w.eq_ignore_ascii_case("no") || w.eq_ignore_ascii_case("no.") {
+            // "flight no UA80", "order no. 1234": an abbreviation of "number".
+            tokens.get(i + 1).is_some_and(|n| is_number_like(n))
         } else if w.eq_ignore_ascii_case("credit") {
             tokens
                 .get(i + 1)
@@ -1789,6 +1839,25 @@ fn neutral_senses(sentence: &str) -> Option<String> {
         .map(|i| tokens[i])
         .collect();
     Some(kept.join(" "))
+}
+
+/// Whether a sentence candidate ends in "no." and the text after it opens with a number.
+fn abbreviates_number(before: &[u8], after: &[u8]) -> bool {
+    let n = before.len();
+    let ends_with_no = n >= 3
+        && before[n - 1] == b'.'
+        && before[n - 3..n - 1].eq_ignore_ascii_case(b"no")
+        && (n == 3 || !before[n - 4].is_ascii_alphanumeric());
+    ends_with_no
+        && after
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(u8::is_ascii_digit)
+}
+
+/// A token that carries a digit: a number, a code or a reference ("1234", "UA80", "#5").
+fn is_number_like(token: &str) -> bool {
+    token.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Puts a space after sentence punctuation glued to the next word ("child.Ridiculous!"),
@@ -1884,6 +1953,10 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
                 if i < bytes.len() && !bytes[i].is_ascii_whitespace() {
                     continue;
                 }
+                // "order no. 4455": "no." abbreviates "number".
+                if abbreviates_number(&bytes[start..i], &bytes[i..]) {
+                    continue;
+                }
                 let s = &text[start..i];
                 start = i;
                 if s.trim().is_empty() {
@@ -1905,17 +1978,24 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 /// Most words of three letters or more are in capitals, and there are at least two of them.
 fn is_shouting(text: &str) -> bool {
-    let (mut caps, mut total) = (0usize, 0usize);
-    for w in text.split(|c: char| !c.is_alphabetic()) {
-        if w.chars().count() < 3 {
-            continue;
-        }
-        total += 1;
-        if w.chars().all(char::is_uppercase) {
-            caps += 1;
+    let (mut caps, mut total, mut long_caps) = (0usize, 0usize, false);
+    // Codes and references ("UA80", "DKYDE6") are not words.
+    for token in text.split_whitespace().filter(|t| !is_number_like(t)) {
+        for w in token.split(|c: char| !c.is_alphabetic()) {
+            let n = w.chars().count();
+            if n < 3 {
+                continue;
+            }
+            total += 1;
+            if w.chars().all(char::is_uppercase) {
+                caps += 1;
+                long_caps |= n >= 4;
+            }
         }
     }
-    caps >= 2 && caps * 2 >= total
+    // Three-letter capitals alone are acronyms and codes ("SFO to LAX", "API", "CSV"):
+    // shouting needs a word of four letters or more in capitals ("THIS IS BROKEN").
+    caps >= 2 && caps * 2 >= total && long_caps
 }
 
 /// "!!", "??", "?!" and longer runs.
@@ -2181,14 +2261,12 @@ mod tests {
         }
         // A wish is a request, not praise; "would be nice if" stays a complaint.
         assert!(score("an update on my order would be great").abs() < 0.3);
-        assert!(score("it would be nice if the app saved my changes") < -0.2);
-        for text in [
-            "phenomenal service",
-            "the agent went the extra mile",
-            "she helped me",
-        ] {
+        assert!(score("it would be nice if the app saved my changes") < -0.15);
+        for text in ["phenomenal service", "the agent went the extra mile"] {
             assert!(score(text) > 0.25, "{text}: {}", score(text));
         }
+        // Plain wording keeps its sign but less strength (the intensity factor).
+        assert!(score("she helped me") > 0.1, "{}", score("she helped me"));
     }
 
     #[test]
@@ -2202,7 +2280,12 @@ mod tests {
             neutral_senses("Yes, my credit card was charged").as_deref(),
             Some("my card was charged")
         );
-        assert!(score("It looks like the app is down").abs() < score("I like the app").abs());
+        // "Looks like" adds no praise to a complaint.
+        let (looks, plain) = (
+            score("It looks like the app is down"),
+            score("The app is down"),
+        );
+        assert!(looks < 0.0 && looks <= plain + 0.05, "{looks} vs {plain}");
         assert!(score("I would like to change my booking").abs() < 0.3);
         assert!(score("ok, my order number is 1234").abs() < 0.1);
         assert!(score("I called customer care") <= 0.0);
@@ -2228,5 +2311,59 @@ mod tests {
     fn sentences_keep_their_punctuation() {
         let s: Vec<&str> = sentences("Never again. Worst ever!!! v2.0 is out").collect();
         assert_eq!(s, vec!["Never again.", " Worst ever!!!", " v2.0 is out"]);
+        let s: Vec<&str> = sentences("Order no. 4455 is late. No. 12 is fine").collect();
+        assert_eq!(s, vec!["Order no. 4455 is late.", " No. 12 is fine"]);
+    }
+
+    #[test]
+    fn codes_and_acronyms_are_not_shouting() {
+        assert!(!is_shouting("how about 3659 YUL-ORD?"));
+        assert!(!is_shouting("flying SFO to LAX tomorrow, booking DKYDE6"));
+        assert!(!is_shouting("the API returns a CSV"));
+        assert!(is_shouting("THIS IS BROKEN AGAIN"));
+        assert!(is_shouting("WHY IS MY ORDER STILL NOT HERE"));
+        let (code, plain) = (
+            score("can I change flight 80 SFO-LAX to tomorrow?"),
+            score("can I change flight 80 to tomorrow?"),
+        );
+        assert!((code - plain).abs() < 0.05, "{code} vs {plain}");
+    }
+
+    #[test]
+    fn no_before_a_number_means_number() {
+        let s = score("what time does check-in open for flight no 80 today?");
+        assert!(s > -0.05, "{s}");
+        let f = SentimentModel::new().features("order no. 4455 arrived");
+        assert_eq!(f.values[Feature::Negations as usize], 0.0);
+        assert_eq!(f.values[Feature::VaderNegative as usize], 0.0);
+        // "no" as a word still counts.
+        assert!(score("no reply, no refund") < -0.3);
+    }
+
+    #[test]
+    fn matter_of_fact_wording_leans_neutral() {
+        let model = SentimentModel::new();
+        let plain = model.features("what time does check-in open for flight 80 tomorrow?");
+        let judging = model.features("absolutely awful, the worst service I have ever had");
+        assert!(plain.intensity < 1.0, "{}", plain.intensity);
+        assert!(judging.intensity > 1.0, "{}", judging.intensity);
+        assert!(plain.intensity > 0.0);
+        // The factor scales the strength, never the sign.
+        for text in [
+            "I can't find the invoice for order 4455",
+            "great, thank you so much",
+        ] {
+            let f = model.features(text);
+            let unscaled = SentimentFeatures {
+                intensity: 1.0,
+                ..f
+            };
+            let cal = model.calibration();
+            assert_eq!(
+                cal.score(&f).signum(),
+                cal.score(&unscaled).signum(),
+                "{text}"
+            );
+        }
     }
 }
