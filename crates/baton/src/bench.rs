@@ -72,6 +72,10 @@ pub enum BenchCommand {
         /// Agents online (each with capacity 50), accepting and resolving every offer.
         #[arg(long, default_value_t = 10)]
         agents: usize,
+        /// Knowledge base the AI answers the routine messages from (folder, .jsonl or .csv);
+        /// the routine questions are its example questions.
+        #[arg(long, default_value = "examples/kb")]
+        kb: std::path::PathBuf,
         /// Database for the server started for the run (default: a new SQLite file).
         #[arg(long)]
         database: Option<String>,
@@ -128,6 +132,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             escalate_every,
             seconds,
             agents,
+            kb,
             database,
         } => {
             if conversations == 0 || agents == 0 || escalate_every == 0 || interval_ms == 0 {
@@ -147,6 +152,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                     escalate_every,
                     duration: Duration::from_secs(seconds),
                     agents,
+                    kb,
                 },
             )
             .await;

@@ -24,21 +24,12 @@ pub struct Load {
     pub escalate_every: usize,
     pub duration: Duration,
     pub agents: usize,
+    /// The knowledge base the AI answers from.
+    pub kb: std::path::PathBuf,
 }
 
-/// Questions and acknowledgements that take turns in a conversation, so that the routine
-/// messages neither repeat themselves (which would read as going in circles) nor ask for a
-/// person.
-const QUESTIONS: [&str; 8] = [
-    "How do I download last month's invoice?",
-    "Where can I change my password?",
-    "How do I add a teammate to my workspace?",
-    "Can I export my reports as CSV?",
-    "How do I connect the Slack integration?",
-    "Where do I update my billing address?",
-    "How do I turn on two-factor authentication?",
-    "Can I change the time zone of my account?",
-];
+/// Acknowledgements that follow each answered question, so that the routine messages neither
+/// repeat themselves (which would read as going in circles) nor ask for a person.
 const ACKNOWLEDGEMENTS: [&str; 4] = [
     "Thanks, that worked!",
     "Great, that helped, thank you.",
@@ -46,10 +37,11 @@ const ACKNOWLEDGEMENTS: [&str; 4] = [
     "Thanks, all sorted.",
 ];
 
-/// The `n`th routine message of conversation `i`: a question, then an acknowledgement.
-fn routine_message(i: usize, n: usize) -> String {
+/// The `n`th routine message of conversation `i`: one of the knowledge base's example
+/// questions, then an acknowledgement.
+fn routine_message(questions: &[String], i: usize, n: usize) -> String {
     if n % 2 == 0 {
-        QUESTIONS[(i + n / 2) % QUESTIONS.len()].to_string()
+        questions[(i * 7 + n / 2) % questions.len()].clone()
     } else {
         ACKNOWLEDGEMENTS[(i + n / 2) % ACKNOWLEDGEMENTS.len()].to_string()
     }
@@ -60,10 +52,12 @@ type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(dir: &std::path::Path, database: &str, load: Load) -> anyhow::Result<()> {
     let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        "default_team = \"support\"\n\n[[teams]]\nname = \"support\"\ndisplay_name = \"Support\"\n",
-    )?;
+    let policy_text =
+        "default_team = \"support\"\n\n[[teams]]\nname = \"support\"\ndisplay_name = \"Support\"\n";
+    std::fs::write(&policy, policy_text)?;
+    let always_human = baton_core::policy::Policy::parse(policy_text)
+        .map_err(|e| anyhow::anyhow!("the bench's policy: {e}"))?
+        .always_human;
     let config = dir.join("baton.toml");
     std::fs::write(
         &config,
@@ -72,7 +66,9 @@ pub async fn run(dir: &std::path::Path, database: &str, load: Load) -> anyhow::R
             policy.display().to_string()
         ),
     )?;
-    // Staff first, straight into the database, before the server opens it.
+    // Staff and the knowledge base first, straight into the database, before the server
+    // opens it.
+    let questions: Vec<String>;
     let keys = {
         let store = baton_store::open(database, baton_store::Durability::Process)
             .await
@@ -101,16 +97,47 @@ pub async fn run(dir: &std::path::Path, database: &str, load: Load) -> anyhow::R
                 .await?;
             agents.push(agent.key);
         }
+        let articles = baton_kb::import_path(&load.kb)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("cannot import {}", load.kb.display()))?;
+        baton_server::knowledge::write_articles(
+            store.as_ref(),
+            &articles,
+            Vec::new(),
+            false,
+            "baton bench handoff",
+            now,
+        )
+        .await?;
+        // Routine questions: those of articles whose issue type the policy does not reserve
+        // for people.
+        questions = articles
+            .iter()
+            .filter(|a| {
+                a.issue_type
+                    .as_ref()
+                    .is_none_or(|t| !always_human.contains(t))
+            })
+            .filter_map(|a| a.questions.first().cloned())
+            .collect();
         store.close().await;
         (admin.key, agents)
     };
+    if questions.is_empty() {
+        bail!("{} has no example questions to ask", load.kb.display());
+    }
     let (mut server, base) = crate::bench::start_configured_server(database, &config).await?;
-    let result = measure(&base, &keys.1, &load).await;
+    let result = measure(&base, &keys.1, &load, Arc::new(questions)).await;
     let _ = server.kill().await;
     result
 }
 
-async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Result<()> {
+async fn measure(
+    base: &str,
+    agent_keys: &[String],
+    load: &Load,
+    questions: Arc<Vec<String>>,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(load.conversations)
         .build()?;
@@ -201,6 +228,7 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
     let mut senders = Vec::new();
     for (i, (id, token)) in conversations.into_iter().enumerate() {
         let (http, base, sent) = (http.clone(), base.to_string(), sent.clone());
+        let questions = Arc::clone(&questions);
         let interval = load.interval;
         let every = load.escalate_every;
         // Spread the conversations over the interval.
@@ -219,7 +247,7 @@ async fn measure(base: &str, agent_keys: &[String], load: &Load) -> anyhow::Resu
                 let text = if escalate {
                     "I want to talk to a person please".to_string()
                 } else {
-                    routine_message(i, n)
+                    routine_message(&questions, i, n)
                 };
                 let at = Instant::now();
                 if escalate && let Ok(mut s) = sent.lock() {

@@ -110,7 +110,18 @@ pub(crate) fn detect(
     // The AI serves the same article, or nearly the same answer, again.
     let mut served: Vec<(&str, u32)> = Vec::new();
     let mut ai_vectors = Vec::new();
+    // Whether the customer's latest turn so far was a courtesy ("thanks, that worked",
+    // "ok"): the AI's reply to it ("You're welcome!") is the same every time without
+    // anything going round in circles.
+    let mut courtesy = false;
     for i in lo..last {
+        if roles[i] == Role::Customer {
+            courtesy = match &analyses[i] {
+                Some(Analysis::Customer(c)) => c.made_progress() || c.content_words < 2,
+                _ => false,
+            };
+            continue;
+        }
         if roles[i] != Role::Ai {
             continue;
         }
@@ -120,7 +131,9 @@ pub(crate) fn detect(
                 None => served.push((id, 1)),
             }
         }
-        if let Some(Analysis::Ai(ai)) = &analyses[i] {
+        if let Some(Analysis::Ai(ai)) = &analyses[i]
+            && !courtesy
+        {
             ai_vectors.push(&ai.shingles);
         }
     }

@@ -156,6 +156,35 @@ fn ai_turns_without_progress_make_a_loop_and_thanks_resets_them() {
 }
 
 #[test]
+fn the_same_courtesy_reply_to_each_thanks_is_not_a_loop() {
+    let welcome = "You're welcome! Is there anything else I can help you with?";
+    let s = signals(&[
+        Turn::customer("How do I get an API key?"),
+        Turn::ai("Go to Settings > API > API keys and click Create key.").with_articles(["kb-api"]),
+        Turn::customer("Thanks, that worked!"),
+        Turn::ai(welcome),
+        Turn::customer("How does pagination work in the API?"),
+        Turn::ai("List endpoints return a cursor; pass it as `after` for the next page.")
+            .with_articles(["kb-pagination"]),
+        Turn::customer("Great, that helped, thank you."),
+        Turn::ai(welcome),
+        Turn::customer("What are the API rate limits?"),
+    ]);
+    assert!(!s.looping.detected, "{:?}", s.looping);
+
+    // The same answer to two real questions still counts.
+    let stuck = "Sorry, I could not find anything about that. Could you rephrase it?";
+    let s = signals(&[
+        Turn::customer("Why does my export stop halfway?"),
+        Turn::ai(stuck),
+        Turn::customer("The CSV export ends after 200 rows"),
+        Turn::ai(stuck),
+        Turn::customer("Any idea?"),
+    ]);
+    assert!(s.looping.detected, "{:?}", s.looping);
+}
+
+#[test]
 fn routine_billing_question_is_not_a_dispute() {
     let s = signals(&[Turn::customer(
         "Hi! Where can I download last month's invoice for our accounting?",
