@@ -40,7 +40,7 @@ const ACKNOWLEDGEMENTS: [&str; 4] = [
 /// The `n`th routine message of conversation `i`: one of the knowledge base's example
 /// questions, then an acknowledgement.
 fn routine_message(questions: &[String], i: usize, n: usize) -> String {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         questions[(i * 7 + n / 2) % questions.len()].clone()
     } else {
         ACKNOWLEDGEMENTS[(i + n / 2) % ACKNOWLEDGEMENTS.len()].to_string()
