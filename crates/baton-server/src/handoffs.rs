@@ -11,9 +11,9 @@
 //!
 //! Every change goes through [`Store::change_handoff`](baton_store::Store::change_handoff),
 //! which checks and writes under lock, so any number of tasks and processes can dispatch at
-//! once. Each change is then recorded on the conversation's timeline as a staff-only
-//! `handoff` event (with its reason), which is also how every process's agent streams
-//! learn of it.
+//! once. Each change is recorded in the same write on the conversation's timeline as a
+//! staff-only `handoff` event (with its reason), which is also how every process's agent
+//! streams learn of it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
