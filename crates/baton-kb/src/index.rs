@@ -64,7 +64,7 @@ impl Default for IndexOptions {
     fn default() -> Self {
         Self {
             language: Language::English,
-            candidates: 40,
+            candidates: 20,
         }
     }
 }
@@ -162,6 +162,8 @@ impl Entry {
 
 /// How many of the question's nearest phrasings vote for their article.
 const VOTERS: usize = 10;
+/// Most character trigrams one look-up by trigrams scores (the rarest of the question's).
+const GRAM_TERMS: usize = 16;
 
 /// What searches read between two commits: tantivy's searcher and, for each of its segments,
 /// the slot of every document. Kept rather than asked for per question, so that a search
@@ -688,8 +690,11 @@ impl KbIndex {
         Ok(())
     }
 
-    /// BM25 over the character-trigram field for the trigrams of `source`: the `limit` best
-    /// articles join `found` (with a word score of 0 when words did not find them).
+    /// BM25 over the character-trigram field for the rarest [`GRAM_TERMS`] trigrams of
+    /// `source` that some article has: the `limit` best articles join `found` (with a word
+    /// score of 0 when words did not find them). The trigrams most articles share weigh
+    /// little in BM25 and cost the most to score; a misspelt word is found by its rarer
+    /// trigrams.
     fn search_grams(
         &self,
         source: &str,
@@ -698,19 +703,29 @@ impl KbIndex {
     ) -> Result<(), IndexError> {
         let grams = trigram_text(source);
         let mut distinct: Vec<&str> = grams.split(' ').filter(|g| !g.is_empty()).collect();
-        // Sorted, so that the clauses (and the order scores are summed in) do not vary.
         distinct.sort_unstable();
         distinct.dedup();
-        if distinct.is_empty() {
+        let searcher = &self.snapshot.searcher;
+        let mut doc_freqs: Vec<(Term, u64)> = Vec::with_capacity(distinct.len());
+        for gram in distinct {
+            let term = Term::from_field_text(self.fields.grams, gram);
+            let frequency = searcher.doc_freq(&term)?;
+            if frequency > 0 {
+                doc_freqs.push((term, frequency));
+            }
+        }
+        if doc_freqs.is_empty() {
             return Ok(());
         }
-        let terms: Vec<Term> = distinct
-            .into_iter()
-            .map(|gram| Term::from_field_text(self.fields.grams, gram))
-            .collect();
+        // The rarest first, ties in trigram order; then back in trigram order, so that the
+        // order scores are summed in does not vary.
+        doc_freqs.sort_by_key(|(_, frequency)| *frequency);
+        doc_freqs.truncate(GRAM_TERMS);
+        doc_freqs.sort_by(|a, b| a.0.cmp(&b.0));
+        let terms: Vec<Term> = doc_freqs.iter().map(|(term, _)| term.clone()).collect();
         let statistics = Statistics {
             snapshot: &self.snapshot,
-            doc_freqs: Vec::new(),
+            doc_freqs,
         };
         for (_, address) in self.best_bm25(terms, &statistics, limit)? {
             if let Some(slot) = self.snapshot.slot(address) {
