@@ -13,6 +13,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use tantivy::index::SegmentId;
 use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query, TermQuery};
 use tantivy::schema::{
@@ -562,28 +564,30 @@ impl KbIndex {
         query: &str,
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Candidate>, IndexError> {
-        let (counts, stem_texts) = self.analysis.question(query);
+        let question = self
+            .analysis
+            .question(query, |key| self.frequencies.frequency(key) > 0);
+        let counts = &question.counts;
+        let stem_texts = &question.stems;
         if counts.is_empty() {
             return Ok(Vec::new());
         }
-        let representation = Representation::new(&counts, &self.frequencies);
+        let representation = Representation::new(counts, &self.frequencies);
         let stems: Vec<(u32, f32)> = counts
             .stems
             .iter()
             .map(|&key| (key, self.frequencies.idf(key)))
             .collect();
         let limit = self.options.candidates.max(1);
-        let mut bm25: HashMap<usize, f32> = HashMap::with_capacity(2 * limit);
+        let mut bm25: FxHashMap<usize, f32> = FxHashMap::default();
+        bm25.reserve(2 * limit);
         if !stem_texts.is_empty() {
-            self.search_words(&stem_texts, limit, &mut bm25)?;
+            self.search_words(stem_texts, limit, &mut bm25)?;
         }
         // Typos and unseen word forms: look again by the character trigrams of the words no
         // phrasing has, or of the whole question when words found too little.
-        let unknown = self
-            .analysis
-            .unknown_words(query, |key| self.frequencies.frequency(key) > 0);
-        let gram_source = if !unknown.is_empty() {
-            Some(unknown.join(" "))
+        let gram_source = if !question.unknown.is_empty() {
+            Some(question.unknown.join(" "))
         } else if bm25.len() < limit {
             Some(query.to_string())
         } else {
@@ -660,7 +664,7 @@ impl KbIndex {
         &self,
         stems: &[String],
         limit: usize,
-        found: &mut HashMap<usize, f32>,
+        found: &mut FxHashMap<usize, f32>,
     ) -> Result<(), IndexError> {
         let searcher = &self.snapshot.searcher;
         let mut terms: Vec<Term> = Vec::with_capacity(stems.len());
@@ -699,7 +703,7 @@ impl KbIndex {
         &self,
         source: &str,
         limit: usize,
-        found: &mut HashMap<usize, f32>,
+        found: &mut FxHashMap<usize, f32>,
     ) -> Result<(), IndexError> {
         let grams = trigram_text(source);
         let mut distinct: Vec<&str> = grams.split(' ').filter(|g| !g.is_empty()).collect();

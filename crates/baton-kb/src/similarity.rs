@@ -4,7 +4,7 @@
 //! Stems carry meaning; bigrams keep "credit limit" apart from "credit score"; character
 //! n-grams survive typos and word forms the stemmer misses ("pasword", "logging in").
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
@@ -100,10 +100,25 @@ impl Analysis {
         counts_of(text, &self.stems(text))
     }
 
-    /// Term counts of a question and its distinct stems in order of first appearance (what
-    /// the full-text search looks up), from one pass of the analyzer.
-    pub fn question(&self, text: &str) -> (TermCounts, Vec<String>) {
-        let stems = self.stems(text);
+    /// What retrieval needs of a question, from one pass of the analyzer: its term counts,
+    /// its distinct stems in order of first appearance (what the full-text search looks up)
+    /// and its words (lower case) with a stem for which `known` is false.
+    pub fn question(&self, text: &str, known: impl Fn(u32) -> bool) -> Question {
+        let mut analyzer = self.analyzer.clone();
+        let mut stream = analyzer.token_stream(text);
+        let mut stems: Vec<String> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        // A word yields at most one stem: its offsets name the word.
+        while stream.advance() {
+            let token = stream.token();
+            if !known(stem_key(&token.text))
+                && let Some(word) = text.get(token.offset_from..token.offset_to)
+            {
+                unknown.push(word.to_lowercase());
+            }
+            stems.push(token.text.clone());
+        }
+        drop(stream);
         let counts = counts_of(text, &stems);
         // Questions are short: a linear search beats hashing every stem.
         let mut distinct: Vec<String> = Vec::with_capacity(stems.len());
@@ -112,29 +127,22 @@ impl Analysis {
                 distinct.push(stem);
             }
         }
-        (counts, distinct)
+        Question {
+            counts,
+            stems: distinct,
+            unknown,
+        }
     }
+}
 
-    /// The words of `text` (lower case, split at anything not alphanumeric) that have a stem
-    /// for which `known` is false.
-    pub fn unknown_words(&self, text: &str, known: impl Fn(u32) -> bool) -> Vec<String> {
-        // One analyzer for all the words: cloning one allocates.
-        let mut analyzer = self.analyzer.clone();
-        text.to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .filter(|w| {
-                let mut stream = analyzer.token_stream(w);
-                while stream.advance() {
-                    if !known(stem_key(&stream.token().text)) {
-                        return true;
-                    }
-                }
-                false
-            })
-            .map(str::to_string)
-            .collect()
-    }
+/// A question as retrieval reads it: see [`Analysis::question`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Question {
+    pub counts: TermCounts,
+    /// Distinct stems, in order of first appearance.
+    pub stems: Vec<String>,
+    /// Words (lower case) whose stem no phrasing has: typos and unseen forms.
+    pub unknown: Vec<String>,
 }
 
 /// Term counts of `text` whose stems, in order, are `stems`.
@@ -231,7 +239,7 @@ pub(crate) fn trigram_text(text: &str) -> String {
 /// articles come and go.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DocumentFrequencies {
-    counts: HashMap<u32, u32>,
+    counts: FxHashMap<u32, u32>,
     documents: u32,
 }
 
@@ -669,6 +677,21 @@ mod tests {
         }
         assert_eq!(keys.weight(1), None);
         assert_eq!(keys.weight(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_question_names_the_words_no_phrasing_has() {
+        let analysis = Analysis::new(Language::English);
+        let known = analysis.counts("how do I reset my password").stems;
+        let question = analysis.question("How do I RESET the Pasword of the account?", |key| {
+            known.binary_search(&key).is_ok()
+        });
+        // Stop words ("the", "of") have no stem, so they are never unknown.
+        assert_eq!(question.unknown, ["pasword", "account"]);
+        assert_eq!(
+            question.stems,
+            ["how", "do", "i", "reset", "pasword", "account"]
+        );
     }
 
     #[test]
