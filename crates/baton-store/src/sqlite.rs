@@ -9,6 +9,7 @@
 //! commands too (see [`kb`]).
 
 mod append;
+mod checkpoint;
 mod handoff;
 mod kb;
 mod writer;
@@ -62,6 +63,7 @@ pub struct SqliteStore {
     readers: SqlitePool,
     writes: mpsc::Sender<Message>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
     bus: EventBus,
 }
 
@@ -90,16 +92,16 @@ impl SqliteStore {
         create_parent_folder(options.get_filename())?;
 
         // The writer keeps the bulk append statements (a few dozen shapes) prepared and a
-        // large page cache, and checkpoints the WAL every ~40 MB rather than every 4 MB: a
-        // busy timeline rewrites the same pages, so rarer checkpoints write far less.
+        // large page cache, and leaves checkpoints to their own task (see [`checkpoint`]).
         let mut writer = options
             .clone()
             .statement_cache_capacity(256)
             .pragma("cache_size", "-65536")
-            .pragma("wal_autocheckpoint", "10000")
+            .pragma("wal_autocheckpoint", "0")
             .connect()
             .await?;
         MIGRATOR.run(&mut writer).await?;
+        let checkpoints = options.clone().connect().await?;
         // Readers never write: the single writer is what keeps batches free of lock waits.
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
@@ -108,11 +110,21 @@ impl SqliteStore {
 
         let bus = EventBus::default();
         let (writes, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(writer::run(writer, queue, bus.clone()));
+        // One pending wake-up is enough: a checkpoint copies all that is committed.
+        let (commits, committed) = mpsc::channel(1);
+        let (gone, writer_gone) = oneshot::channel();
+        let checkpointer = tokio::spawn(checkpoint::run(
+            checkpoints,
+            committed,
+            writer_gone,
+            writes.downgrade(),
+        ));
+        let writer = tokio::spawn(writer::run(writer, queue, bus.clone(), commits, gone));
         Ok(SqliteStore {
             readers,
             writes,
             writer: Mutex::new(Some(writer)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             bus,
         })
     }
@@ -995,6 +1007,17 @@ impl Store for SqliteStore {
         {
             tracing::warn!(%error, "the SQLite writer task failed");
         }
+        // The writer is gone, so the checkpointer makes its last checkpoint and ends.
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(checkpointer) = checkpointer
+            && let Err(error) = checkpointer.await
+        {
+            tracing::warn!(%error, "the SQLite checkpoint task failed");
+        }
         self.readers.close().await;
     }
 }
@@ -1068,6 +1091,43 @@ mod tests {
         ));
         assert_eq!(last_answer.await.unwrap().unwrap().event().seq, 3);
         conn.close().await.unwrap();
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_checkpoints_the_whole_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baton.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open(&url, Durability::Process).await.unwrap();
+        let customer = store.create_anonymous_customer(Utc::now()).await.unwrap();
+        let (conversation, _) = store
+            .create_conversation(&customer.id, None, Utc::now())
+            .await
+            .unwrap();
+        for i in 0..300 {
+            store
+                .write(append(&conversation.id, &format!("message {i}")))
+                .await
+                .unwrap();
+        }
+        // Checkpoints run beside the writer meanwhile; the writer never waits for one.
+        store.close().await;
+        let wal = dir.path().join("baton.db-wal");
+        assert!(
+            std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+            "the WAL is left empty"
+        );
+        let store = SqliteStore::open(&url, Durability::Process).await.unwrap();
+        let events = store
+            .events_after(&conversation.id, 0, 0, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            events.len(),
+            301,
+            "the conversation's first event and 300 messages"
+        );
         store.close().await;
     }
 

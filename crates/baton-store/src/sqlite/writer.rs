@@ -8,6 +8,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::{self, AppendEvent};
+use super::checkpoint::Mode;
 use crate::{EventBus, EventNotice, Result, StoreError, codec};
 
 /// Most writes committed in one transaction; bounds the latency a batch adds to its last write.
@@ -18,6 +19,10 @@ pub(super) enum Message {
     Write(Job),
     /// Commit everything queued so far, close the connection, then acknowledge.
     Close(oneshot::Sender<()>),
+    /// The checkpoint task has copied most of the WAL: copy the rest on the writer's own
+    /// connection, between commits, so that the next commit starts the WAL over (see
+    /// [`super::checkpoint`]).
+    Checkpoint,
 }
 
 /// One write as the writer runs it: applied inside a batch, then answered after the commit.
@@ -134,10 +139,13 @@ pub(super) async fn run(
     mut conn: SqliteConnection,
     mut queue: mpsc::Receiver<Message>,
     bus: EventBus,
+    commits: mpsc::Sender<()>,
+    _gone: oneshot::Sender<()>,
 ) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut closed = Vec::new();
+    let mut checkpoint = false;
     // Returns 0 once every sender is gone, or once `close` was asked and the queue is empty.
     while queue.recv_many(&mut messages, MAX_BATCH).await > 0 {
         for message in messages.drain(..) {
@@ -148,12 +156,21 @@ pub(super) async fn run(
                     queue.close();
                     closed.push(ack);
                 }
+                Message::Checkpoint => checkpoint = true,
             }
         }
         if !batch.is_empty() {
             commit_batch(&mut conn, &mut batch, &bus).await;
+            // Full: a checkpoint is already due, and will copy this commit too.
+            let _ = commits.try_send(());
+        }
+        if std::mem::take(&mut checkpoint)
+            && let Err(error) = super::checkpoint::checkpoint(&mut conn, Mode::Passive).await
+        {
+            tracing::warn!(%error, "SQLite checkpoint on the writer's connection failed");
         }
     }
+    drop(commits);
     if let Err(error) = conn.close().await {
         tracing::warn!(%error, "closing the SQLite writer connection failed");
     }
