@@ -596,7 +596,8 @@ impl Policy {
                     threshold: Some(t.frustration),
                     evidence,
                 });
-            } else if s.sentiment <= t.sentiment {
+            } else if s.sentiment <= t.sentiment && s.feeling {
+                // A problem described plainly reads as negative but is why the customer came.
                 triggers.push(Trigger {
                     kind: TriggerKind::Sentiment,
                     rule: eff.rule("sentiment"),

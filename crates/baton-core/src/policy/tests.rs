@@ -463,6 +463,28 @@ fn mounting_frustration_escalates_on_sentiment() {
 }
 
 #[test]
+fn a_problem_described_plainly_stays_with_the_ai_until_feeling_shows() {
+    let policy = Policy::builtin();
+    let decide = |text: &str| {
+        policy.decide(
+            &turn(text, Some(0.9)),
+            &CustomerContext::default(),
+            tuesday_morning(),
+            None,
+        )
+    };
+    for text in [
+        "The export failed with an error",
+        "I lost my phone and can't get my 2FA code",
+    ] {
+        let d = decide(text);
+        assert!(!d.escalates(), "{text}: {d:?}");
+    }
+    let d = decide("The export failed with an error. This is ridiculous, I have a deadline!!");
+    assert_eq!(kinds(&d), ["sentiment"], "{d:?}");
+}
+
+#[test]
 fn turned_off_triggers_do_not_fire() {
     let policy = Policy::parse("[thresholds]\noff = [\"confidence\", \"policy\"]\n").unwrap();
     let d = policy.decide(

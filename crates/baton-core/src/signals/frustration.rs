@@ -1,13 +1,21 @@
 //! Frustration in [0, 1]: a trajectory over the conversation, not one message. It weighs the
 //! negativity of recent customer turns (the latest most), bursts of customer messages,
 //! repetition of the same complaint, and negative reactions right after AI answers.
+//!
+//! A turn that only describes a problem ("I lost my phone and can't get my 2FA code", "the
+//! export failed with an error") reads as negative, yet says nothing about how the customer
+//! feels: it is why they came. Such a plain turn counts at [`PLAIN_WEIGHT`] of its
+//! negativity, so that on its own it never reaches the default threshold; what makes a turn
+//! count in full is a sign of feeling: words of emotion or judgement ("frustrated",
+//! "ridiculous", "useless"), shouting, "!!!", swearing, or saying it was asked before or that
+//! an answer did not help.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::sentiment::CueKind;
-use super::{Analysis, SignalSettings};
+use super::{Analysis, CustomerAnalysis, SignalSettings};
 use crate::Role;
 
 /// The parts frustration is made of, each in [0, 1], for explanations and briefs.
@@ -21,6 +29,97 @@ pub struct FrustrationFactors {
     pub repetition: f64,
     /// Negative reactions right after AI answers.
     pub reactions: f64,
+}
+
+/// How much of a plain turn's negativity (a problem described without a sign of feeling)
+/// counts: 0.95 × 0.6 keeps a single plain turn below the default threshold of 0.6.
+const PLAIN_WEIGHT: f64 = 0.6;
+
+/// Words of emotion or judgement that show how the customer feels, folded; a word counts when
+/// it starts with one of these (so "frustrat" covers "frustrated" and "frustrating").
+const FEELING: &[&str] = &[
+    "frustrat",
+    "annoy",
+    "irritat",
+    "angry",
+    "anger",
+    "furious",
+    "fuming",
+    "livid",
+    "outrag",
+    "upset",
+    "disappoint",
+    "disgust",
+    "fed up",
+    "sick of",
+    "tired of",
+    "ridiculous",
+    "absurd",
+    "unacceptable",
+    "unbelievabl",
+    "insane",
+    "pathetic",
+    "useless",
+    "worthless",
+    "terrible",
+    "horrible",
+    "awful",
+    "worst",
+    "appalling",
+    "disgrace",
+    "shameful",
+    "incompeten",
+    "joke",
+    "scam",
+    "nightmare",
+    "hate",
+    "waste",
+    "rubbish",
+    "garbage",
+    "crap",
+    "stupid",
+    "wtf",
+    "seriously",
+    "pissed",
+    "mad at",
+    "hopeless",
+    "desperate",
+    "shocking",
+    "ugh",
+    "argh",
+];
+
+/// Whether folded text shows how the customer feels (see [`FEELING`]).
+pub(crate) fn shows_feeling(folded: &str) -> bool {
+    let words: Vec<&str> = super::text::words(folded).collect();
+    FEELING.iter().any(|feeling| match feeling.split_once(' ') {
+        // Two-word phrases: the first word whole, the second as a prefix.
+        Some((first, second)) => words
+            .windows(2)
+            .any(|pair| pair[0] == first && pair[1].starts_with(second)),
+        None => words.iter().any(|w| w.starts_with(feeling)),
+    })
+}
+
+/// Whether a customer turn shows how the customer feels, rather than only describing a
+/// problem.
+pub(crate) fn felt(c: &CustomerAnalysis) -> bool {
+    c.feeling
+        || c.reading.shouting
+        || c.reading.emphatic_punctuation
+        || c.reading.count(CueKind::Profanity) > 0
+        || c.reading.count(CueKind::Repetition) > 0
+        || c.reading.count(CueKind::NotHelped) > 0
+}
+
+/// The negativity of a customer turn as frustration counts it.
+fn negativity(c: &CustomerAnalysis) -> f64 {
+    let negativity = (-c.reading.score).max(0.0);
+    if felt(c) {
+        negativity
+    } else {
+        PLAIN_WEIGHT * negativity
+    }
 }
 
 /// Computes frustration for the customer turn at `last`, looking at turns `lo..=last`.
@@ -42,7 +141,7 @@ pub(crate) fn assess(
         let Some(Analysis::Customer(c)) = &analyses[i] else {
             continue;
         };
-        let negativity = (-c.reading.score).max(0.0);
+        let negativity = negativity(c);
         let w = settings.frustration_decay.powi(age);
         weighted += w * negativity;
         weights += w;
@@ -65,7 +164,7 @@ pub(crate) fn assess(
     };
     // The latest turn counts on its own too: one furious message is enough.
     let latest = match &analyses[last] {
-        Some(Analysis::Customer(c)) => (-c.reading.score).max(0.0),
+        Some(Analysis::Customer(c)) => negativity(c),
         _ => 0.0,
     };
     let trajectory = trajectory.max(0.85 * latest);

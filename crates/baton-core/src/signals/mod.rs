@@ -143,6 +143,11 @@ pub struct Signals {
     /// Support phrases behind the sentiment ("still not working", "third time").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sentiment_evidence: Vec<String>,
+    /// Whether this turn shows how the customer feels (words of emotion or judgement,
+    /// shouting, "!!!", swearing, saying it was asked before or that an answer did not help)
+    /// rather than only describing a problem.
+    #[serde(default)]
+    pub feeling: bool,
 }
 
 /// Everything read off one customer turn: the detectors' [`Signals`] together with the
@@ -215,6 +220,8 @@ pub(crate) struct CustomerAnalysis {
     /// Linear issue-type scores (keyword boosts included, bias not).
     pub(crate) scores: Vec<f32>,
     pub(crate) content_words: usize,
+    /// The turn uses words of emotion or judgement (see [`frustration::shows_feeling`]).
+    pub(crate) feeling: bool,
 }
 
 impl CustomerAnalysis {
@@ -401,6 +408,7 @@ impl SignalEngine {
                     vector,
                     scores,
                     content_words: words(&folded).filter(|w| !is_stopword(w)).count(),
+                    feeling: frustration::shows_feeling(&folded),
                 })))
             }
             Role::Ai => {
@@ -495,6 +503,7 @@ impl SignalEngine {
                 reactions: round(frustration_factors.reactions),
             },
             sentiment_evidence: current.reading.evidence.clone(),
+            feeling: frustration::felt(current),
         }
     }
 

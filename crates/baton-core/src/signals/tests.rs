@@ -296,6 +296,32 @@ fn frustration_builds_over_the_conversation() {
 }
 
 #[test]
+fn a_problem_described_plainly_is_not_frustration_yet() {
+    // Why the customer came, not how they feel: below the default threshold of 0.6, however
+    // negative the words of the problem read.
+    for text in [
+        "I lost my phone and can't get my 2FA code",
+        "I can't log in, it says my password is wrong",
+        "The export failed with an error",
+        "The sync keeps failing with error 500",
+    ] {
+        let s = signals(&[Turn::customer(text)]);
+        assert!(s.sentiment < -0.3, "{text}: {}", s.sentiment);
+        assert!(s.frustration < 0.6, "{text}: {}", s.frustration);
+    }
+    // The same problems with a sign of feeling count in full.
+    for text in [
+        "The export failed with an error again, this is ridiculous",
+        "I lost my phone and can't get my 2FA code!!!",
+        "I'm so frustrated, I can't log in and nothing helps",
+        "The export FAILED WITH AN ERROR AGAIN",
+    ] {
+        let s = signals(&[Turn::customer(text)]);
+        assert!(s.frustration >= 0.6, "{text}: {}", s.frustration);
+    }
+}
+
+#[test]
 fn a_burst_of_messages_raises_frustration() {
     let texts = ["hello?", "is anyone there", "my export is stuck", "hello??"];
     let spaced: Vec<Turn> = texts
