@@ -140,6 +140,19 @@ impl SqliteStore {
     }
 }
 
+/// Waits for one of the store's tasks to end, once.
+async fn join(task: &Mutex<Option<JoinHandle<()>>>, name: &str) {
+    let handle = task
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(handle) = handle
+        && let Err(error) = handle.await
+    {
+        tracing::warn!(%error, "the SQLite {name} task failed");
+    }
+}
+
 fn create_parent_folder(path: &Path) -> Result<()> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => Ok(std::fs::create_dir_all(parent)?),
@@ -997,27 +1010,9 @@ impl Store for SqliteStore {
         if self.writes.send(Message::Close(ack)).await.is_ok() {
             let _ = acked.await;
         }
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(writer) = writer
-            && let Err(error) = writer.await
-        {
-            tracing::warn!(%error, "the SQLite writer task failed");
-        }
+        join(&self.writer, "writer").await;
         // The writer is gone, so the checkpointer makes its last checkpoint and ends.
-        let checkpointer = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(checkpointer) = checkpointer
-            && let Err(error) = checkpointer.await
-        {
-            tracing::warn!(%error, "the SQLite checkpoint task failed");
-        }
+        join(&self.checkpointer, "checkpoint").await;
         self.readers.close().await;
     }
 }

@@ -91,13 +91,15 @@ const FEELING: &[&str] = &[
 
 /// Whether folded text shows how the customer feels (see [`FEELING`]).
 pub(crate) fn shows_feeling(folded: &str) -> bool {
-    let words: Vec<&str> = super::text::words(folded).collect();
-    FEELING.iter().any(|feeling| match feeling.split_once(' ') {
-        // Two-word phrases: the first word whole, the second as a prefix.
-        Some((first, second)) => words
-            .windows(2)
-            .any(|pair| pair[0] == first && pair[1].starts_with(second)),
-        None => words.iter().any(|w| w.starts_with(feeling)),
+    let mut previous = "";
+    super::text::words(folded).any(|word| {
+        let felt = FEELING.iter().any(|feeling| match feeling.split_once(' ') {
+            // Two-word phrases: the first word whole, the second as a prefix.
+            Some((first, second)) => previous == first && word.starts_with(second),
+            None => word.starts_with(feeling),
+        });
+        previous = word;
+        felt
     })
 }
 
