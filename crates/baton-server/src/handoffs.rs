@@ -38,14 +38,20 @@ use crate::state::AppState;
 /// agent is in it.
 const ANY_TEAM: &str = "*";
 
+/// The place in line a waiting customer was last told, and when.
+struct Told {
+    position: usize,
+    at: std::time::Instant,
+}
+
 /// Serialises this process's dispatch passes and lets anyone ask for one.
 #[derive(Default)]
 pub struct Dispatcher {
     pass: Mutex<()>,
     wake: Notify,
-    /// The place in line each waiting customer was last told, by handoff id: a pass that
-    /// moves them tells them again (a transient notice on their stream).
-    told: std::sync::Mutex<HashMap<String, usize>>,
+    /// The place in line each waiting customer was last told, and when, by handoff id: a
+    /// pass that moves them tells them again (a transient notice on their stream).
+    told: std::sync::Mutex<HashMap<String, Told>>,
     /// Recently closed handoffs (most recent first) for the median handle times behind wait
     /// estimates, read at most once per [`HANDLE_TIMES_TTL_SECS`].
     recent_closed: std::sync::Mutex<Option<RecentClosed>>,
@@ -112,14 +118,20 @@ async fn recent_closed(state: &AppState, now: DateTime<Utc>) -> Arc<Vec<Handoff>
 }
 
 impl Dispatcher {
-    fn told(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    fn told(&self) -> std::sync::MutexGuard<'_, HashMap<String, Told>> {
         self.told
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn remember_told(&self, handoff_id: &str, position: usize) {
-        self.told().insert(handoff_id.to_string(), position);
+        self.told().insert(
+            handoff_id.to_string(),
+            Told {
+                position,
+                at: std::time::Instant::now(),
+            },
+        );
     }
 
     fn briefs(&self) -> std::sync::MutexGuard<'_, RecentBriefs> {
@@ -343,6 +355,9 @@ fn availability(agents: &[Agent], team: Option<&str>) -> Vec<AgentAvailability> 
 /// agent routing chooses. Returns the handoffs offered.
 pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handoff>, ApiError> {
     let _pass = state.dispatcher.pass.lock().await;
+    // A customer told their place after this moment may be missing from the queue read
+    // below: their entry stays.
+    let started = std::time::Instant::now();
     let queue = state
         .store
         .handoffs(&HandoffFilter {
@@ -351,7 +366,7 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
         })
         .await?;
     if queue.is_empty() {
-        state.dispatcher.told().clear();
+        state.dispatcher.told().retain(|_, told| told.at > started);
         return Ok(Vec::new());
     }
     let mut agents = state.store.agents().await?;
@@ -404,14 +419,20 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
         .collect();
     if !waiting.is_empty() {
         let closed = recent_closed(state, now).await;
-        tell_new_places(state, &waiting, &agents, &closed);
+        tell_new_places(state, &waiting, &agents, &closed, started);
     }
     Ok(offered)
 }
 
 /// Tells each customer who was given a place in line and whose place has changed their new
 /// place and estimate, as a transient notice on their stream. `waiting` is in queue order.
-fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent], closed: &[Handoff]) {
+fn tell_new_places(
+    state: &AppState,
+    waiting: &[&Handoff],
+    agents: &[Agent],
+    closed: &[Handoff],
+    started: std::time::Instant,
+) {
     let policy = state.policy.current();
     let mut told = state.dispatcher.told();
     let mut places: HashMap<Option<&str>, usize> = HashMap::new();
@@ -424,7 +445,7 @@ fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent], clo
         // Only customers who were given a place hear of it moving (an offline ticket's
         // customer was told when the team is back instead).
         match told.get_mut(&handoff.id) {
-            Some(before) if *before != position => *before = position,
+            Some(before) if before.position != position => before.position = position,
             _ => continue,
         }
         let team_key = handoff.team.as_deref().unwrap_or(ANY_TEAM);
@@ -450,7 +471,7 @@ fn tell_new_places(state: &AppState, waiting: &[&Handoff], agents: &[Agent], clo
             },
         );
     }
-    told.retain(|id, _| still_waiting.contains(id.as_str()));
+    told.retain(|id, told| still_waiting.contains(id.as_str()) || told.at > started);
 }
 
 /// Runs the timers due at `now`, then a dispatch pass. Returns what the timers did.
