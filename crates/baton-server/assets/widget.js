@@ -6,7 +6,8 @@
 // It draws a chat bubble and a panel inside a shadow root (the host page's CSS cannot reach
 // it), talks to Baton's customer API, follows the conversation over a WebSocket that resumes
 // from the last event it saw, and reports page views (single-page-app route changes too),
-// clicks on elements marked `data-baton-action` and JavaScript errors as page events.
+// clicks on elements marked `data-baton-action` and JavaScript errors as page events. An
+// identified customer (a signed identity token) finds their open conversation on any device.
 // Everything people write is rendered as text, never as markup.
 (() => {
   "use strict";
@@ -59,9 +60,14 @@
   let state = "ai";
   let agentName = null;
   let offline = false;
+  /** Baton asked the customer to leave an email (nobody is available and it has none). */
+  let emailInvited = false;
   let emailSaved = false;
   let hadPerson = false;
+  /** Rated since the conversation was last resolved. */
   let rated = false;
+  /** An identified customer's open conversation was looked for (once per page load). */
+  let resumeChecked = false;
   /** The highest `seq` the stream delivered: where a reconnect resumes. */
   let cursor = 0;
   /** Every `seq` already shown, whichever way it came (stream or a POST's reply). */
@@ -69,6 +75,8 @@
   /** Customer messages sent but not yet confirmed, by client_msg_id. */
   const pending = new Map();
   const feedbackGiven = new Set();
+  /** Answers the customer rated in this page: the stream's echo of it offers the next step. */
+  const feedbackSent = new Set();
   let socket = null;
   let retryDelay = 1000;
   let retryTimer = null;
@@ -119,27 +127,56 @@
     };
   }
 
-  /** Opens the conversation on the first message (resuming an identified customer's). */
-  function ensureConversation() {
-    if (conversation) return Promise.resolve(conversation);
-    if (!opening) {
-      opening = (async () => {
-        const created = await call(
-          "POST",
-          "/v1/conversations",
-          { identity_token: identityToken || undefined, page: pageContext(), resume: Boolean(identityToken) },
-          3,
-        );
-        conversation = { id: created.id, token: created.token, anonymous: created.anonymous };
-        writeJson(localStorage, storeKey, conversation);
-        await flushTrail();
-        connect();
-        return conversation;
-      })().finally(() => {
+  /**
+   * Opens a conversation (resuming an identified customer's open one); with `resumeOnly`,
+   * only resumes: the server answers 404 when there is nothing open.
+   */
+  async function openConversation(resumeOnly) {
+    const created = await call(
+      "POST",
+      "/v1/conversations",
+      {
+        identity_token: identityToken || undefined,
+        page: pageContext(),
+        resume: Boolean(identityToken),
+        resume_only: resumeOnly || undefined,
+      },
+      resumeOnly ? 1 : 3,
+    );
+    if (conversation) return;
+    conversation = { id: created.id, token: created.token, anonymous: created.anonymous };
+    writeJson(localStorage, storeKey, conversation);
+    await flushTrail();
+    connect();
+  }
+
+  /** The conversation, opened on the first message if need be. */
+  async function ensureConversation() {
+    while (!conversation) {
+      if (!opening) {
+        opening = openConversation(false).finally(() => {
+          opening = null;
+        });
+      }
+      await opening;
+    }
+    return conversation;
+  }
+
+  /**
+   * An identified customer opening the chat on a new device sees their open conversation's
+   * history at once, without a new conversation being opened for nothing.
+   */
+  function resumeOpenConversation() {
+    if (conversation || !identityToken || resumeChecked || opening) return;
+    resumeChecked = true;
+    opening = openConversation(true)
+      .catch(() => {
+        // Nothing open (404) or the token expired: the first message opens one.
+      })
+      .finally(() => {
         opening = null;
       });
-    }
-    return opening;
   }
 
   /** Forgets a conversation the server no longer knows (or no longer lets us open). */
@@ -211,14 +248,33 @@
     true,
   );
 
+  /** Errors reported this page load, by message: each is sent once, at most 10 in all. */
+  const reportedErrors = new Set();
+  const MAX_ERRORS = 10;
+
+  /**
+   * Sends an error the customer met: shown to them by the host (`Baton.track("error", …)`)
+   * or uncaught. The same message is sent once per page load, and a page in an error loop
+   * stops after a few. Cross-origin scripts' opaque "Script error." says nothing: skipped.
+   */
+  function trackError(label, message, where = "") {
+    const text = String(message || "").trim();
+    if (!text || /^script error\.?$/i.test(text)) return;
+    const key = text.slice(0, 500);
+    if (reportedErrors.has(key) || reportedErrors.size >= MAX_ERRORS) return;
+    reportedErrors.add(key);
+    track("error", { label: label || "Error", detail: `${text}${where}` });
+  }
+
   addEventListener("error", (e) => {
+    // Resource load failures (an <img> that 404s) have no message: not the customer's concern.
     if (!e.message) return;
     const where = e.filename ? ` (${e.filename}:${e.lineno})` : "";
-    track("error", { label: "JavaScript error", detail: `${e.message}${where}` });
+    trackError("JavaScript error", e.message, where);
   });
   addEventListener("unhandledrejection", (e) => {
     const reason = e.reason && e.reason.message ? e.reason.message : String(e.reason);
-    track("error", { label: "Unhandled promise rejection", detail: reason });
+    trackError("Unhandled promise rejection", reason);
   });
 
   // ---- The stream -------------------------------------------------------------------------
@@ -286,10 +342,25 @@
       ui.typing(true, `${notice.name || "The agent"} is typing`);
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => ui.typing(false), 5000);
-    } else if (notice.type === "queue" && state === "waiting_human" && typeof notice.text === "string") {
-      readSystemMessage(notice.text);
+    } else if (notice.type === "queue" && state === "waiting_human" && typeof notice.position === "number") {
+      ui.waiting = waitingLine(notice.team, notice.position, notice.estimate_secs);
+      offline = false;
       ui.status();
     }
+  }
+
+  const ORDINALS = ["", "1st", "2nd", "3rd"];
+
+  /** "Waiting for Billing — 2nd in line, about 3 min": the status line while in the queue. */
+  function waitingLine(team, position, estimateSecs) {
+    const place = position <= 1 ? "next in line" : `${ORDINALS[position] || `${position}th`} in line`;
+    let wait = "";
+    if (typeof estimateSecs === "number") {
+      if (estimateSecs < 30) wait = ", any moment now";
+      else if (estimateSecs < 90 * 60) wait = `, about ${Math.max(1, Math.round(estimateSecs / 60))} min`;
+      else wait = `, about ${Math.round(estimateSecs / 3600)} h`;
+    }
+    return `Waiting for ${team || "a person"} — ${place}${wait}`;
   }
 
   /** Lets the person on the other side see the customer typing, at most every 3 seconds. */
@@ -312,6 +383,8 @@
           ui.typing(false);
         }
         ui.message(event);
+        // Choices offered before the customer's next message are spent.
+        if (event.role === "customer") ui.spendChoices(event.seq);
         if (event.role === "system") readSystemMessage(event.text);
         if (event.role === "agent") {
           hadPerson = true;
@@ -320,11 +393,11 @@
         if (live && event.role !== "customer" && !ui.isOpen()) ui.badge(++unread);
         break;
       case "state_changed":
-        setState(event.to);
+        setState(event.to, event.from);
         break;
       case "feedback":
         feedbackGiven.add(event.message_seq);
-        ui.feedbackDone(event.message_seq);
+        ui.feedbackDone(event.message_seq, event.helpful, feedbackSent.has(event.message_seq));
         break;
       case "rating":
         rated = true;
@@ -337,14 +410,22 @@
     ui.status();
   }
 
-  function setState(next) {
+  function setState(next, from) {
     state = next;
     if (next === "human") hadPerson = true;
-    if (next !== "waiting_human") offline = false;
+    if (next !== "waiting_human") {
+      offline = false;
+      emailInvited = false;
+    }
+    // Whatever the waiting line said is stale once the conversation moves on (or starts to
+    // wait again).
+    ui.waiting = null;
     if (next === "ai") agentName = null;
-    if (next === "resolved") ui.rating(hadPerson && !rated);
-    else ui.rating(false);
-    ui.emailCapture(next === "waiting_human" && offline && conversation && conversation.anonymous && !emailSaved);
+    if (next !== "resolved") rated = false;
+    // Baton takes a rating only when a person resolved the conversation: resolved from the
+    // person's hands (or from the queue, by a supervisor), not by the AI after a hand-back.
+    ui.rating(next === "resolved" && (from === "human" || from === "waiting_human") && !rated);
+    ui.emailCapture(next === "waiting_human" && offline && emailInvited && !emailSaved);
   }
 
   /** System messages say who joined and how long the wait is; the status line echoes it. */
@@ -356,16 +437,35 @@
       hadPerson = true;
       return;
     }
-    const line = /(You're [^.;]+ in line for [^.;]+)(?:; ([^.]+))?/.exec(text);
+    if (/^Contact email left: /.test(text)) {
+      emailSaved = true;
+      ui.emailCapture(false);
+      return;
+    }
+    // "You're 2nd in line for Billing; a person usually joins in about 3 minutes."
+    const line = /You're (next|\d+)(?:st|nd|rd|th)? in line for ([^.;]+)(?:; a person (?:usually joins in (about [^.]+)|should join you in a moment))?/.exec(text);
     if (line) {
-      ui.waiting = line[2] ? `${line[1]} — ${line[2]}` : line[1];
+      const position = line[1] === "next" ? 1 : Number(line[1]);
+      let estimate;
+      if (line[3]) {
+        const minutes = /about (\d+) minutes?/.exec(line[3]);
+        const hours = /about (\d+) hours?/.exec(line[3]);
+        if (minutes) estimate = Number(minutes[1]) * 60;
+        else if (hours) estimate = Number(hours[1]) * 3600;
+      } else if (/join you in a moment/.test(text)) {
+        estimate = 0;
+      }
+      ui.waiting = waitingLine(line[2].trim(), position, estimate);
       offline = false;
       return;
     }
     if (/Nobody from the team|very busy right now/.test(text)) {
       offline = true;
-      ui.waiting = "Nobody is available right now — a person will reply here";
-      ui.emailCapture(conversation && conversation.anonymous && !emailSaved);
+      ui.waiting = /back (in|on|at|tomorrow)/.test(text)
+        ? "Nobody is available right now — the team will reply here when they're back"
+        : "Nobody is available right now — a person will reply here";
+      emailInvited = /leave your email/.test(text);
+      ui.emailCapture(emailInvited && !emailSaved);
     }
   }
 
@@ -403,27 +503,47 @@
   }
 
   async function giveFeedback(seq, helpful) {
+    feedbackSent.add(seq);
     try {
-      await call("POST", `/v1/conversations/${conversation.id}/feedback`, { message_seq: seq, helpful });
+      const given = await call("POST", `/v1/conversations/${conversation.id}/feedback`, { message_seq: seq, helpful });
       feedbackGiven.add(seq);
-      ui.feedbackDone(seq);
+      ui.feedbackDone(seq, helpful, true);
+      if (given && given.event) accept(given.event, false);
     } catch (error) {
-      ui.alert(`Could not send your feedback: ${error.message}`);
+      feedbackSent.delete(seq);
+      if (error instanceof HttpError && error.status === 409) {
+        // Given already (in another tab): nothing more to ask.
+        feedbackGiven.add(seq);
+        ui.feedbackDone(seq, helpful, false);
+      } else {
+        ui.alert(`Could not send your feedback: ${error.message}`);
+      }
     }
   }
 
+  /** The next step after an answer that did not help: a person, in the customer's words. */
+  function askForPerson() {
+    send("I'd like to talk to a person, please.");
+  }
+
   async function rate(score, comment) {
-    await call("POST", `/v1/conversations/${conversation.id}/rating`, {
-      score,
-      comment: comment || undefined,
-    });
+    try {
+      await call("POST", `/v1/conversations/${conversation.id}/rating`, {
+        score,
+        comment: comment || undefined,
+      });
+    } catch (error) {
+      // Rated already (in another tab): the card is done either way.
+      if (!(error instanceof HttpError && error.status === 409)) throw error;
+    }
     rated = true;
   }
 
   async function leaveEmail(email) {
     await ensureConversation();
-    await call("POST", `/v1/conversations/${conversation.id}/contact`, { email });
+    const saved = await call("POST", `/v1/conversations/${conversation.id}/contact`, { email });
     emailSaved = true;
+    if (saved && saved.event) accept(saved.event, false);
   }
 
   // ---- The view ---------------------------------------------------------------------------
@@ -453,7 +573,7 @@ button, textarea, input { font: inherit; color: inherit; }
 header { background: #1d4ed8; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 10px; }
 header .titles { flex: 1; min-width: 0; }
 header h2 { margin: 0; font-size: 16px; font-weight: 650; }
-.status { font-size: 13px; color: #e0e7ff; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.status { font-size: 13px; color: #e0e7ff; overflow-wrap: anywhere; }
 .close { background: transparent; border: 0; color: #fff; width: 32px; height: 32px; border-radius: 8px;
   cursor: pointer; font-size: 22px; line-height: 1; }
 .close:hover { background: rgba(255, 255, 255, .15); }
@@ -475,8 +595,11 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
 .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
 .choice, .chip { border: 1px solid #1d4ed8; background: #fff; color: #1d4ed8; border-radius: 16px;
   padding: 4px 12px; cursor: pointer; font-size: 14px; }
-.choice:hover, .chip:hover, .chip[aria-pressed="true"] { background: #1d4ed8; color: #fff; }
-.helpful { display: flex; align-items: center; gap: 6px; margin-top: 8px; font-size: 13px; color: #475569; }
+.choice:hover:enabled, .chip:hover, .chip[aria-pressed="true"], .choice[aria-pressed="true"] { background: #1d4ed8; color: #fff; }
+.choice:disabled { cursor: default; border-color: #64748b; color: #475569; }
+.choice[aria-pressed="true"]:disabled { background: #475569; border-color: #475569; color: #fff; }
+.helpful { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 8px; font-size: 13px; color: #475569;
+  white-space: normal; }
 .retry { margin-left: 6px; border: 0; background: none; color: inherit; text-decoration: underline; cursor: pointer; }
 .typing { align-self: flex-start; display: flex; gap: 4px; padding: 10px 12px; background: #fff;
   border: 1px solid #e2e8f0; border-radius: 12px; }
@@ -489,19 +612,26 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
 .card p { margin: 0 0 8px; font-weight: 600; }
 .card form { display: flex; flex-direction: column; gap: 8px; }
 .stars { display: flex; gap: 6px; }
-.card input, .card textarea { border: 1px solid #94a3b8; border-radius: 8px; padding: 7px 9px; width: 100%; }
+.card input, .card textarea { border: 1px solid #64748b; border-radius: 8px; padding: 7px 9px; width: 100%; }
 .primary { background: #1d4ed8; color: #fff; border: 0; border-radius: 8px; padding: 7px 14px; cursor: pointer;
   font-weight: 600; align-self: flex-start; }
 .primary:disabled { background: #94a3b8; cursor: default; }
 .composer { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e2e8f0; background: #fff; }
-.composer textarea { flex: 1; resize: none; border: 1px solid #94a3b8; border-radius: 10px; padding: 8px 10px;
+.composer textarea { flex: 1; resize: none; border: 1px solid #64748b; border-radius: 10px; padding: 8px 10px;
   max-height: 120px; min-height: 40px; }
 .composer .primary { align-self: stretch; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
+/* A dark ring with a white halo: at least 3:1 against white, the blue header and bubble, and
+   whatever the host page is behind the bubble. */
+:focus-visible { outline: 3px solid #0f172a; outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }
+header :focus-visible { outline-color: #fff; box-shadow: 0 0 0 2px #0f172a; }
 @media (max-width: 480px) {
   .root { right: 12px; bottom: 12px; }
   .panel { position: fixed; inset: 0; width: auto; height: auto; border-radius: 0; }
+  /* The panel fills the phone's screen: its close button closes it, the bubble would cover
+     the Send button. A 16px field keeps mobile browsers from zooming in. */
+  .root.open .bubble { display: none; }
+  .composer textarea { font-size: 16px; }
 }`;
 
   const ICON_CHAT =
@@ -581,7 +711,9 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
     const closeButton = h("button", { class: "close", type: "button", "aria-label": "Close chat" }, "×");
     const connEl = h("div", { class: "conn", hidden: true, role: "status" }, "Reconnecting…");
     const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
-    const typingEl = h("div", { class: "typing", hidden: true, role: "status", "aria-label": "The assistant is typing" }, h("i"), h("i"), h("i"));
+    const typingEl = h("div", { class: "typing", hidden: true, "aria-hidden": "true", "aria-label": "The assistant is typing" }, h("i"), h("i"), h("i"));
+    // Screen readers hear who is typing here (the dots are decoration).
+    const announcer = h("div", { class: "sr", role: "status", "aria-live": "polite" });
     const input = h("textarea", { id: "baton-input", rows: "1", placeholder: "Write a message…", "aria-label": "Message", maxlength: "4000" });
     const sendButton = h("button", { class: "primary", type: "submit" }, "Send");
     const composer = h("form", { class: "composer" }, input, sendButton);
@@ -591,6 +723,7 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
       h("header", {}, h("div", { class: "titles" }, h("h2", {}, title), statusEl), closeButton),
       connEl,
       log,
+      announcer,
       composer,
     );
     const root = h("div", { class: "root" }, panel, bubble);
@@ -630,18 +763,21 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
 
     function open(focus = true) {
       panel.hidden = false;
+      root.classList.add("open");
       bubble.setAttribute("aria-expanded", "true");
       bubble.setAttribute("aria-label", `Close chat: ${title}`);
       writeJson(sessionStorage, openKey, true);
       unread = 0;
       badge(0);
       if (conversation && !socket) connect();
+      else resumeOpenConversation();
       scrollDown();
       if (focus) input.focus();
     }
 
     function close() {
       panel.hidden = true;
+      root.classList.remove("open");
       bubble.setAttribute("aria-expanded", "false");
       bubble.setAttribute("aria-label", `Open chat: ${title}`);
       writeJson(sessionStorage, openKey, false);
@@ -654,6 +790,9 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
     }
 
     bubble.addEventListener("click", () => (panel.hidden ? open() : close()));
+    bubble.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !panel.hidden) close();
+    });
     closeButton.addEventListener("click", close);
     panel.addEventListener("keydown", (e) => {
       if (e.key === "Escape") close();
@@ -688,19 +827,25 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
         const url = article.url ? safeUrl(article.url) : null;
         return h("li", {}, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, article.title) : article.title);
       });
-      if (articles.length) element.append(h("ul", { class: "articles", "aria-label": "Articles" }, articles));
-      if (event.choices && event.choices.length) {
-        element.append(
-          h(
-            "div",
-            { class: "choices", role: "group", "aria-label": "Choose one" },
-            event.choices.map((choice) =>
-              h("button", { class: "choice", type: "button", onclick: () => send(choice.title) }, choice.title),
-            ),
-          ),
-        );
+      const choices = event.choices || [];
+      // A clarifying question's articles are its choices: shown once, as buttons.
+      if (articles.length && !choices.length) element.append(h("ul", { class: "articles", "aria-label": "Articles" }, articles));
+      if (choices.length) {
+        const group = h("div", { class: "choices", role: "group", "aria-label": "Choose one" });
+        for (const choice of choices) {
+          const button = h("button", { class: "choice", type: "button", "aria-pressed": "false" }, choice.title);
+          button.addEventListener("click", () => {
+            spend(group, button);
+            send(choice.title);
+          });
+          group.append(button);
+        }
+        element.append(group);
       }
-      if (event.role === "ai" && articles.length && !feedbackGiven.has(event.seq)) {
+      // Every AI answer cites the articles it comes from; a reply without one is a greeting,
+      // a courtesy or "I couldn't find that", and a clarifying question is answered by its
+      // choices: none of those asks "did this help?".
+      if (event.role === "ai" && articles.length && !choices.length && !feedbackGiven.has(event.seq)) {
         element.append(
           h(
             "div",
@@ -712,6 +857,14 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
         );
       }
       return element;
+    }
+
+    /** A set of choices once one is taken (or the conversation moved on): kept, but spent. */
+    function spend(group, chosen) {
+      for (const button of group.querySelectorAll("button")) {
+        button.disabled = true;
+        if (button === chosen) button.setAttribute("aria-pressed", "true");
+      }
     }
 
     return {
@@ -762,6 +915,8 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
 
       typing(on, label = "The assistant is typing") {
         typingEl.setAttribute("aria-label", label);
+        const said = on ? `${label}…` : "";
+        if (announcer.textContent !== said) announcer.textContent = said;
         if (on) {
           log.append(typingEl);
           typingEl.hidden = false;
@@ -772,10 +927,32 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
         scrollDown();
       },
 
-      feedbackDone(seq) {
+      /** Choices offered before the customer's message `seq` are spent. */
+      spendChoices(seq) {
+        for (const group of log.querySelectorAll(".choices")) {
+          const message = group.closest("[data-seq]");
+          if (message && Number(message.dataset.seq) < seq) spend(group, null);
+        }
+      },
+
+      /**
+       * Feedback given: thanks, and when the answer did not help and the customer just said
+       * so, the next step (rephrase, or a person).
+       */
+      feedbackDone(seq, helpful, now) {
         const message = log.querySelector(`[data-seq="${seq}"]`);
         const row = message && message.querySelector(".helpful");
-        if (row) row.replaceChildren("Thanks for your feedback.");
+        if (!row || row.dataset.done) return;
+        row.dataset.done = "true";
+        if (helpful === false && now && state === "ai") {
+          row.replaceChildren(
+            "Sorry that didn't help. Try asking another way, or ",
+            h("button", { class: "chip", type: "button", onclick: askForPerson }, "Talk to a person"),
+          );
+          row.setAttribute("aria-label", "Next step");
+        } else {
+          row.replaceChildren("Thanks for your feedback.");
+        }
       },
 
       connection(up) {
@@ -807,9 +984,9 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
           e.preventDefault();
           button.disabled = true;
           try {
+            // The timeline's "Contact email left" line confirms it, to the agent too.
             await leaveEmail(field.value.trim());
-            emailCard.replaceChildren(h("p", {}, `Thanks — we have ${field.value.trim()}.`));
-            emailCard = null;
+            ui.emailCapture(false);
           } catch (error) {
             button.disabled = false;
             ui.alert(`Could not save your email: ${error.message}`);
@@ -879,7 +1056,8 @@ header h2 { margin: 0; font-size: 16px; font-weight: 650; }
     open: () => ui.open(),
     close: () => ui.close(),
     /** For the host product: report an error shown to the user, or an action taken. */
-    track: (kind, details) => track(kind, details),
+    track: (kind, details = {}) =>
+      kind === "error" ? trackError(details.label || "Error shown to the user", details.detail || details.label) : track(kind, details),
   };
 
   function start() {

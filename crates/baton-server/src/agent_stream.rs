@@ -12,10 +12,20 @@
 //! - `{"type": "notice", "conversation_id", "notice"}` for transient notices of a conversation
 //!   they hold: the customer typing (`{"type": "typing", "role": "customer"}`) and queue moves.
 //!
+//! The client may send `{"type": "watch", "conversation_id"}` to follow one more conversation
+//! it is looking at without holding it (a queued handoff it previews, or for a supervisor
+//! someone else's conversation): its events and notices come as for a held one. Agents may
+//! watch conversations whose handoffs are in their teams (or that they hold or held), admins
+//! any. The answer is `{"type": "watching", "conversation_id"}` — from then on nothing is
+//! missed, so the client reads what came before it once more — or `{"type": "watch_refused",
+//! "conversation_id", "message"}`. `{"type": "watch", "conversation_id": null}` stops.
+//!
 //! The stream learns of changes from the event bus (every process's, on PostgreSQL) through
 //! the staff-only `handoff` events, so it needs nothing else to stay current. While it is open
 //! it keeps the agent's heartbeat fresh; when it closes, the presence timeout and the offline
-//! grace period apply.
+//! grace period apply. When the agent's account is disabled or their key replaced, the stream
+//! closes with code [`ACCESS_REVOKED`]: at once on this process, and within a heartbeat on
+//! others (each heartbeat checks the key again).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,14 +36,48 @@ use baton_core::handoff::HandoffStatus;
 use baton_core::{Event, EventBody, Staff, StaffRole};
 use baton_store::{EventNotice, HandoffFilter};
 use serde_json::json;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::state::AppState;
 
-/// Serves one agent's stream until they leave, the connection fails or the server stops.
-pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
+/// The close code of a stream whose agent lost access (account disabled or key replaced):
+/// the console signs out instead of reconnecting.
+pub const ACCESS_REVOKED: u16 = 4401;
+
+/// Tells this process's agent streams whose access was withdrawn. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Revocations {
+    sender: broadcast::Sender<String>,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations {
+            sender: broadcast::channel(64).0,
+        }
+    }
+}
+
+impl Revocations {
+    /// Closes every stream of this staff member on this process.
+    pub fn revoke(&self, staff_id: &str) {
+        // No stream open: nobody to tell.
+        let _ = self.sender.send(staff_id.to_string());
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.sender.subscribe()
+    }
+}
+
+/// Serves one agent's stream until they leave, the connection fails, their access is
+/// withdrawn or the server stops. `key_hash` is the hash of the key they connected with,
+/// checked again on every heartbeat.
+pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff, key_hash: String) {
     let mut notices = state.store.bus().subscribe_all();
     let mut transient = state.notices.subscribe();
+    let mut revoked = state.revocations.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut ping = tokio::time::interval(Duration::from_secs(state.config.server.stream_ping_secs));
     ping.tick().await;
@@ -58,7 +102,8 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
                     Ok(notice) => view.deliver(&mut socket, &state, &notice).await,
                     // Too slow to follow every notice: start again from the store.
                     Err(RecvError::Lagged(_)) => match View::load(&state, &staff).await {
-                        Ok(fresh) => {
+                        Ok(mut fresh) => {
+                            fresh.watching = view.watching.take();
                             view = fresh;
                             send(&mut socket, &view.hello(&state, &staff).await).await
                         }
@@ -71,7 +116,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
                 }
             }
             addressed = transient.recv() => match addressed {
-                Ok(addressed) if view.mine.contains(&addressed.conversation_id) && addressed.notice.for_staff() => {
+                Ok(addressed) if view.follows(&addressed.conversation_id) && addressed.notice.for_staff() => {
                     let frame = json!({"type": "notice", "conversation_id": addressed.conversation_id, "notice": addressed.notice});
                     if send(&mut socket, &frame).await.is_err() {
                         break;
@@ -82,9 +127,33 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
             },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Text(text))) => {
+                    if view.request(&mut socket, &state, &staff, text.as_str()).await.is_err() {
+                        break;
+                    }
+                }
                 Some(Ok(_)) => {}
             },
+            gone = revoked.recv() => match gone {
+                Ok(id) if id == staff.id => {
+                    close_revoked(&mut socket).await;
+                    break;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
             _ = beat.tick() => {
+                // Another process may have disabled the account or replaced the key.
+                match state.store.staff_by_key_hash(&key_hash).await {
+                    Ok(Some(current)) if current.id == staff.id && !current.disabled => {}
+                    Ok(_) => {
+                        close_revoked(&mut socket).await;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, agent = %staff.id, "cannot check the agent's key");
+                    }
+                }
                 if let Err(error) = state.store.touch_agent(&staff.id, None, state.now()).await {
                     tracing::warn!(%error, agent = %staff.id, "cannot record the agent's heartbeat");
                 }
@@ -108,6 +177,17 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>, staff: Staff) {
     metrics::gauge!("baton_agent_streams_open").decrement(1);
 }
 
+async fn close_revoked(socket: &mut WebSocket) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: ACCESS_REVOKED,
+            reason: Utf8Bytes::from_static(
+                "access revoked: the account was disabled or its key replaced",
+            ),
+        })))
+        .await;
+}
+
 /// What the stream knows of the agent's world.
 struct View {
     staff_id: String,
@@ -116,6 +196,8 @@ struct View {
     teams: Vec<String>,
     /// Conversations the agent holds (offered or assigned): their events are forwarded.
     mine: HashSet<String>,
+    /// The conversation the agent is looking at without holding it, if they asked to watch.
+    watching: Option<String>,
 }
 
 impl View {
@@ -135,6 +217,70 @@ impl View {
             everything: staff.role == StaffRole::Admin,
             teams: agent.map(|a| a.teams).unwrap_or_default(),
             mine: held.into_iter().map(|h| h.conversation_id).collect(),
+            watching: None,
+        })
+    }
+
+    /// Whether the conversation's events and notices go to this stream.
+    fn follows(&self, conversation_id: &str) -> bool {
+        self.mine.contains(conversation_id) || self.watching.as_deref() == Some(conversation_id)
+    }
+
+    /// A frame from the client: `{"type": "watch", "conversation_id": ID | null}`. Anything
+    /// else is ignored.
+    async fn request(
+        &mut self,
+        socket: &mut WebSocket,
+        state: &AppState,
+        staff: &Staff,
+        text: &str,
+    ) -> Result<(), ()> {
+        let Ok(request) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Ok(());
+        };
+        if request["type"] != "watch" {
+            return Ok(());
+        }
+        let Some(id) = request["conversation_id"].as_str() else {
+            self.watching = None;
+            return Ok(());
+        };
+        if self.may_view(state, staff, id).await {
+            self.watching = Some(id.to_string());
+            send(socket, &json!({"type": "watching", "conversation_id": id})).await
+        } else {
+            send(
+                socket,
+                &json!({"type": "watch_refused", "conversation_id": id,
+                        "message": "this conversation is not in your teams"}),
+            )
+            .await
+        }
+    }
+
+    /// Admins see every conversation; agents those with a handoff in their teams (or one
+    /// without a team), or one they hold or held.
+    async fn may_view(&self, state: &AppState, staff: &Staff, conversation_id: &str) -> bool {
+        if self.everything || self.mine.contains(conversation_id) {
+            return true;
+        }
+        let Ok(handoffs) = state
+            .store
+            .handoffs(&HandoffFilter {
+                conversation_id: Some(conversation_id.to_string()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+        else {
+            return false;
+        };
+        handoffs.iter().any(|h| {
+            self.sees_team(h.team.as_deref())
+                || h.holder() == Some(staff.id.as_str())
+                || h.history
+                    .iter()
+                    .any(|step| step.agent_id.as_deref() == Some(staff.id.as_str()))
         })
     }
 
@@ -219,7 +365,7 @@ impl View {
                 .await?;
             }
         }
-        if self.mine.contains(&notice.conversation_id) {
+        if self.follows(&notice.conversation_id) {
             send_event(socket, &notice.conversation_id, &event).await?;
         }
         Ok(())

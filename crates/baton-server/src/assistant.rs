@@ -60,15 +60,21 @@ pub async fn take_turn(
     let mut timeline: Vec<SignalTurn> = earlier
         .iter()
         .filter_map(|e| match &e.body {
+            // A clarifying question offers articles to choose from; it serves none, so the
+            // article the customer then picks is not "served again" to the loop detector.
             EventBody::Message {
                 role,
                 text,
                 articles,
+                choices,
                 ..
             } => Some(
-                SignalTurn::new(*role, text.clone())
-                    .at(e.at)
-                    .with_articles(articles.iter().map(|a| a.id.clone())),
+                SignalTurn::new(*role, text.clone()).at(e.at).with_articles(
+                    articles
+                        .iter()
+                        .filter(|_| choices.is_empty())
+                        .map(|a| a.id.clone()),
+                ),
             ),
             _ => None,
         })

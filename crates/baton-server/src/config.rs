@@ -26,6 +26,19 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub handoff: HandoffConfig,
     pub log: LogConfig,
+    /// Set by `baton demo` only, never read from a file or the environment: the customer the
+    /// demo host product signs in (see [`DemoHost`]).
+    #[serde(skip)]
+    pub demo: Option<DemoHost>,
+}
+
+/// The demo host product's signed-in customer. With it, `/demo` embeds the widget with an
+/// identity token for this customer, signed with `identity.secret`, unless the page is opened
+/// with `?as=visitor`. A real deployment has none: Baton never signs identities for a host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoHost {
+    /// The identity token's claims without `exp` (`sub`, `name`, `email`, `account`).
+    pub claims: serde_json::Value,
 }
 
 /// `[handoff]`: the timers of the transfer to a person. Durations in milliseconds.

@@ -27,16 +27,27 @@ pub struct Opened {
     pub resumed: bool,
 }
 
+/// Whether to continue an identified customer's open conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Always open a new conversation.
+    No,
+    /// Continue the open one if there is one, else open a new one.
+    OrOpen,
+    /// Continue the open one; 404 `no_open_conversation` when there is none.
+    Only,
+}
+
 /// Opens a conversation for the holder of `identity_token`, or for an anonymous visitor.
 pub async fn open(
     state: &AppState,
     identity_token: Option<&str>,
     page: Option<PageContext>,
-    resume: bool,
+    resume: Resume,
     now: DateTime<Utc>,
 ) -> Result<Opened, ApiError> {
     let page = page.map(check_page).transpose()?;
-    if resume && identity_token.is_none() {
+    if resume != Resume::No && identity_token.is_none() {
         return Err(ApiError::invalid(
             "resume needs an identity token: only an identified customer can be recognised",
         ));
@@ -68,7 +79,7 @@ pub async fn open(
         }
         None => state.store.create_anonymous_customer(now).await?,
     };
-    if resume {
+    if resume != Resume::No {
         let open = state
             .store
             .list_conversations(&baton_store::ConversationFilter {
@@ -87,6 +98,13 @@ pub async fn open(
                 token,
                 resumed: true,
             });
+        }
+        if resume == Resume::Only {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no_open_conversation",
+                "the customer has no open conversation to resume",
+            ));
         }
     }
     let (conversation, _) = state

@@ -205,6 +205,22 @@ impl FromRequestParts<SharedState> for StreamStaffAuth {
     }
 }
 
+/// The hash of the bearer credential (header or `?token=`), for streams that check the key
+/// again while they stay open. Never rejects: the auth extractors do that.
+pub struct StaffKeyHash(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for StaffKeyHash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(StaffKeyHash(
+            bearer(parts, true)
+                .map(|key| hash_staff_key(&key))
+                .unwrap_or_default(),
+        ))
+    }
+}
+
 /// An admin with a valid, enabled API key; agents get 403.
 pub struct AdminAuth(pub Staff);
 

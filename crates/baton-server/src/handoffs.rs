@@ -529,35 +529,7 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<TimerActio
                 .await?;
             }
             TimerAction::Release { handoff_id, reason } => {
-                if let Some(handoff) = apply(
-                    state,
-                    handoff_id,
-                    HandoffChange::Release {
-                        reason: reason.clone(),
-                    },
-                    "released",
-                    reason,
-                    now,
-                )
-                .await?
-                {
-                    state
-                        .store
-                        .change_state(
-                            &handoff.conversation_id,
-                            ConversationState::WaitingHuman,
-                            Some(reason),
-                            now,
-                        )
-                        .await?;
-                    system_message(
-                        state,
-                        &handoff.conversation_id,
-                        "The person who was helping you had to step away; I've put you back in line for the next one, with everything so far.".to_string(),
-                        now,
-                    )
-                    .await?;
-                }
+                release(state, handoff_id, reason, now).await?;
             }
             TimerAction::Overflow {
                 handoff_id,
@@ -667,6 +639,38 @@ pub async fn close_quiet_conversations(
         }
     }
     Ok(idle.len())
+}
+
+/// Gives an assigned handoff back to its team's queue (its agent is gone): the conversation
+/// waits for a person again and the customer is told.
+async fn release(
+    state: &AppState,
+    handoff_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let change = HandoffChange::Release {
+        reason: reason.to_string(),
+    };
+    if let Some(handoff) = apply(state, handoff_id, change, "released", reason, now).await? {
+        state
+            .store
+            .change_state(
+                &handoff.conversation_id,
+                ConversationState::WaitingHuman,
+                Some(reason),
+                now,
+            )
+            .await?;
+        system_message(
+            state,
+            &handoff.conversation_id,
+            "The person who was helping you had to step away; I've put you back in line for the next one, with everything so far.".to_string(),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Applies a change and records it on the timeline; `None` when it was refused or the
@@ -1267,4 +1271,61 @@ pub async fn set_presence(
         state.dispatcher.kick();
     }
     Ok(agent)
+}
+
+/// Sets how many conversations the agent takes at once (their teams stay); more room drains
+/// the queue to them at once.
+pub async fn set_capacity(
+    state: &AppState,
+    staff: &Staff,
+    capacity: u32,
+    now: DateTime<Utc>,
+) -> Result<Agent, ApiError> {
+    let agent = state
+        .store
+        .agent(&staff.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such agent"))?;
+    let agent = state
+        .store
+        .set_agent_profile(&staff.id, &agent.teams, capacity, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such agent"))?;
+    state.dispatcher.kick();
+    Ok(agent)
+}
+
+/// A disabled agent will not come back: they go offline, their offers go to the next agent
+/// and their conversations back to the queue at once (as after the offline grace period),
+/// with the customer told. Returns how many handoffs they gave up.
+pub async fn withdraw_agent(
+    state: &AppState,
+    agent_id: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    state
+        .store
+        .touch_agent(agent_id, Some(routing::Presence::Offline), now)
+        .await?;
+    let held = state
+        .store
+        .handoffs(&HandoffFilter {
+            statuses: vec![HandoffStatus::Offered, HandoffStatus::Assigned],
+            agent_id: Some(agent_id.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    let reason = "the agent's account was disabled";
+    for handoff in &held {
+        if handoff.status == HandoffStatus::Assigned {
+            release(state, &handoff.id, reason, now).await?;
+        } else {
+            let change = HandoffChange::ExpireOffer {
+                reason: reason.to_string(),
+            };
+            apply(state, &handoff.id, change, "offer_expired", reason, now).await?;
+        }
+    }
+    state.dispatcher.kick();
+    Ok(held.len())
 }

@@ -37,6 +37,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Typing and queue-position notices for this process's streams.
     pub notices: crate::notices::Notices,
+    /// Staff whose access was just withdrawn (disabled, key replaced): their agent streams
+    /// on this process close at once.
+    pub revocations: crate::agent_stream::Revocations,
 }
 
 /// The time source: the system clock in production, a settable one in tests of the timers.
@@ -92,6 +95,7 @@ impl AppState {
             dispatcher: Default::default(),
             clock: Arc::new(SystemClock),
             notices: Default::default(),
+            revocations: Default::default(),
         })
     }
 

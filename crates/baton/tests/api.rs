@@ -614,3 +614,166 @@ async fn stream_route_without_websocket_upgrade_is_a_json_error() {
     assert!(status >= 400, "{status}");
     assert_eq!(body["error"]["code"], "websocket_required");
 }
+
+#[tokio::test]
+async fn feedback_on_an_ai_answer_is_taken_once() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = Server::start(&db).await;
+        let (id, token) = server.open_conversation(json!({})).await;
+        let (status, body) = server
+            .post_message(&id, &token, "m-1", "How do I reset my password?")
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let customer_seq = body["message"]["seq"].as_i64().unwrap();
+        let answer = body["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["role"] == "ai")
+            .unwrap_or_else(|| panic!("{backend:?}: an AI reply: {body}"));
+        let seq = answer["seq"].as_i64().unwrap();
+        let path = format!("/v1/conversations/{id}/feedback");
+
+        let (status, first) = server
+            .post(
+                &path,
+                Some(&token),
+                json!({"message_seq": seq, "helpful": false}),
+            )
+            .await;
+        assert_eq!(status, 201, "{backend:?}: {first}");
+        assert_eq!(first["event"]["type"], "feedback");
+        // The same answer again, either way: refused, and only one feedback is stored.
+        for helpful in [false, true] {
+            let (status, again) = server
+                .post(
+                    &path,
+                    Some(&token),
+                    json!({"message_seq": seq, "helpful": helpful}),
+                )
+                .await;
+            assert_eq!(status, 409, "{backend:?}: {again}");
+            assert_eq!(again["error"]["code"], "feedback_already_given");
+        }
+        // Only AI answers take feedback.
+        let (status, body) = server
+            .post(
+                &path,
+                Some(&token),
+                json!({"message_seq": customer_seq, "helpful": true}),
+            )
+            .await;
+        assert_eq!(status, 400, "{backend:?}: {body}");
+        let (_, page) = server
+            .get(&format!("/v1/conversations/{id}/events"), Some(&token))
+            .await;
+        let stored = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "feedback")
+            .count();
+        assert_eq!(stored, 1, "{backend:?}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn an_identified_customer_can_resume_without_opening_a_new_conversation() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let token = identity_token(
+        IDENTITY_SECRET,
+        json!({"sub": "user-7", "name": "Kim", "exp": now_secs() + 600}),
+    );
+    let resume_only = json!({"identity_token": token, "resume": true, "resume_only": true});
+    // Nothing open yet: 404, and nothing is opened.
+    let (status, body) = server
+        .post("/v1/conversations", None, resume_only.clone())
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "no_open_conversation");
+    let (status, body) = server
+        .post(
+            "/v1/conversations",
+            None,
+            json!({"resume_only": true, "identity_token": token}),
+        )
+        .await;
+    assert_eq!(status, 400, "resume_only needs resume: {body}");
+
+    let (status, opened) = server
+        .post(
+            "/v1/conversations",
+            None,
+            json!({"identity_token": token, "resume": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    // On another device: the same conversation, with its history.
+    let (status, resumed) = server.post("/v1/conversations", None, resume_only).await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed["id"], opened["id"]);
+    assert_eq!(resumed["resumed"], true);
+}
+
+#[tokio::test]
+async fn the_demo_page_signs_no_identity_outside_baton_demo() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let response = server
+        .http
+        .get(server.url("/demo/billing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-security-policy")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("script-src 'self'"))
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("src=\"/widget.js\""), "{html}");
+    assert!(!html.contains("data-identity-token=\""), "{html}");
+}
+
+#[tokio::test]
+async fn every_page_carries_the_content_security_policy() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let admin = create_staff(&db.url, "admin", "Ada Admin");
+    let server = Server::start(&db).await;
+    let article = json!({"id": "csp-check", "title": "Export your invoices",
+        "body": "Open Billing, then Invoices, and choose Export.",
+        "questions": ["how do I export invoices"]});
+    let (status, saved) = server.post("/v1/kb/articles", Some(&admin), article).await;
+    assert_eq!(status, 201, "{saved}");
+    for path in ["/console", "/demo/billing", "/kb/csp-check"] {
+        let response = server.http.get(server.url(path)).send().await.expect("GET");
+        assert_eq!(response.status(), 200, "{path}");
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{path} has no Content-Security-Policy"))
+            .to_string();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        // Scripts (script-src, else default-src) never inline, evaluated or from elsewhere.
+        let directive = |name: &str| {
+            csp.split(';')
+                .map(str::trim)
+                .find(|d| d.split_whitespace().next() == Some(name))
+                .map(str::to_string)
+        };
+        let scripts = directive("script-src")
+            .or_else(|| directive("default-src"))
+            .unwrap_or_default();
+        for unsafe_source in ["'unsafe-inline'", "'unsafe-eval'", "*", "http:", "https:"] {
+            assert!(
+                !scripts.split_whitespace().any(|s| s == unsafe_source),
+                "{path}: {csp}"
+            );
+        }
+    }
+}

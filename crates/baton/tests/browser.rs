@@ -677,3 +677,776 @@ async fn an_admin_manages_agents_articles_and_sees_the_policy() {
     save_screenshot(&admin, "console-policy.png").await;
     admin.close().await.expect("close the browser");
 }
+
+// ---- The widget on its own: the signed-in customer, page context, accessibility -------------
+
+/// A question the demo knowledge base answers with a clarifying question (two close articles).
+const CLARIFYING_QUESTION: &str = "How do I set up single sign-on?";
+
+/// The demo customer's conversation id, from the widget's storage.
+const JORDAN_CONVERSATION: &str = "const k = Object.keys(localStorage).find(k => k.endsWith(':relay-user-jordan-avery')); \
+     return k && JSON.parse(localStorage.getItem(k) || 'null')?.id";
+
+/// An agent API read, as staff.
+async fn staff_get(demo: &Demo, key: &str, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(demo.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
+    response.json().await.expect("json")
+}
+
+/// Polls the conversation's full timeline (agent API) until `check` holds; returns it.
+async fn until_timeline(
+    demo: &Demo,
+    key: &str,
+    id: &str,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let page = staff_get(
+            demo,
+            key,
+            &format!("/v1/agent/conversations/{id}/events?limit=1000"),
+        )
+        .await;
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        if check(&events) {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {WAIT:?}; timeline: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn page_events<'a>(events: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    events
+        .iter()
+        .filter(move |e| e["type"] == "page_event" && e["kind"] == kind)
+}
+
+/// Opens the chat panel with the bubble (unless it is open: it stays open across reloads).
+async fn open_widget(client: &Client) {
+    let open: Value = client
+        .execute(
+            "const w = document.querySelector('#baton-widget'); return Boolean(w && !w.shadowRoot.querySelector('.panel').hidden)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    if open == json!(true) {
+        return;
+    }
+    let root = css(client, "#baton-widget")
+        .await
+        .shadow_root()
+        .await
+        .expect("shadow root");
+    root.find(Locator::Css(".bubble"))
+        .await
+        .expect("chat bubble")
+        .click()
+        .await
+        .expect("open the chat");
+    until(
+        client,
+        "the panel opens",
+        &format!("return !{WIDGET}.querySelector('.panel').hidden"),
+    )
+    .await;
+}
+
+/// The `seq` of every event the widget shows, in order.
+const SHOWN_SEQS: &str = "return [...document.querySelector('#baton-widget').shadowRoot.querySelectorAll('.log [data-seq]')].map(e => Number(e.dataset.seq))";
+
+async fn shown_seqs(client: &Client) -> Vec<i64> {
+    let value = client.execute(SHOWN_SEQS, vec![]).await.expect("script");
+    serde_json::from_value(value).expect("numbers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_knows_the_signed_in_customer_and_the_page_they_are_on() {
+    let Some(driver_path) = chromedriver() else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let demo = Demo::start().await;
+    let driver = Driver::start(&driver_path).await;
+    let admin = demo.key("Morgan Lee").to_string();
+    let customer = driver.browser().await;
+
+    // The demo product signs Jordan Avery in: the widget tag carries the identity token.
+    customer
+        .goto(&demo.url("/demo/dashboard"))
+        .await
+        .expect("demo dashboard");
+    let identity = css(&customer, "#identity")
+        .await
+        .text()
+        .await
+        .expect("identity line");
+    assert!(identity.contains("Signed in as Jordan Avery"), "{identity}");
+    customer
+        .execute(
+            "window.__ran = []; window.alert = m => window.__ran.push('alert ' + m); return true",
+            vec![],
+        )
+        .await
+        .expect("watch for script");
+    open_widget(&customer).await;
+
+    // A clarifying question offers its choices as buttons, without "did this help?"; once
+    // one is taken they are all spent.
+    customer_says(&customer, CLARIFYING_QUESTION).await;
+    until(
+        &customer,
+        "the clarifying question's choices",
+        &format!("return {WIDGET}.querySelectorAll('.msg.ai .choices button.choice').length >= 2"),
+    )
+    .await;
+    let feedback_on_clarify: Value = customer
+        .execute(
+            &format!("return {WIDGET}.querySelector('.msg.ai .choices').closest('.msg').querySelector('.helpful') !== null"),
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        feedback_on_clarify,
+        json!(false),
+        "no feedback on a clarifying question"
+    );
+    let root = css(&customer, "#baton-widget")
+        .await
+        .shadow_root()
+        .await
+        .expect("shadow root");
+    let choice = root
+        .find(Locator::Css(".msg.ai .choices button.choice"))
+        .await
+        .expect("a choice");
+    let chosen = choice.text().await.expect("choice text");
+    choice.click().await.expect("take a choice");
+    until(
+        &customer,
+        "the choice is sent as the customer's message and the choices are spent",
+        &format!(
+            "const w = {WIDGET}; return [...w.querySelectorAll('.msg.customer:not(.pending)')].some(m => m.textContent.endsWith({})) \
+             && [...w.querySelectorAll('.choices button')].every(b => b.disabled)",
+            json!(chosen)
+        ),
+    )
+    .await;
+
+    // The conversation belongs to the identified customer: account and tier, and the
+    // earlier conversation `baton demo` seeded.
+    let id = until(&customer, "the conversation is open", JORDAN_CONVERSATION).await;
+    let id = id.as_str().expect("conversation id").to_string();
+    let detail = staff_get(&demo, &admin, &format!("/v1/agent/conversations/{id}")).await;
+    assert_eq!(detail["customer"]["name"], "Jordan Avery", "{detail}");
+    assert_eq!(detail["account"]["name"], "Acme Logistics", "{detail}");
+    assert_eq!(detail["account"]["tier"], "pro", "{detail}");
+    let history = staff_get(
+        &demo,
+        &admin,
+        &format!("/v1/agent/conversations/{id}/history"),
+    )
+    .await;
+    let earlier = history["conversations"].as_array().expect("history");
+    assert!(
+        earlier.iter().any(|c| c["state"] == "resolved"),
+        "an earlier conversation: {history}"
+    );
+
+    // "Did this help?" on an answer; "No" is recorded and offers a person.
+    customer_says(&customer, "Where can I download my invoices?").await;
+    until(
+        &customer,
+        "the invoice answer asks whether it helped",
+        &format!("return [...{WIDGET}.querySelectorAll('.msg.ai')].some(m => m.querySelector('a[href$=\"/kb/download-invoice\"]') && m.querySelector('.helpful button'))"),
+    )
+    .await;
+    let buttons = root
+        .find_all(Locator::Css(".msg.ai .helpful button"))
+        .await
+        .expect("feedback buttons");
+    let mut no = None;
+    for button in buttons {
+        if button.text().await.expect("text") == "No" {
+            no = Some(button);
+        }
+    }
+    no.expect("a No button")
+        .click()
+        .await
+        .expect("say it did not help");
+    until(
+        &customer,
+        "the next step is offered",
+        &format!("return [...{WIDGET}.querySelectorAll('.helpful button')].some(b => b.textContent === 'Talk to a person')"),
+    )
+    .await;
+    until_timeline(&demo, &admin, &id, "the feedback is recorded", |events| {
+        events
+            .iter()
+            .any(|e| e["type"] == "feedback" && e["helpful"] == false)
+    })
+    .await;
+
+    // Escape closes the panel and gives focus back to the bubble; from the bubble too (the
+    // panel then leaves the product's page free to use).
+    let input = root
+        .find(Locator::Css("#baton-input"))
+        .await
+        .expect("input");
+    input.click().await.expect("focus the message box");
+    input.send_keys("\u{E00C}").await.expect("Escape");
+    until(
+        &customer,
+        "Escape closes the panel and focus returns to the bubble",
+        &format!("const w = {WIDGET}; return w.querySelector('.panel').hidden && w.activeElement === w.querySelector('.bubble')"),
+    )
+    .await;
+    open_widget(&customer).await;
+    let bubble = root.find(Locator::Css(".bubble")).await.expect("bubble");
+    customer
+        .execute(
+            &format!("{WIDGET}.querySelector('.bubble').focus(); return true"),
+            vec![],
+        )
+        .await
+        .expect("focus the bubble");
+    bubble.send_keys("\u{E00C}").await.expect("Escape");
+    until(
+        &customer,
+        "Escape from the bubble closes the panel",
+        &format!("return {WIDGET}.querySelector('.panel').hidden"),
+    )
+    .await;
+
+    // Page context: a single-page-app route change, a marked button, and errors shown to the
+    // user (the billing page's banner is reported on every visit, but recorded once).
+    for path in ["/demo/billing", "/demo/dashboard", "/demo/billing"] {
+        css(&customer, &format!("nav a[href='{path}']"))
+            .await
+            .click()
+            .await
+            .expect("navigate");
+        until(
+            &customer,
+            "the route changed",
+            &format!("return location.pathname === {}", json!(path)),
+        )
+        .await;
+    }
+    css(&customer, "button[data-baton-action='retry-payment']")
+        .await
+        .click()
+        .await
+        .expect("retry the payment");
+    let events = until_timeline(
+        &demo,
+        &admin,
+        &id,
+        "page views, the click and the errors are recorded",
+        |events| {
+            page_events(events, "page_view")
+                .filter(|e| {
+                    e["url"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("/demo/billing"))
+                })
+                .count()
+                >= 2
+                && page_events(events, "click").any(|e| e["label"] == "retry-payment")
+                && page_events(events, "error").any(|e| {
+                    e["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("Payment failed again"))
+                })
+        },
+    )
+    .await;
+    let banner = page_events(&events, "error")
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("Your last payment failed"))
+        })
+        .count();
+    assert_eq!(banner, 1, "the same error is recorded once: {events:?}");
+
+    open_widget(&customer).await;
+    // Customer text that looks like markup is text in the widget too.
+    let payload = "<img src=x onerror=alert(1)>";
+    customer_says(&customer, payload).await;
+    until(
+        &customer,
+        "the markup shows literally",
+        &format!(
+            "return [...{WIDGET}.querySelectorAll('.msg.customer:not(.pending)')].some(m => m.textContent.endsWith({}))",
+            json!(payload)
+        ),
+    )
+    .await;
+    let images: Value = customer
+        .execute(
+            &format!("return {WIDGET}.querySelectorAll('img').length"),
+            vec![],
+        )
+        .await
+        .expect("count images");
+    assert_eq!(images, json!(0), "no image element was created");
+    let ran: Value = customer
+        .execute("return window.__ran", vec![])
+        .await
+        .expect("read");
+    assert_eq!(ran, json!([]), "nothing ran: {ran}");
+
+    // A reload reconnects and replays: every message once, nothing lost.
+    until(
+        &customer,
+        "the AI replied to the last message",
+        &format!(
+            "const shown = [...{WIDGET}.querySelectorAll('.log [data-seq]')]; \
+             const last = shown.map(e => e.classList.contains('customer')).lastIndexOf(true); \
+             return last >= 0 && last < shown.length - 1"
+        ),
+    )
+    .await;
+    let before = shown_seqs(&customer).await;
+    assert!(before.len() >= 8, "{before:?}");
+    customer.refresh().await.expect("reload");
+    open_widget(&customer).await;
+    let count = before.len();
+    until(
+        &customer,
+        "the history is back after the reload",
+        &format!("return document.querySelector('#baton-widget').shadowRoot.querySelectorAll('.log [data-seq]').length >= {count}"),
+    )
+    .await;
+    let after = shown_seqs(&customer).await;
+    assert_eq!(after, before, "the same events, once each, in order");
+
+    // The same customer on a phone, a new device: the open conversation's history shows as
+    // soon as they open the chat, and the panel fits the screen.
+    let phone = driver.browser().await;
+    phone
+        .set_window_size(375, 760)
+        .await
+        .expect("a phone-sized window");
+    phone
+        .goto(&demo.url("/demo/dashboard"))
+        .await
+        .expect("demo dashboard");
+    open_widget(&phone).await;
+    until(
+        &phone,
+        "the open conversation's history on the new device",
+        &format!("return document.querySelector('#baton-widget').shadowRoot.querySelectorAll('.log [data-seq]').length >= {count}"),
+    )
+    .await;
+    let fits: Value = phone
+        .execute(
+            &format!(
+                "const w = {WIDGET}; const p = w.querySelector('.panel').getBoundingClientRect(); \
+                 const send = w.querySelector('.composer .primary').getBoundingClientRect(); \
+                 return {{width: document.documentElement.clientWidth, panel: p.width, bubble: getComputedStyle(w.querySelector('.bubble')).display, \
+                 send: send.right <= innerWidth && send.bottom <= innerHeight && send.width > 0}}"
+            ),
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert!(fits["width"].as_f64().unwrap_or(1000.0) <= 480.0, "{fits}");
+    assert_eq!(
+        fits["panel"], fits["width"],
+        "the panel fills the screen: {fits}"
+    );
+    assert_eq!(
+        fits["bubble"], "none",
+        "the bubble does not cover the panel: {fits}"
+    );
+    assert_eq!(fits["send"], true, "Send is on screen: {fits}");
+
+    // Asking for a person from the phone: the brief knows who they are.
+    customer_says(&phone, "I'd like to talk to a person please").await;
+    until(
+        &phone,
+        "the customer is told a person will reply",
+        &format!("return /Nobody is available|Waiting for/.test({WIDGET}.querySelector('.status').textContent)"),
+    )
+    .await;
+    save_screenshot(&phone, "widget-phone.png").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let handoff_id = loop {
+        let queue = staff_get(&demo, &admin, "/v1/agent/queue").await;
+        if let Some(h) = queue["handoffs"]
+            .as_array()
+            .and_then(|hs| hs.iter().find(|h| h["conversation_id"] == id.as_str()))
+        {
+            break h["id"].as_str().expect("handoff id").to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no handoff: {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let handoff = staff_get(&demo, &admin, &format!("/v1/agent/handoffs/{handoff_id}")).await;
+    let brief = &handoff["brief"];
+    assert_eq!(brief["customer"]["name"], "Jordan Avery", "{brief}");
+    assert_eq!(brief["customer"]["anonymous"], false, "{brief}");
+    assert_eq!(brief["account"]["tier"], "pro", "{brief}");
+    assert_eq!(brief["account"]["name"], "Acme Logistics", "{brief}");
+
+    phone.close().await.expect("close the phone's browser");
+    customer.close().await.expect("close the browser");
+}
+
+// ---- The console with several people: notes, transfer, live supervision, hand-back ---------
+
+/// Presses keys the way an agent works the console: nothing focused, so they reach its
+/// shortcuts.
+async fn press(client: &Client, keys: &str) {
+    client
+        .execute(
+            "if (document.activeElement) document.activeElement.blur(); return true",
+            vec![],
+        )
+        .await
+        .expect("blur");
+    css(client, "body")
+        .await
+        .send_keys(keys)
+        .await
+        .expect("press keys");
+}
+
+/// Records the console's desktop notifications, with the tab as if it were in the background.
+async fn record_notifications(client: &Client) {
+    client
+        .execute(
+            "window.__notified = []; \
+             window.Notification = class { \
+               constructor(title, options) { window.__notified.push(title + ' | ' + ((options && options.body) || '')); } \
+               static get permission() { return 'granted'; } \
+               static requestPermission() { return Promise.resolve('granted'); } }; \
+             document.hasFocus = () => false; return true",
+            vec![],
+        )
+        .await
+        .expect("record notifications");
+}
+
+/// The supervisor page's row of a handoff, as a script expression.
+fn supervisor_row(handoff_id: &str) -> String {
+    format!("document.querySelector('#supervisor-table tr[data-handoff=\"{handoff_id}\"]')")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_note_transfer_and_hand_back_while_a_supervisor_follows_and_reassigns() {
+    let Some(driver_path) = chromedriver() else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let demo = Demo::start().await;
+    let driver = Driver::start(&driver_path).await;
+    let admin = driver.browser().await;
+    let sam = driver.browser().await;
+    let dana = driver.browser().await;
+    let http = reqwest::Client::new();
+
+    // The supervisor opens the list of every open handoff; it is never reloaded after this.
+    sign_in(&admin, &demo, "Morgan Lee").await;
+    admin
+        .goto(&demo.url("/console#/supervisor"))
+        .await
+        .expect("supervisor page");
+    until(
+        &admin,
+        "the supervisor page is live",
+        "return document.querySelector('#live.up') !== null && [...document.querySelectorAll('.page h1')].some(h => h.textContent === 'All open handoffs')",
+    )
+    .await;
+    admin
+        .execute("window.__sameDocument = true; return true", vec![])
+        .await
+        .expect("mark the page");
+
+    // Sam takes Support's conversations; Dana (Billing) is signed in but away.
+    agent_online(&sam, &demo, "Sam Okafor").await;
+    sign_in(&dana, &demo, "Dana Whitfield").await;
+    css(&dana, "#presence")
+        .await
+        .select_by_value("away")
+        .await
+        .expect("away");
+    until(
+        &dana,
+        "Dana is away and live",
+        "return document.querySelector('#presence-dot.away') !== null && document.querySelector('#live.up') !== null",
+    )
+    .await;
+    record_notifications(&dana).await;
+
+    // A customer asks for a person (through the API, as any client may).
+    let opened: Value = http
+        .post(demo.url("/v1/conversations"))
+        .json(&json!({"page": {"url": demo.url("/demo/settings")}}))
+        .send()
+        .await
+        .expect("open")
+        .json()
+        .await
+        .expect("json");
+    let (id, token) = (
+        opened["id"].as_str().expect("id").to_string(),
+        opened["token"].as_str().expect("token").to_string(),
+    );
+    let say = |n: &str, text: &str| {
+        let request = http
+            .post(demo.url(&format!("/v1/conversations/{id}/messages")))
+            .bearer_auth(&token)
+            .json(&json!({"client_msg_id": n, "text": text}));
+        async move {
+            let response = request.send().await.expect("post");
+            assert!(response.status().is_success(), "{}", response.status());
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    say("m1", "Hi, I would like to talk to a human please").await;
+
+    // The offer opens in Sam's console and appears on the supervisor's page by itself.
+    css(&sam, "#accept").await;
+    let handoff_id = until(
+        &admin,
+        "the handoff appears on the supervisor page",
+        "const r = document.querySelector('#supervisor-table tr[data-handoff]'); return r && r.dataset.handoff",
+    )
+    .await;
+    let handoff_id = handoff_id.as_str().expect("handoff id").to_string();
+    let row = supervisor_row(&handoff_id);
+
+    // Keyboard only: accept, then an internal note (n, Ctrl+Enter).
+    press(&sam, "a").await;
+    css(&sam, "#tab-reply:not([disabled])").await;
+    until(
+        &admin,
+        "the supervisor sees that Sam has it",
+        &format!(
+            "const r = {row}; return r && r.querySelector('.holder').textContent === 'Sam Okafor'"
+        ),
+    )
+    .await;
+    press(&sam, "n").await;
+    css(&sam, "#tab-note[aria-selected='true']").await;
+    let note = "Annual plan; the double charge is real, see Stripe.";
+    let message_box = css(&sam, "#reply").await;
+    message_box.clear().await.expect("clear");
+    message_box
+        .send_keys(&format!("{note}\u{E009}\u{E007}"))
+        .await
+        .expect("write the note and send it");
+    until(
+        &sam,
+        "the note shows with its author",
+        &format!(
+            "return [...document.querySelectorAll('.ev.note')].some(n => n.textContent.includes({}) && n.querySelector('.who').textContent === 'Note · Sam Okafor')",
+            json!(note)
+        ),
+    )
+    .await;
+    // The customer never sees it.
+    let seen: Value = http
+        .get(demo.url(&format!("/v1/conversations/{id}/events")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("customer's events")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !seen.to_string().contains("double charge is real"),
+        "the customer's timeline holds the note: {seen}"
+    );
+
+    // Sam transfers it to Billing (t, then Ctrl+Enter in the note); the supervisor sees it
+    // back in Billing's queue.
+    press(&sam, "t").await;
+    css(&sam, "#transfer-note")
+        .await
+        .send_keys("Double charge: Billing, please.\u{E009}\u{E007}")
+        .await
+        .expect("transfer");
+    until(
+        &admin,
+        "the supervisor sees it queued for Billing",
+        &format!("const r = {row}; return r && r.querySelector('.badge.status').textContent === 'queued' && r.children[1].textContent === 'Billing'"),
+    )
+    .await;
+
+    // Dana previews it from her queue; the customer writes meanwhile and she sees it live,
+    // with Sam's note under his name.
+    let item = format!("[data-handoff='{handoff_id}']");
+    css(&dana, &item).await.click().await.expect("preview");
+    until(
+        &dana,
+        "the previewed transcript loads",
+        "return [...document.querySelectorAll('.ev.message.customer .text')].some(e => e.textContent.includes('talk to a human'))",
+    )
+    .await;
+    until(
+        &dana,
+        "Sam's note shows under his name",
+        "return [...document.querySelectorAll('.ev.note .who')].some(e => e.textContent === 'Note · Sam Okafor')",
+    )
+    .await;
+    say("m2", "I was charged twice for March").await;
+    until(
+        &dana,
+        "the new message arrives live in the preview",
+        "return [...document.querySelectorAll('.ev.message.customer .text')].some(e => e.textContent === 'I was charged twice for March')",
+    )
+    .await;
+    until(
+        &admin,
+        "the supervisor's list knows Dana",
+        &format!("const r = {row}; return r && [...r.querySelectorAll('option')].some(o => o.textContent.startsWith('Dana Whitfield'))"),
+    )
+    .await;
+
+    // The supervisor gives it to Dana: she is alerted, and it is hers.
+    admin
+        .execute(
+            &format!(
+                "const r = {row}; const s = r.querySelector('select'); \
+                 s.value = [...s.options].find(o => o.textContent.startsWith('Dana Whitfield')).value; \
+                 s.dispatchEvent(new Event('change')); r.querySelector('button.reassign').click(); return true"
+            ),
+            vec![],
+        )
+        .await
+        .expect("reassign");
+    until(
+        &dana,
+        "Dana gets a desktop notification",
+        "return window.__notified.some(n => n.startsWith('A conversation was given to you'))",
+    )
+    .await;
+    until(
+        &dana,
+        "the conversation is Dana's",
+        &format!("const i = document.querySelector(\"{item}\"); return i && i.querySelector('.qi-status').textContent === 'Yours'"),
+    )
+    .await;
+    css(&dana, "#hand-back").await;
+    until(
+        &admin,
+        "the supervisor sees Dana has it",
+        &format!("const r = {row}; return r && r.querySelector('.holder').textContent === 'Dana Whitfield'"),
+    )
+    .await;
+
+    // Dana hands it back to the AI (b, Ctrl+Enter): the customer gets AI answers again and
+    // the row leaves the supervisor's page.
+    press(&dana, "b").await;
+    css(&dana, "#handback-note")
+        .await
+        .send_keys("Refunded the second charge.\u{E009}\u{E007}")
+        .await
+        .expect("hand back");
+    until(
+        &dana,
+        "the console shows it handed back",
+        "const b = document.querySelector('.conv-title .badge.status'); return b && b.textContent === 'handed back'",
+    )
+    .await;
+    until(
+        &admin,
+        "the row leaves the supervisor page",
+        &format!("return {row} === null"),
+    )
+    .await;
+    let answered = say("m3", "Where can I download my invoices?").await;
+    assert!(
+        answered["replies"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|m| m["role"] == "ai")),
+        "the AI answers again: {answered}"
+    );
+
+    // Dana takes more conversations at once.
+    css(&dana, "#capacity")
+        .await
+        .send_keys("\u{E009}a\u{E009}7\t")
+        .await
+        .expect("capacity");
+    until(
+        &dana,
+        "the load shows the new capacity",
+        "return document.querySelector('#load').textContent.endsWith('/7')",
+    )
+    .await;
+    let me: Value = http
+        .get(demo.url("/v1/agent/me"))
+        .bearer_auth(demo.key("Dana Whitfield"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["agent"]["capacity"], 7, "{me}");
+    assert_eq!(
+        admin
+            .execute("return window.__sameDocument === true", vec![])
+            .await
+            .expect("read"),
+        json!(true),
+        "the supervisor page was never reloaded"
+    );
+    save_screenshot(&admin, "console-supervisor.png").await;
+
+    // The admin disables Sam: his console signs out at once.
+    admin
+        .goto(&demo.url("/console#/agents"))
+        .await
+        .expect("agents page");
+    until(
+        &admin,
+        "Sam's Disable button is clicked",
+        "const r = [...document.querySelectorAll('table.grid tr')].find(r => r.textContent.includes('Sam Okafor') && r.textContent.includes('Disable')); \
+         const b = r && [...r.querySelectorAll('button')].find(b => b.textContent === 'Disable'); \
+         if (!b) return false; b.click(); return true",
+    )
+    .await;
+    until(
+        &sam,
+        "Sam is signed out",
+        "const e = document.querySelector('.signin .error'); return document.querySelector('#key') !== null && e && e.textContent.includes('signed out')",
+    )
+    .await;
+    let key: Value = sam
+        .execute("return sessionStorage.getItem('baton.console.key')", vec![])
+        .await
+        .expect("read");
+    assert_eq!(key, Value::Null, "the key is forgotten");
+
+    dana.close().await.expect("close Dana's browser");
+    sam.close().await.expect("close Sam's browser");
+    admin.close().await.expect("close the admin's browser");
+}

@@ -465,6 +465,26 @@ async fn after_hours_the_customer_is_told_when_and_the_ticket_waits_for_the_team
             .get(&format!("/v1/agent/conversations/{id}"), Some(&admin))
             .await;
         assert_eq!(detail["customer"]["email"], "pat@example.com");
+        // The brief was written before the email came: the timeline says it, for the agent
+        // (and the customer sees it confirmed).
+        assert_eq!(saved["event"]["role"], "system", "{saved}");
+        let (_, timeline) = server
+            .get(
+                &format!("/v1/agent/conversations/{id}/events"),
+                Some(&admin),
+            )
+            .await;
+        assert!(
+            timeline["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["type"] == "message"
+                    && e["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("pat@example.com"))),
+            "{timeline}"
+        );
 
         // When someone from the team comes online, the ticket is offered to them.
         let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
@@ -947,5 +967,329 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
         first_stream.close().await;
         dana_stream.close().await;
         let _ = sam;
+    }
+}
+
+// --- What the agent console relies on: the agent's own capacity, the customer's earlier
+// conversations, following a conversation one does not hold, and access withdrawn. ---
+
+#[tokio::test]
+async fn an_agent_sets_their_own_capacity_and_routing_follows() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+    let admin = create_staff(&db.url, "admin", "Ada");
+    let dana = agent(&server, &admin, "Dana", &["support"], 1).await;
+
+    // Out of bounds (400), the wrong type, unknown or missing fields (400 or 422, as every
+    // JSON body): a JSON error.
+    for (body, statuses) in [
+        (json!({"capacity": 0}), &[400][..]),
+        (json!({"capacity": 51}), &[400]),
+        (json!({"capacity": "two"}), &[400, 422]),
+        (json!({"capacity": 2, "teams": ["billing"]}), &[400, 422]),
+        (json!({}), &[400, 422]),
+    ] {
+        let (status, error) = put(&server, "/v1/agent/capacity", &dana.key, body.clone()).await;
+        assert!(statuses.contains(&status), "{body}: {status} {error}");
+        assert!(error["error"]["code"].is_string(), "{body}: {error}");
+        assert!(error["error"]["message"].is_string(), "{body}: {error}");
+    }
+    let (_, error) = put(
+        &server,
+        "/v1/agent/capacity",
+        &dana.key,
+        json!({"capacity": 51}),
+    )
+    .await;
+    assert_eq!(error["error"]["code"], "invalid_request", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("between 1 and 50")),
+        "{error}"
+    );
+    let response = server
+        .http
+        .put(server.url("/v1/agent/capacity"))
+        .json(&json!({"capacity": 2}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(response.status(), 401);
+    let error: Value = response.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "unauthorized", "{error}");
+
+    // At capacity 1 the second customer waits…
+    let mut stream = agent_stream(&server, &dana).await;
+    online(&server, &dana).await;
+    let (first, _, _) = escalate(&server, "let me speak to a human").await;
+    let offer = next_of(&mut stream, "offer", 10).await;
+    assert_eq!(offer["handoff"]["conversation_id"], first.as_str());
+    let (second, _, _) = escalate(&server, "I want to talk to a person").await;
+    let waiting = wait_for_handoff(&server, &admin, &second).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+
+    // …until the agent makes room: it is offered to them, and their teams stay as they were.
+    let (status, me) = put(
+        &server,
+        "/v1/agent/capacity",
+        &dana.key,
+        json!({"capacity": 2}),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["capacity"], 2);
+    assert_eq!(me["teams"], json!(["support"]));
+    let offer = next_of(&mut stream, "offer", 10).await;
+    assert_eq!(offer["handoff"]["conversation_id"], second.as_str());
+    let (_, agents) = server.get("/v1/admin/agents", Some(&admin)).await;
+    let listed = agents["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"] == dana.id.as_str()))
+        .cloned()
+        .expect("Dana is listed");
+    assert_eq!(listed["capacity"], 2);
+    assert_eq!(listed["active"], 2);
+}
+
+#[tokio::test]
+async fn the_customers_earlier_conversations_are_listed_and_readable() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = start(&db, TWO_TEAMS, "").await;
+    let admin = create_staff(&db.url, "admin", "Ada");
+    let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+    let identity = identity_token(
+        IDENTITY_SECRET,
+        json!({"sub": "user-7", "name": "Grace Hopper", "exp": now_secs() + 600}),
+    );
+    let mut opened = Vec::new();
+    for text in [
+        "How do I download my invoice?",
+        "Please let me talk to a person",
+    ] {
+        let (status, body) = server
+            .post(
+                "/v1/conversations",
+                None,
+                json!({"identity_token": identity}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (id, token) = (
+            body["id"].as_str().unwrap().to_string(),
+            body["token"].as_str().unwrap().to_string(),
+        );
+        let (status, body) = server.post_message(&id, &token, "m1", text).await;
+        assert_eq!(status, 201, "{body}");
+        opened.push(id);
+    }
+    // Someone else's conversation is not theirs.
+    let (stranger, _) = server.open_conversation(json!({})).await;
+    let (earlier, latest) = (&opened[0], &opened[1]);
+
+    let (status, history) = server
+        .get(
+            &format!("/v1/agent/conversations/{latest}/history"),
+            Some(&dana.key),
+        )
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let ids: Vec<&str> = history["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![earlier.as_str()], "{history}");
+    assert!(!ids.contains(&stranger.as_str()));
+    let (_, back) = server
+        .get(
+            &format!("/v1/agent/conversations/{earlier}/history"),
+            Some(&dana.key),
+        )
+        .await;
+    assert_eq!(back["conversations"][0]["id"], latest.as_str(), "{back}");
+
+    // The earlier conversation opens read-only for the agent: its transcript.
+    let (status, events) = server
+        .get(
+            &format!("/v1/agent/conversations/{earlier}/events"),
+            Some(&dana.key),
+        )
+        .await;
+    assert_eq!(status, 200, "{events}");
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "message"
+                && e["role"] == "customer"
+                && e["text"] == "How do I download my invoice?"),
+        "{events}"
+    );
+
+    // Unknown conversations, no key, a customer's token: JSON errors.
+    let (status, error) = server
+        .get("/v1/agent/conversations/c_nope/history", Some(&dana.key))
+        .await;
+    assert_eq!(status, 404, "{error}");
+    assert!(error["error"]["code"].is_string(), "{error}");
+    let (status, error) = server
+        .get(&format!("/v1/agent/conversations/{latest}/history"), None)
+        .await;
+    assert_eq!(status, 401, "{error}");
+    assert_eq!(error["error"]["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn a_previewed_conversation_streams_live_to_its_team_and_supervisors_only() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = start(&db, TWO_TEAMS, "").await;
+    let admin_key = create_staff(&db.url, "admin", "Ada");
+    let dana = agent(&server, &admin_key, "Dana", &["support"], 2).await;
+    let bill = agent(&server, &admin_key, "Bill", &["billing"], 2).await;
+    let (_, me) = server.get("/v1/agent/me", Some(&admin_key)).await;
+    let admin = Agent {
+        id: me["agent"]["id"].as_str().unwrap().to_string(),
+        key: admin_key.clone(),
+    };
+    // Nobody is online: the handoff waits in Support's queue.
+    let (id, token, _) = escalate(&server, "let me speak to a human").await;
+    let queued = wait_for_handoff(&server, &admin_key, &id).await;
+    assert_eq!(queued["team"], "support");
+
+    let watch = json!({"type": "watch", "conversation_id": id});
+    let mut dana_stream = agent_stream(&server, &dana).await;
+    dana_stream.send_json(&watch).await;
+    let answer = next_of(&mut dana_stream, "watching", 10).await;
+    assert_eq!(answer["conversation_id"], id.as_str());
+    let mut admin_stream = agent_stream(&server, &admin).await;
+    admin_stream.send_json(&watch).await;
+    next_of(&mut admin_stream, "watching", 10).await;
+    let mut bill_stream = agent_stream(&server, &bill).await;
+    bill_stream.send_json(&watch).await;
+    let refused = next_of(&mut bill_stream, "watch_refused", 10).await;
+    assert_eq!(refused["conversation_id"], id.as_str());
+
+    let (status, _) = server
+        .post_message(&id, &token, "m2", "Are you still there? It's urgent")
+        .await;
+    assert_eq!(status, 201);
+    for stream in [&mut dana_stream, &mut admin_stream] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the watched message never came"
+            );
+            let frame = next_of(stream, "event", 10).await;
+            if frame["conversation_id"] == id.as_str()
+                && frame["event"]["text"] == "Are you still there? It's urgent"
+            {
+                break;
+            }
+        }
+    }
+    // Bill's stream carries none of it (the message came well before this drains).
+    while let Some(frame) = bill_stream.next_json(1).await {
+        assert!(
+            !(frame["type"] == "event" && frame["conversation_id"] == id.as_str()),
+            "{frame}"
+        );
+    }
+    // Stop watching: later messages no longer come to Dana.
+    dana_stream
+        .send_json(&json!({"type": "watch", "conversation_id": null}))
+        .await;
+    let (status, _) = server.post_message(&id, &token, "m3", "Hello?").await;
+    assert_eq!(status, 201);
+    // The admin still watching sees it, so by then Dana's would have come too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the admin missed it"
+        );
+        let frame = next_of(&mut admin_stream, "event", 10).await;
+        if frame["event"]["text"] == "Hello?" {
+            break;
+        }
+    }
+    while let Some(frame) = dana_stream.next_json(1).await {
+        assert!(frame["event"]["text"] != "Hello?", "{frame}");
+    }
+}
+
+#[tokio::test]
+async fn disabling_an_agent_closes_their_stream_and_gives_their_conversations_back() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let sam = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let mut dana_stream = agent_stream(&server, &dana).await;
+        online(&server, &dana).await;
+
+        let (id, token, _) = escalate(&server, "let me speak to a human").await;
+        let offer = next_of(&mut dana_stream, "offer", 10).await;
+        let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
+        let (status, body) = server
+            .post(
+                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+                Some(&dana.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let mut customer = Stream::connect(&format!(
+            "{}/v1/conversations/{id}/stream?token={token}",
+            server.ws_base
+        ))
+        .await;
+        let mut sam_stream = agent_stream(&server, &sam).await;
+        online(&server, &sam).await;
+
+        let (status, body) = server
+            .post(
+                &format!("/v1/admin/staff/{}/disable", dana.id),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(dana_stream.close_code(10).await, Some(4401));
+        let (status, _) = server.get("/v1/agent/me", Some(&dana.key)).await;
+        assert_eq!(status, 401);
+        // The conversation goes back to the queue at once, and on to Sam.
+        customer_sees(&mut customer, "had to step away", 10).await;
+        let offer = next_of(&mut sam_stream, "offer", 10).await;
+        assert_eq!(offer["handoff"]["id"], handoff_id.as_str());
+        let (_, handoff) = server
+            .get(&format!("/v1/agent/handoffs/{handoff_id}"), Some(&admin))
+            .await;
+        let steps: Vec<&str> = handoff["handoff"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["step"].as_str())
+            .collect();
+        assert!(steps.contains(&"released"), "{steps:?}");
+
+        // A replaced key closes the streams opened with the old one; the new key works.
+        let (status, rotated) = server
+            .post(
+                &format!("/v1/admin/staff/{}/rotate-key", sam.id),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{rotated}");
+        assert_eq!(sam_stream.close_code(10).await, Some(4401));
+        let (status, _) = server.get("/v1/agent/me", Some(&sam.key)).await;
+        assert_eq!(status, 401);
+        let (status, _) = server.get("/v1/agent/me", rotated["key"].as_str()).await;
+        assert_eq!(status, 200);
     }
 }

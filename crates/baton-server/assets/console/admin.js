@@ -60,7 +60,7 @@ export async function renderAgents(container, app) {
           {
             class: "btn small",
             type: "button",
-            onclick: () => act(() => app.api.post(`/v1/admin/staff/${agent.id}/${agent.disabled ? "enable" : "disable"}`), agent.disabled ? `${agent.name} can sign in again.` : `${agent.name} is disabled.`),
+            onclick: () => act(() => app.api.post(`/v1/admin/staff/${agent.id}/${agent.disabled ? "enable" : "disable"}`), agent.disabled ? `${agent.name} can sign in again.` : `${agent.name} is disabled: signed out, and what they held went back to the queue.`),
           },
           agent.disabled ? "Enable" : "Disable",
         ),
@@ -73,6 +73,8 @@ export async function renderAgents(container, app) {
               if (!confirm(`Rotate the API key of ${agent.name}? The old key stops working at once.`)) return;
               try {
                 const created = await app.api.post(`/v1/admin/staff/${agent.id}/rotate-key`);
+                // Your own key: this console goes on with the new one.
+                if (agent.id === app.me.id) app.rekey(created.key);
                 showKey(agent.name, created.key);
               } catch (error) {
                 app.toast(error.message, "bad");

@@ -1,5 +1,7 @@
-// How a new offer gets an agent's attention: a short two-tone beep (WebAudio), a desktop
-// notification when the tab is in the background, and the count in the tab's title.
+// How a new offer (or a conversation a supervisor gives the agent) gets their attention: a
+// short two-tone beep (WebAudio) always, a desktop notification only when the console is not
+// in front (hidden tab or another window focused: in front, the offer already opens on
+// screen), and the count of waiting offers in the tab's title.
 
 let audio = null;
 

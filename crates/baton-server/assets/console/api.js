@@ -69,13 +69,22 @@ export class Api {
   /**
    * Follows the agent stream, reconnecting with back-off. `onFrame` gets every JSON frame
    * (a fresh `hello` after each reconnect); `onStatus` gets true/false as the link goes up
-   * and down. Returns a function that stops it.
+   * and down; `onRevoked` is called (and the stream stops) once the key no longer works —
+   * the server closes with code 4401 when the account is disabled or the key replaced.
+   * Returns `{ send(frame), stop() }`.
    */
-  stream(onFrame, onStatus) {
+  stream(onFrame, onStatus, onRevoked) {
     let socket = null;
     let stopped = false;
     let delay = 1000;
     let timer = null;
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      if (socket) socket.close();
+    };
+    // Whether the key (which may have been replaced meanwhile) still opens the API.
+    const keyWorks = () => this.get("/v1/agent/me").then(() => true, (error) => error.status !== 401);
     const open = () => {
       const url = new URL("/v1/agent/stream", location.href);
       url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
@@ -92,18 +101,28 @@ export class Api {
           console.error("agent stream frame", error);
         }
       };
-      socket.onclose = () => {
+      socket.onclose = async (event) => {
         onStatus(false);
         if (stopped) return;
-        timer = setTimeout(open, delay);
+        // A refused upgrade looks like any dropped link: ask the API why before retrying.
+        if (event.code === 4401 || delay > 1000) {
+          if (!(await keyWorks())) {
+            stop();
+            onRevoked();
+            return;
+          }
+        }
+        if (stopped) return;
+        timer = setTimeout(open, event.code === 4401 ? 0 : delay);
         delay = Math.min(delay * 2, 15000);
       };
     };
     open();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      if (socket) socket.close();
+    return {
+      stop,
+      send(frame) {
+        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+      },
     };
   }
 }

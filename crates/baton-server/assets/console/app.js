@@ -1,14 +1,15 @@
 // The agent console: sign in with an API key, then the inbox (queue on the left, the
 // conversation in the middle, the brief on the right) kept live by the agent stream, and for
-// admins the supervisor view and the admin pages. Keyboard first: j/k move through the queue,
-// a accepts, d declines, r replies, e resolves, ? shows the keys.
+// admins the supervisor view (live too) and the admin pages. Keyboard first: j/k move through
+// the queue, a accepts, d declines, r replies, n writes a note, t transfers, b hands back,
+// e resolves, Esc leaves the message box, ? shows the keys.
 
 import { Api, forgetKey, savedKey } from "./api.js";
 import { fill, h, typing } from "./dom.js";
 import * as alerts from "./alerts.js";
 import { renderQueue, tickWaits } from "./queue.js";
 import { ConversationView } from "./conversation.js";
-import { renderSupervisor } from "./supervisor.js";
+import { renderSupervisor, updateSupervisor } from "./supervisor.js";
 import { renderAgents, renderKnowledge, renderPolicy } from "./admin.js";
 
 const root = document.getElementById("app");
@@ -21,11 +22,13 @@ const app = {
   handoffs: new Map(),
   /** Briefs that came with offers, by handoff id. */
   offers: new Map(),
+  /** Staff by id: every profile for admins, names (and the agent's own profile) for agents. */
   agents: new Map(),
   teams: new Map(),
   selected: null,
   alerted: new Set(),
-  stopStream: null,
+  /** The agent stream: `send(frame)`, `stop()`. */
+  stream: null,
   view: null,
 
   toast(text, kind = "") {
@@ -47,6 +50,33 @@ const app = {
     app.selected = id;
     if (location.hash !== "#/inbox") location.hash = "#/inbox";
     else route();
+  },
+
+  /** Follow a conversation's events live while it is open (null: none but those held). */
+  watch(conversationId) {
+    if (app.stream) app.stream.send({ type: "watch", conversation_id: conversationId });
+  },
+
+  /** A name for a staff id; unknown ids (new colleagues) are looked up once. */
+  staffName(id) {
+    const known = app.agents.get(id);
+    if (known) return known.name;
+    if (id === app.me.id) return app.me.name;
+    if (!app.lookedUp) {
+      app.lookedUp = loadAgents().then(() => {
+        for (const el of document.querySelectorAll("[data-author]")) {
+          const agent = app.agents.get(el.dataset.author);
+          if (agent) el.textContent = `Note · ${agent.name}`;
+        }
+      });
+    }
+    return "Staff";
+  },
+
+  /** An admin replaced the signed-in person's own key: keep going with the new one. */
+  rekey(key) {
+    app.api.key = key;
+    app.api.remember();
   },
 };
 
@@ -91,16 +121,20 @@ async function start(api, me) {
   app.teams = new Map(((policy && policy.policy.teams) || []).map((t) => [t.name, t]));
   await loadAgents();
   shell();
-  app.stopStream = api.stream(onFrame, (up) => {
-    const live = document.getElementById("live");
-    if (live) {
-      live.textContent = up ? "Live" : "Reconnecting…";
-      live.className = `live ${up ? "up" : "down"}`;
-    }
-  });
+  app.stream = api.stream(
+    onFrame,
+    (up) => {
+      const live = document.getElementById("live");
+      if (live) {
+        live.textContent = up ? "Live" : "Reconnecting…";
+        live.className = `live ${up ? "up" : "down"}`;
+      }
+    },
+    revoked,
+  );
   setInterval(() => {
-    const queue = document.getElementById("queue");
-    if (queue) tickWaits(queue);
+    const waits = document.getElementById("queue") || document.getElementById("supervisor-table");
+    if (waits) tickWaits(waits);
   }, 1000);
   // Sound needs a gesture after a reload that skipped the sign-in form.
   document.addEventListener("click", alerts.unlock, { once: true });
@@ -110,7 +144,9 @@ async function start(api, me) {
 
 async function loadAgents() {
   if (app.me.role !== "admin") {
-    app.agents = new Map([[app.me.id, app.me]]);
+    const { staff } = await app.api.get("/v1/agent/staff").catch(() => ({ staff: [] }));
+    app.agents = new Map(staff.map((s) => [s.id, s]));
+    app.agents.set(app.me.id, app.me);
     return;
   }
   const { agents } = await app.api.get("/v1/admin/agents");
@@ -118,10 +154,19 @@ async function loadAgents() {
 }
 
 function signOut() {
-  if (app.stopStream) app.stopStream();
+  if (app.stream) app.stream.stop();
   forgetKey();
   location.hash = "";
   location.reload();
+}
+
+/** The key stopped working (account disabled or key replaced): back to the sign-in form. */
+function revoked() {
+  app.api = null;
+  app.view = null;
+  forgetKey();
+  alerts.titleCount(0);
+  signInScreen("You were signed out: your account was disabled or your key was replaced. Sign in with a current key.");
 }
 
 // ---- Shell --------------------------------------------------------------------------------
@@ -138,6 +183,20 @@ function shell() {
     { id: "presence", "aria-label": "Your presence" },
     ["online", "away", "offline"].map((p) => h("option", { value: p, selected: app.me.presence === p }, p[0].toUpperCase() + p.slice(1))),
   );
+  const capacity = h("input", { id: "capacity", type: "number", min: "1", max: "50", value: String(app.me.capacity ?? 3), class: "capacity", "aria-label": "Your capacity: conversations at once", title: "Conversations you take at once (1–50)" });
+  capacity.addEventListener("change", async () => {
+    // Cleared to type a new number: wait for it.
+    if (capacity.value.trim() === "") return;
+    const value = Number(capacity.value);
+    try {
+      app.me = { ...app.me, ...(await app.api.put("/v1/agent/capacity", { capacity: value })) };
+      updateMe();
+      app.toast(`You take up to ${app.me.capacity} conversations at once.`);
+    } catch (error) {
+      capacity.value = String(app.me.capacity);
+      app.toast(error.message, "bad");
+    }
+  });
   presence.addEventListener("change", async () => {
     try {
       app.me = { ...app.me, ...(await app.api.put("/v1/agent/presence", { presence: presence.value })) };
@@ -159,6 +218,8 @@ function shell() {
       h("span", { class: `presence-dot ${app.me.presence}`, id: "presence-dot", "aria-hidden": "true" }),
       presence,
       h("span", { id: "load", class: "load", title: "Conversations you hold / your capacity" }),
+      h("label", { class: "capacity-label", for: "capacity" }, "max"),
+      capacity,
       h("span", { class: "me" }, app.me.name),
       h("button", { class: "btn small", type: "button", id: "sign-out", onclick: signOut }, "Sign out"),
     ),
@@ -175,6 +236,9 @@ function updateMe() {
   if (dot) dot.className = `presence-dot ${app.me.presence}`;
   const select = document.getElementById("presence");
   if (select && select.value !== app.me.presence) select.value = app.me.presence;
+  const capacity = document.getElementById("capacity");
+  if (capacity && document.activeElement !== capacity && app.me.capacity) capacity.value = String(app.me.capacity);
+  if (app.agents.has(app.me.id)) app.agents.set(app.me.id, { ...app.agents.get(app.me.id), ...app.me });
 }
 
 let meTimer = null;
@@ -203,6 +267,7 @@ async function route() {
   if (!view) return;
   try {
     if (page === "inbox") return inbox(view);
+    if (app.view) app.watch(null);
     app.view = null;
     view.className = "view page-view";
     if (page === "supervisor") await renderSupervisor(view, app);
@@ -271,6 +336,9 @@ function onFrame(frame) {
       app.handoffs = new Map((frame.queue || []).map((x) => [x.id, x]));
       updateMe();
       renderInboxQueue();
+      updateSupervisor(app);
+      // After a reconnect: follow the open conversation again.
+      if (app.view && app.view.conversationId) app.watch(app.view.conversationId);
       for (const handoff of app.handoffs.values()) {
         if (handoff.status === "offered" && handoff.offer.agent_id === app.me.id) offered(handoff, null);
       }
@@ -286,10 +354,15 @@ function onFrame(frame) {
       if (app.offers.has(frame.handoff.id)) app.offers.get(frame.handoff.id).handoff = frame.handoff;
       if (app.view) app.view.handoffChanged(frame.handoff);
       renderInboxQueue();
+      updateSupervisor(app);
       if (frame.handoff.agent_id === app.me.id || (frame.handoff.offer && frame.handoff.offer.agent_id === app.me.id) || frame.step === "offered") refreshMe();
+      if (frame.step === "reassigned" && frame.handoff.status === "assigned" && frame.handoff.agent_id === app.me.id) givenToMe(frame.handoff, frame.reason);
       break;
     case "event":
       if (app.view) app.view.event(frame.conversation_id, frame.event);
+      break;
+    case "watching":
+      if (app.view) app.view.watching(frame.conversation_id);
       break;
     case "notice":
       if (app.view && app.view.notice) app.view.notice(frame.conversation_id, frame.notice);
@@ -301,15 +374,31 @@ function onFrame(frame) {
 
 /** A new offer: sound, a desktop notification, and open it when nothing else is open. */
 function offered(handoff, brief) {
-  if (app.alerted.has(handoff.id)) return;
-  app.alerted.add(handoff.id);
-  alerts.beep();
+  // Once per offer: the same handoff may come back to this agent later (a transfer, a
+  // declined offer routed again).
+  const key = `${handoff.id} offered ${handoff.offer.offered_at}`;
+  if (app.alerted.has(key)) return;
+  app.alerted.add(key);
   const team = (app.teams.get(handoff.team) || {}).display_name || handoff.team || "Support";
-  alerts.notify(`New conversation for ${team}`, brief ? brief.needs : handoff.route_reason, () => app.openHandoff(handoff.id));
+  alertAgent(handoff, `New conversation for ${team}`, brief ? brief.needs : handoff.route_reason, `New offer for ${team}: open the inbox to accept.`);
+}
+
+/** A supervisor gave this agent a conversation: it is theirs already, so it alerts like an offer. */
+function givenToMe(handoff, reason) {
+  const key = `${handoff.id} given ${handoff.history.length}`;
+  if (app.alerted.has(key)) return;
+  app.alerted.add(key);
+  alertAgent(handoff, "A conversation was given to you", reason || handoff.route_reason, `${reason || "A conversation was given to you"}: it is in your inbox.`);
+}
+
+/** Sound always; a desktop notification when the console is not in front; open it when free. */
+function alertAgent(handoff, title, body, toast) {
+  alerts.beep();
+  alerts.notify(title, body, () => app.openHandoff(handoff.id));
   const current = app.selected && app.handoffs.get(app.selected);
-  const busy = current && current.status === "assigned" && current.agent_id === app.me.id;
+  const busy = current && current.id !== handoff.id && current.status === "assigned" && current.agent_id === app.me.id;
   if (["", "inbox"].includes(location.hash.replace(/^#\/?/, "")) && !busy) select(handoff.id);
-  else app.toast(`New offer for ${team}: open the inbox to accept.`);
+  else app.toast(toast);
 }
 
 // ---- Keyboard -----------------------------------------------------------------------------
@@ -358,6 +447,18 @@ document.addEventListener("keydown", (e) => {
     case "e":
       if (app.view) app.view.resolveDialog();
       break;
+    case "n":
+      if (app.view) {
+        e.preventDefault();
+        app.view.focusNote();
+      }
+      break;
+    case "t":
+      if (app.view) app.view.transferDialog();
+      break;
+    case "b":
+      if (app.view) app.view.handBackDialog();
+      break;
     case "?":
       help();
       break;
@@ -377,7 +478,7 @@ function help() {
       h(
         "dl",
         { class: "keys" },
-        [["j / ↓", "next in the queue"], ["k / ↑", "previous"], ["a", "accept the offer"], ["d", "decline the offer"], ["r", "write a reply"], ["Ctrl+Enter", "send"], ["e", "resolve"], ["?", "this help"]].map(([k, v]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, v)]),
+        [["j / ↓", "next in the queue"], ["k / ↑", "previous"], ["a", "accept the offer"], ["d", "decline the offer"], ["r", "write a reply"], ["n", "write an internal note"], ["Ctrl+Enter", "send (or confirm a dialog)"], ["Esc", "leave the message box"], ["t", "transfer to another team"], ["b", "hand back to the AI"], ["e", "resolve"], ["?", "this help"]].map(([k, v]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, v)]),
       ),
       h("div", { class: "dialog-buttons" }, h("button", { class: "btn primary", type: "submit" }, "Close")),
     ),

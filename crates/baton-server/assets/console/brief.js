@@ -61,8 +61,11 @@ function formatValue(value) {
   return typeof value === "number" ? (Math.abs(value) <= 1 ? value.toFixed(2) : String(value)) : String(value);
 }
 
-/** Everything below the why: customer, summary, pages, attempts, sentiment, history. */
-export function context(brief, history) {
+/**
+ * Everything below the why: customer, summary, pages, attempts, sentiment, history.
+ * `openEarlier(conversation)` opens one of the earlier conversations.
+ */
+export function context(brief, history, { openEarlier } = {}) {
   if (!brief) return h("p", { class: "muted" }, "No brief for this conversation.");
   return h(
     "div",
@@ -78,7 +81,7 @@ export function context(brief, history) {
     pageTrail(brief.pages),
     tried(brief),
     sentiment(brief.sentiment_trend),
-    earlier(history),
+    earlier(history, openEarlier),
   );
 }
 
@@ -200,21 +203,32 @@ export function sparkline(points, width = 220, height = 48) {
   );
 }
 
+// The signals are read on the turns the AI judged; once a person owns the conversation no
+// new ones are computed, so the line stops where the handoff began and says so.
 function sentiment(points) {
   if (!points || !points.length) return null;
   const last = points[points.length - 1];
+  const frustration = points.every((p) => typeof p.frustration === "number");
   return section(
-    "Sentiment",
+    "Sentiment at escalation",
     h(
       "div",
       { class: "spark-row" },
       sparkline(points),
       h("span", { class: "spark-value" }, `${last.sentiment >= 0 ? "+" : ""}${last.sentiment.toFixed(2)}`, last.frustration !== undefined && last.frustration !== null ? h("small", {}, ` frustration ${percent(last.frustration)}`) : null),
     ),
+    h(
+      "p",
+      { class: "spark-legend small" },
+      h("span", { class: "key sentiment", "aria-hidden": "true" }),
+      " sentiment (−1 to +1) ",
+      frustration ? [h("span", { class: "key frustration", "aria-hidden": "true" }), " frustration (0 to 100%, up is calmer) "] : null,
+      h("span", { class: "muted" }, `· ${points.length} customer turn${points.length === 1 ? "" : "s"} up to the handoff`),
+    ),
   );
 }
 
-function earlier(history) {
+function earlier(history, openEarlier) {
   if (!history) return null;
   return section(
     "Earlier conversations",
@@ -222,7 +236,18 @@ function earlier(history) {
       ? h(
           "ul",
           { class: "earlier" },
-          history.slice(0, 8).map((c) => h("li", {}, badge(words(c.state)), " ", dateTime(c.created_at), h("span", { class: "muted" }, ` · ${c.id}`))),
+          history.slice(0, 8).map((c) =>
+            h(
+              "li",
+              {},
+              badge(words(c.state)),
+              " ",
+              openEarlier
+                ? h("button", { class: "link earlier-open", type: "button", dataset: { conversation: c.id }, title: "Read this conversation", onclick: () => openEarlier(c) }, dateTime(c.created_at))
+                : dateTime(c.created_at),
+              h("span", { class: "muted" }, ` · ${c.id}`),
+            ),
+          ),
         )
       : h("p", { class: "muted" }, "None."),
   );

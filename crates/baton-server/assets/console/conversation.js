@@ -1,7 +1,9 @@
 // The conversation in the middle of the inbox: the offer (accept or decline, with the brief
 // beside it), why it came here and what the customer needs, the transcript with internal
 // notes and page activity, the reply box prefilled with the brief's opening line, and the
-// actions that end the agent's part: transfer, hand back to the AI, resolve.
+// actions that end the agent's part: transfer, hand back to the AI, resolve. The open
+// conversation follows the agent stream live even when the agent does not hold it (a queued
+// handoff previewed, or someone else's for a supervisor).
 
 import { badge, clock, emphasis, fill, h, link, percent, words } from "./dom.js";
 import { context, whyAndNeeds } from "./brief.js";
@@ -41,7 +43,8 @@ export class ConversationView {
   empty() {
     this.handoff = null;
     this.conversationId = null;
-    fill(this.main, h("div", { class: "placeholder" }, h("h2", {}, "No conversation open"), h("p", {}, "Pick one from the queue, or wait for an offer: it opens here with its brief. Keys: j/k move, a accept, d decline, r reply, e resolve, ? help.")));
+    this.app.watch(null);
+    fill(this.main, h("div", { class: "placeholder" }, h("h2", {}, "No conversation open"), h("p", {}, "Pick one from the queue, or wait for an offer: it opens here with its brief. Keys: j/k move, a accept, d decline, r reply, n note, t transfer, b hand back, e resolve, ? help.")));
     fill(this.side, h("p", { class: "muted pad" }, "The brief appears here."));
   }
 
@@ -66,14 +69,53 @@ export class ConversationView {
     this.mode = "reply";
     this.render();
     const id = this.conversationId;
+    // Live from now on; `watching` reads again what came before the stream confirmed it.
+    this.app.watch(id);
     const [events, history] = await Promise.all([
       this.allEvents(id),
       api.get(`/v1/agent/conversations/${id}/history`).catch(() => ({ conversations: [] })),
     ]);
     if (this.conversationId !== id) return;
     for (const event of events) this.addEvent(event);
-    fill(this.side, context(detail.brief, history.conversations));
+    fill(this.side, context(detail.brief, history.conversations, { openEarlier: (c) => this.openEarlier(c) }));
     this.scrollDown();
+  }
+
+  /** The stream follows the conversation now: catch up on anything before that. */
+  async watching(conversationId) {
+    if (conversationId !== this.conversationId) return;
+    const after = Math.max(0, ...this.seen);
+    const page = await this.app.api.get(`/v1/agent/conversations/${conversationId}/events?after=${after}&limit=1000`).catch(() => ({ events: [] }));
+    if (conversationId !== this.conversationId) return;
+    for (const event of page.events) this.addEvent(event);
+    if (page.events.length) this.scrollDown();
+  }
+
+  /** One of the customer's earlier conversations, read-only, in a dialog. */
+  async openEarlier(conversation) {
+    let events;
+    try {
+      events = await this.allEvents(conversation.id);
+    } catch (error) {
+      this.app.toast(error.message, "bad");
+      return;
+    }
+    const log = h("div", { class: "transcript earlier-log", role: "log", "aria-label": "Earlier conversation", tabindex: "0" });
+    for (const event of events) {
+      const element = this.eventElement(event);
+      if (element) log.append(element);
+    }
+    if (!log.children.length) log.append(h("p", { class: "muted" }, "Nothing was said in this conversation."));
+    const close = h("button", { class: "btn primary", type: "submit", id: "earlier-close" }, "Close");
+    const dialog = h(
+      "dialog",
+      { class: "dialog wide", id: "earlier-dialog", "aria-label": "Earlier conversation" },
+      h("form", { method: "dialog", class: "dialog-form" }, h("h2", {}, `Earlier conversation · ${words(conversation.state)}`), h("p", { class: "muted small" }, `${conversation.id} · read-only`), log, h("div", { class: "dialog-buttons" }, close)),
+    );
+    document.body.append(dialog);
+    dialog.addEventListener("close", () => dialog.remove());
+    dialog.showModal();
+    close.focus();
   }
 
   async allEvents(id) {
@@ -168,8 +210,8 @@ export class ConversationView {
       );
     } else if (this.isOwner()) {
       actions.push(
-        h("button", { class: "btn", type: "button", id: "transfer", onclick: () => this.transferDialog() }, "Transfer"),
-        h("button", { class: "btn", type: "button", id: "hand-back", onclick: () => this.handBackDialog() }, "Hand back to AI"),
+        h("button", { class: "btn", type: "button", id: "transfer", onclick: () => this.transferDialog(), "aria-keyshortcuts": "t" }, "Transfer (t)"),
+        h("button", { class: "btn", type: "button", id: "hand-back", onclick: () => this.handBackDialog(), "aria-keyshortcuts": "b" }, "Hand back to AI (b)"),
         h("button", { class: "btn primary", type: "button", id: "resolve", onclick: () => this.resolveDialog(), "aria-keyshortcuts": "e" }, "Resolve (e)"),
       );
     }
@@ -206,7 +248,7 @@ export class ConversationView {
     const form = h(
       "form",
       { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
-      h("div", { class: "tabs", role: "tablist" }, this.replyTab, this.noteTab, h("span", { class: "hint" }, "Ctrl+Enter sends")),
+      h("div", { class: "tabs", role: "tablist" }, this.replyTab, this.noteTab, h("span", { class: "hint" }, "Ctrl+Enter sends · Esc leaves the box")),
       this.textarea,
       h("div", { class: "composer-row" }, this.sendButton),
     );
@@ -215,6 +257,10 @@ export class ConversationView {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
         this.send();
+      } else if (e.key === "Escape") {
+        // Back to the keys (a, e, j/k…) without the mouse.
+        e.preventDefault();
+        this.textarea.blur();
       }
     });
     fill(this.composer, closed ? h("p", { class: "muted" }, "This handoff is over. You can still leave an internal note.") : null, form);
@@ -235,7 +281,15 @@ export class ConversationView {
   }
 
   focusReply() {
-    if (this.textarea) this.textarea.focus();
+    if (!this.textarea) return;
+    if (this.isOwner() && this.mode !== "reply") this.setMode("reply");
+    this.textarea.focus();
+  }
+
+  focusNote() {
+    if (!this.textarea) return;
+    this.setMode("note");
+    this.textarea.focus();
   }
 
   async send() {
@@ -287,6 +341,14 @@ export class ConversationView {
     return new Promise((resolve) => {
       const form = h("form", { method: "dialog", class: "dialog-form" }, h("h2", {}, title), fields, h("div", { class: "dialog-buttons" }, h("button", { class: "btn", value: "cancel", type: "submit", formnovalidate: true }, "Cancel"), h("button", { class: "btn primary", value: "ok", type: "submit", id: "dialog-ok" }, submitLabel)));
       const dialog = h("dialog", { class: "dialog" }, form);
+      // Enter in a one-line field (Ctrl+Enter anywhere) confirms; the first button is Cancel.
+      form.addEventListener("keydown", (e) => {
+        const field = e.target instanceof HTMLInputElement || (e.target instanceof HTMLTextAreaElement && (e.ctrlKey || e.metaKey));
+        if (e.key === "Enter" && field) {
+          e.preventDefault();
+          form.requestSubmit(form.querySelector("#dialog-ok"));
+        }
+      });
       document.body.append(dialog);
       dialog.addEventListener("close", () => {
         const ok = dialog.returnValue === "ok";
@@ -299,6 +361,7 @@ export class ConversationView {
   }
 
   async transferDialog() {
+    if (!this.isOwner()) return;
     const options = [...this.app.teams.values()].filter((t) => t.name !== this.handoff.team).map((t) => h("option", { value: t.name }, t.display_name));
     if (!options.length) return this.app.toast("The policy declares no other team.", "bad");
     const values = await this.dialog("Transfer to another team", [h("label", { for: "transfer-team" }, "Team"), h("select", { id: "transfer-team", name: "team" }, options), h("label", { for: "transfer-note" }, "Note for the next person"), h("textarea", { id: "transfer-note", name: "note", rows: "3" })], "Transfer");
@@ -306,6 +369,7 @@ export class ConversationView {
   }
 
   async handBackDialog() {
+    if (!this.isOwner()) return;
     const values = await this.dialog("Hand back to the AI", [h("label", { for: "handback-note" }, "Note (optional)"), h("textarea", { id: "handback-note", name: "note", rows: "3" })], "Hand back");
     if (values) await this.act("hand-back", { note: values.note || undefined }, "Handed back to the AI.");
   }
@@ -371,8 +435,8 @@ export class ConversationView {
         );
       }
       case "note": {
-        const author = (this.app.agents.get(event.author) || {}).name || (event.author === this.app.me.id ? this.app.me.name : "Staff");
-        return h("div", { class: "ev note" }, h("div", { class: "ev-meta" }, h("span", { class: "who" }, `Note · ${author}`), time), h("div", { class: "text" }, event.text));
+        const author = this.app.staffName(event.author);
+        return h("div", { class: "ev note" }, h("div", { class: "ev-meta" }, h("span", { class: "who", dataset: { author: event.author } }, `Note · ${author}`), time), h("div", { class: "text" }, event.text));
       }
       case "page_event": {
         const what = { page_view: "Viewed", click: "Clicked", error: "Error", action: "Action" }[event.kind] || event.kind;

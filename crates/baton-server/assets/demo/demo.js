@@ -2,7 +2,8 @@
 // Moving between pages is a history.pushState route change, as in most modern products, so
 // the widget's page trail follows single-page-app navigation. Buttons marked
 // data-baton-action are reported by the widget on click; errors shown to the user are
-// reported through window.Baton.track.
+// reported through window.Baton.track. Under `baton demo` the server signs Jordan Avery in:
+// the widget tag carries their identity token, unless the page was opened with ?as=visitor.
 
 const PAGES = {
   dashboard: "Dashboard",
@@ -12,6 +13,10 @@ const PAGES = {
 };
 
 const main = document.getElementById("main");
+const widgetTag = document.querySelector('script[src="/widget.js"]');
+const signedIn = Boolean(widgetTag && widgetTag.dataset.identityToken);
+/** Kept across route changes: ?as=visitor shows the product to an anonymous visitor. */
+const query = location.search;
 const toast = document.querySelector(".toast");
 let toastTimer = null;
 
@@ -41,6 +46,22 @@ function render(focus) {
   if (focus) main.focus();
 }
 
+/** Who the chat knows: the signed-in customer, or an anonymous visitor, with the switch. */
+function showIdentity() {
+  const line = document.getElementById("identity");
+  const here = location.pathname;
+  const link = document.createElement("a");
+  if (signedIn) {
+    link.href = `${here}?as=visitor`;
+    link.textContent = "View as an anonymous visitor";
+    line.replaceChildren("Signed in as Jordan Avery · Acme Logistics · Pro — the chat knows you. ", link);
+  } else {
+    link.href = here;
+    link.textContent = "Sign in as Jordan Avery";
+    line.replaceChildren("Anonymous visitor. ", link);
+  }
+}
+
 function say(text) {
   toast.textContent = text;
   toast.hidden = false;
@@ -52,8 +73,10 @@ document.addEventListener("click", (e) => {
   const link = e.target.closest("a[data-route]");
   if (link && !e.metaKey && !e.ctrlKey && !e.shiftKey && e.button === 0) {
     e.preventDefault();
-    if (link.href !== location.href) {
-      history.pushState({}, "", link.href);
+    const target = new URL(link.href);
+    target.search = query;
+    if (target.href !== location.href) {
+      history.pushState({}, "", target.href);
       render(true);
     }
     return;
@@ -89,3 +112,4 @@ document.addEventListener("submit", (e) => {
 
 addEventListener("popstate", () => render(false));
 render(false);
+showIdentity();

@@ -109,7 +109,9 @@ pub async fn create_staff_member(
     Ok(StaffWithKey { staff, key })
 }
 
-/// Disables a staff member: their key stops working at once.
+/// Disables a staff member: their key stops working at once, their open console streams
+/// close, and the conversations they held go back to the queue (their offers to the next
+/// agent).
 #[utoipa::path(post, path = "/v1/admin/staff/{id}/disable", tag = "admin",
     params(("id" = String, Path, description = "Staff id")),
     responses(
@@ -129,7 +131,10 @@ async fn disable_staff(
             "you cannot disable your own account; ask another admin",
         ));
     }
-    set_disabled(&state, &id, true).await
+    let staff = set_disabled(&state, &id, true).await?;
+    state.revocations.revoke(&id);
+    crate::handoffs::withdraw_agent(&state, &id, state.now()).await?;
+    Ok(staff)
 }
 
 /// Enables a disabled staff member again.
@@ -163,7 +168,8 @@ async fn set_disabled(
         .ok_or_else(|| ApiError::not_found("staff member not found"))
 }
 
-/// Replaces a staff member's API key; the old key stops working at once.
+/// Replaces a staff member's API key; the old key stops working at once and the streams
+/// opened with it close (what they hold stays theirs while they sign in again).
 #[utoipa::path(post, path = "/v1/admin/staff/{id}/rotate-key", tag = "admin",
     params(("id" = String, Path, description = "Staff id")),
     responses(
@@ -175,7 +181,7 @@ async fn set_disabled(
     security(("api_key" = [])))]
 async fn rotate_key(
     State(state): State<SharedState>,
-    _admin: AdminAuth,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<StaffWithKey>, ApiError> {
     let key = generate_staff_key();
@@ -184,5 +190,10 @@ async fn rotate_key(
         .set_staff_key_hash(&id, &hash_staff_key(&key))
         .await?
         .ok_or_else(|| ApiError::not_found("staff member not found"))?;
+    // An admin replacing their own key keeps this console open to read the new one; their
+    // old key's streams still close at the next heartbeat check.
+    if admin.id != id {
+        state.revocations.revoke(&id);
+    }
     Ok(axum::Json(StaffWithKey { staff, key }))
 }

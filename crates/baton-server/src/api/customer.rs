@@ -40,6 +40,12 @@ pub struct CreateConversation {
     /// resolved, if there is one, instead of opening a new one.
     #[serde(default)]
     pub resume: bool,
+    /// With `resume`: only resume, never open a new conversation; 404
+    /// `no_open_conversation` when the customer has none open. The widget asks this when an
+    /// identified customer opens the chat, to show their open conversation's history on a new
+    /// device without opening empty conversations.
+    #[serde(default)]
+    pub resume_only: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -66,17 +72,27 @@ pub struct ConversationCreated {
         (status = 200, description = "An open conversation resumed", body = ConversationCreated),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "The identity token is expired or not genuine", body = ErrorBody),
+        (status = 404, description = "`resume_only` and the customer has no open conversation", body = ErrorBody),
     ))]
 async fn create_conversation(
     State(state): State<SharedState>,
     Json(request): Json<CreateConversation>,
 ) -> Result<(StatusCode, axum::Json<ConversationCreated>), ApiError> {
     let now = state.now();
+    if request.resume_only && !request.resume {
+        return Err(ApiError::invalid("resume_only needs resume"));
+    }
     let opened = conversations::open(
         &state,
         request.identity_token.as_deref(),
         request.page,
-        request.resume,
+        if request.resume_only {
+            conversations::Resume::Only
+        } else if request.resume {
+            conversations::Resume::OrOpen
+        } else {
+            conversations::Resume::No
+        },
         now,
     )
     .await?;

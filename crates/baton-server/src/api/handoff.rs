@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AdminAuth, CustomerAuth, Json, StaffAuth, StreamStaffAuth};
+use crate::extract::{AdminAuth, CustomerAuth, Json, StaffAuth, StaffKeyHash, StreamStaffAuth};
 use crate::handoffs;
 use crate::state::SharedState;
 
@@ -29,6 +29,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(get_me))
         .routes(routes!(put_presence))
+        .routes(routes!(put_capacity))
+        .routes(routes!(list_staff_names))
         .routes(routes!(post_heartbeat))
         .routes(routes!(get_queue))
         .routes(routes!(get_handoff))
@@ -104,6 +106,76 @@ async fn put_presence(
 ) -> Result<axum::Json<Agent>, ApiError> {
     let agent = handoffs::set_presence(&state, &staff, Some(request.presence), state.now()).await?;
     Ok(axum::Json(agent))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCapacity {
+    /// Conversations at once, 1 to 50.
+    pub capacity: u32,
+}
+
+/// Sets how many conversations the calling agent takes at once. Routing follows at once: more
+/// room drains the queue to them; less only stops new offers (nothing they hold is taken away).
+#[utoipa::path(put, path = "/v1/agent/capacity", tag = "agent",
+    request_body = SetCapacity,
+    responses((status = 200, body = Agent), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn put_capacity(
+    State(state): State<SharedState>,
+    StaffAuth(staff): StaffAuth,
+    Json(request): Json<SetCapacity>,
+) -> Result<axum::Json<Agent>, ApiError> {
+    check_capacity(request.capacity)?;
+    let agent = handoffs::set_capacity(&state, &staff, request.capacity, state.now()).await?;
+    Ok(axum::Json(agent))
+}
+
+/// Conversations at once: 1 to 50, for an agent's own setting and an admin's alike.
+fn check_capacity(capacity: u32) -> Result<(), ApiError> {
+    if (1..=50).contains(&capacity) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "capacity must be between 1 and 50, got {capacity}"
+        )))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffNames {
+    pub staff: Vec<StaffName>,
+}
+
+/// Who a staff id is, as any colleague may see it.
+#[derive(Serialize, ToSchema)]
+pub struct StaffName {
+    pub id: String,
+    pub name: String,
+    pub role: baton_core::StaffRole,
+}
+
+/// Every member of staff by name (disabled ones included, for what they wrote before), so
+/// that the console can say who wrote a note or holds a conversation.
+#[utoipa::path(get, path = "/v1/agent/staff", tag = "agent",
+    responses((status = 200, body = StaffNames), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn list_staff_names(
+    State(state): State<SharedState>,
+    _staff: StaffAuth,
+) -> Result<axum::Json<StaffNames>, ApiError> {
+    let staff = state
+        .store
+        .list_staff()
+        .await?
+        .into_iter()
+        .map(|s| StaffName {
+            id: s.id,
+            name: s.name,
+            role: s.role,
+        })
+        .collect();
+    Ok(axum::Json(StaffNames { staff }))
 }
 
 /// Keeps the agent's presence alive (the agent stream does this by itself while open).
@@ -473,6 +545,7 @@ async fn customer_history(
 async fn agent_stream(
     State(state): State<SharedState>,
     StreamStaffAuth(staff): StreamStaffAuth,
+    StaffKeyHash(key_hash): StaffKeyHash,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|rejection| {
@@ -485,7 +558,7 @@ async fn agent_stream(
             ),
         )
     })?;
-    Ok(upgrade.on_upgrade(move |socket| crate::agent_stream::run(socket, state, staff)))
+    Ok(upgrade.on_upgrade(move |socket| crate::agent_stream::run(socket, state, staff, key_hash)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -528,12 +601,7 @@ async fn put_agent(
     Path(id): Path<String>,
     Json(request): Json<AgentProfile>,
 ) -> Result<axum::Json<Agent>, ApiError> {
-    if !(1..=50).contains(&request.capacity) {
-        return Err(ApiError::invalid(format!(
-            "capacity must be between 1 and 50, got {}",
-            request.capacity
-        )));
-    }
+    check_capacity(request.capacity)?;
     let policy = state.policy.current();
     for team in &request.teams {
         if policy.policy.team(team).is_none() {
@@ -594,9 +662,13 @@ pub struct Contact {
 #[derive(Serialize, ToSchema)]
 pub struct ContactSaved {
     pub email: String,
+    /// The system message that records it on the timeline, where the customer and the agent
+    /// who picks the conversation up both read it.
+    pub event: Event,
 }
 
-/// The customer leaves an email address (asked for when nobody is available).
+/// The customer leaves an email address (asked for when nobody is available). It is stored
+/// on the customer and said on the timeline, so the agent sees it in the transcript.
 #[utoipa::path(post, path = "/v1/conversations/{id}/contact", tag = "customer",
     params(("id" = String, Path, description = "Conversation id")),
     request_body = Contact,
@@ -626,7 +698,28 @@ async fn contact(
         .set_customer_email(&conversation.customer_id, &email)
         .await?
         .ok_or_else(ApiError::conversation_not_found)?;
-    Ok(axum::Json(ContactSaved { email }))
+    let event = state
+        .store
+        .append_event(
+            &id,
+            NewEvent {
+                at: state.now(),
+                body: EventBody::Message {
+                    role: Role::System,
+                    text: format!(
+                        "Contact email left: {email}. The team will reply here and can write to that address."
+                    ),
+                    client_msg_id: None,
+                    author: None,
+                    page: None,
+                    articles: Vec::new(),
+                    choices: Vec::new(),
+                },
+            },
+        )
+        .await?
+        .into_event();
+    Ok(axum::Json(ContactSaved { email, event }))
 }
 
 /// `local@domain.tld`, without spaces, at most 254 characters.
@@ -650,12 +743,13 @@ pub struct Feedback {
     pub helpful: bool,
 }
 
-/// The customer says whether an AI answer helped.
+/// The customer says whether an AI answer helped, once per answer.
 #[utoipa::path(post, path = "/v1/conversations/{id}/feedback", tag = "customer",
     params(("id" = String, Path, description = "Conversation id")),
     request_body = Feedback,
     responses((status = 201, body = AgentEvent), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Feedback on this answer was already given", body = ErrorBody)),
     security(("conversation_token" = [])))]
 async fn feedback(
     State(state): State<SharedState>,
@@ -668,14 +762,31 @@ async fn feedback(
         .store
         .events_after(&id, request.message_seq.max(1) - 1, 1, None)
         .await?;
-    let is_ai_message = rated.first().is_some_and(|e| {
-        e.seq == request.message_seq && matches!(&e.body, EventBody::Message { role: Role::Ai, .. })
+    let is_answer = rated.first().is_some_and(|e| {
+        e.seq == request.message_seq
+            && matches!(&e.body, EventBody::Message { role: Role::Ai, choices, .. } if choices.is_empty())
     });
-    if !is_ai_message {
+    if !is_answer {
         return Err(ApiError::invalid(format!(
             "message {} is not an AI answer in this conversation",
             request.message_seq
         )));
+    }
+    let already = state
+        .store
+        .events_after(&id, request.message_seq, 0, None)
+        .await?
+        .iter()
+        .any(|e| matches!(&e.body, EventBody::Feedback { message_seq, .. } if *message_seq == request.message_seq));
+    if already {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "feedback_already_given",
+            format!(
+                "feedback on message {} was already given",
+                request.message_seq
+            ),
+        ));
     }
     let event = state
         .store

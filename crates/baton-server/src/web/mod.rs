@@ -9,14 +9,19 @@
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
+use crate::config::DemoHost;
 use crate::error::ApiError;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
+
+/// How long the demo customer's identity token is valid: a visitor may leave the demo page
+/// open all day before writing.
+const DEMO_IDENTITY_SECS: i64 = 12 * 3600;
 
 /// What kind of file an asset is, which decides its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,17 +139,22 @@ async fn widget(headers: HeaderMap) -> Response {
     serve(&WIDGET, &headers)
 }
 
-async fn demo_home(headers: HeaderMap) -> Response {
-    serve(&DEMO_PAGE, &headers)
+async fn demo_home(State(state): State<SharedState>, uri: Uri, headers: HeaderMap) -> Response {
+    demo_shell(&state, &uri, &headers)
 }
 
 async fn console_page(headers: HeaderMap) -> Response {
     serve(&CONSOLE_PAGE, &headers)
 }
 
-async fn demo_page(Path(page): Path<String>, headers: HeaderMap) -> Response {
+async fn demo_page(
+    State(state): State<SharedState>,
+    Path(page): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if DEMO_PAGES.contains(&page.as_str()) {
-        serve(&DEMO_PAGE, &headers)
+        demo_shell(&state, &uri, &headers)
     } else {
         ApiError::not_found("no such page").into_response()
     }
@@ -156,6 +166,77 @@ async fn demo_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
 
 async fn console_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
     from_table(&CONSOLE_FILES, &file, &headers)
+}
+
+/// The demo host's shell. Under `baton demo` the widget tag carries a freshly signed identity
+/// token for the demo customer (so the chat knows who they are, as in a real product), unless
+/// the page is opened with `?as=visitor`; otherwise the widget is anonymous.
+fn demo_shell(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Response {
+    let visitor = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "as=visitor"));
+    let (Some(demo), Some(secret), false) = (
+        state.config.demo.as_ref(),
+        state.config.identity.secret.as_deref(),
+        visitor,
+    ) else {
+        return serve(&DEMO_PAGE, headers);
+    };
+    let token = match sign_demo_identity(demo, secret, state.now().timestamp()) {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::warn!(%error, "cannot sign the demo customer's identity token");
+            return serve(&DEMO_PAGE, headers);
+        }
+    };
+    let html = std::str::from_utf8(DEMO_PAGE.body)
+        .unwrap_or_default()
+        .replacen(
+            "src=\"/widget.js\"",
+            &format!("src=\"/widget.js\" data-identity-token=\"{token}\""),
+            1,
+        );
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    page_headers(headers);
+    // A token inside: never cached, never revalidated into another visitor's page.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An HS256 identity token for the demo customer, as a host product would sign it.
+fn sign_demo_identity(
+    demo: &DemoHost,
+    secret: &str,
+    now: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut claims = demo.claims.clone();
+    if let Some(map) = claims.as_object_mut() {
+        map.insert("exp".into(), (now + DEMO_IDENTITY_SECS).into());
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+}
+
+/// The headers of every HTML page: its Content-Security-Policy and referrer policy.
+fn page_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
 }
 
 fn from_table(
@@ -195,17 +276,7 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     match asset.kind {
-        Kind::Page => {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(PAGE_CSP),
-            );
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-        }
+        Kind::Page => page_headers(headers),
         Kind::Widget => {
             headers.insert(
                 header::CACHE_CONTROL,

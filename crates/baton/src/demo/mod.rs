@@ -1,17 +1,23 @@
-//! `baton demo`: Baton on a local SQLite file with the demo knowledge base, a demo policy
-//! with two always-open teams, and demo staff whose sign-in keys are printed, then the server,
-//! with the URLs of the demo product (the widget embedded) and the agent console.
+//! `baton demo`: Baton on a local SQLite file with the demo knowledge base (built into the
+//! binary), a demo policy with two always-open teams, demo staff whose sign-in keys are
+//! printed and a signed-in demo customer with an earlier conversation, then the server, with
+//! the URLs of the demo product (the widget embedded) and the agent console.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use baton_core::StaffRole;
+use baton_core::{
+    Account, ArticleLink, ConversationState, EventBody, NewEvent, PageContext, Role, StaffRole,
+};
 use baton_server::Config;
-use baton_server::auth::{generate_staff_key, hash_staff_key};
+use baton_server::auth::{generate_secret, generate_staff_key, hash_staff_key};
+use baton_server::config::DemoHost;
 use baton_store::Store;
+use chrono::{DateTime, Utc};
 use clap::Args;
+use include_dir::{Dir, include_dir};
 
 /// The demo's escalation policy, written next to the database on first start.
 const DEMO_POLICY: &str = include_str!("policy.toml");
@@ -19,12 +25,29 @@ const DEMO_POLICY: &str = include_str!("policy.toml");
 /// Where the demo keeps its data unless told otherwise.
 const DEFAULT_DATABASE: &str = "sqlite://baton-demo/baton.db";
 
-/// The knowledge base imported into an empty demo database, looked up from the working
-/// directory, then from the source tree the binary was built from.
-const KB_CANDIDATES: [&str; 2] = [
-    "examples/kb",
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/kb"),
-];
+/// The demo knowledge base (the Markdown articles of `examples/kb`), built into the binary so
+/// `baton demo` works from any directory.
+static DEMO_KB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../examples/kb");
+
+/// The customer signed in to the demo product: the host product vouches for them with a
+/// signed identity token, so their account, tier and earlier conversations reach the agent.
+const DEMO_CUSTOMER_ID: &str = "relay-user-jordan-avery";
+
+fn demo_customer() -> serde_json::Value {
+    serde_json::json!({
+        "sub": DEMO_CUSTOMER_ID,
+        "name": "Jordan Avery",
+        "email": "jordan.avery@acme-logistics.example",
+        "account": {
+            "id": "relay-acme-logistics",
+            "name": "Acme Logistics",
+            "tier": "pro",
+            "signup_at": "2024-03-11T09:00:00Z",
+            "owner": "Mei Chen",
+            "attrs": {"plan": "Pro", "seats": 24, "region": "EU"}
+        }
+    })
+}
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -34,7 +57,8 @@ pub struct DemoArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = baton_server::config::DEFAULT_LISTEN)]
     listen: String,
-    /// Knowledge base to import when the database has none (default: examples/kb).
+    /// Knowledge base to import when the database has none (default: the demo articles built
+    /// into baton, the same as examples/kb).
     #[arg(long)]
     kb: Option<PathBuf>,
     /// The demo policy file; written with the demo's two teams when it does not exist
@@ -92,15 +116,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", policy_path.display()))?;
     }
     config.policy.path = Some(policy_path.clone());
+    // The demo product signs its customer in with this secret (new on every start: tokens
+    // only live for a page load, and conversations keep their own tokens).
+    config.identity.secret = Some(generate_secret());
+    config.demo = Some(DemoHost {
+        claims: demo_customer(),
+    });
     config.validate()?;
     crate::init_logging(&config);
 
+    let base = format!("http://{}", config.server.listen);
     let store = crate::open_store(&config).await?;
-    let prepared = prepare(&*store, args.kb.as_deref()).await;
+    let prepared = prepare(&*store, args.kb.as_deref(), &base).await;
     store.close().await;
     let prepared = prepared?;
 
-    let base = format!("http://{}", config.server.listen);
     println!("Baton demo");
     println!(
         "  data        {} (policy {})",
@@ -108,7 +138,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         policy_path.display()
     );
     println!("  knowledge   {}", prepared.knowledge);
-    println!("  demo host   {base}/demo/billing   (the product, with the chat widget)");
+    println!(
+        "  demo host   {base}/demo/billing   (the product, with the chat widget; signed in as Jordan Avery, Acme Logistics, Pro)"
+    );
+    println!("              {base}/demo/billing?as=visitor   (the same, as an anonymous visitor)");
     println!("  console     {base}/console        (for agents: sign in with a key below)");
     println!();
     println!("Sign-in keys (new ones on every start):");
@@ -131,36 +164,38 @@ struct Prepared {
     keys: Vec<(&'static DemoStaff, String)>,
 }
 
-/// Imports the knowledge base into an empty database and gives every demo staff member a
-/// profile and a fresh key.
-async fn prepare(store: &dyn Store, kb: Option<&Path>) -> anyhow::Result<Prepared> {
+/// Imports the knowledge base into an empty database (and, in a new database, gives the demo
+/// customer an earlier conversation), and gives every demo staff member a profile and a
+/// fresh key.
+async fn prepare(store: &dyn Store, kb: Option<&Path>, base: &str) -> anyhow::Result<Prepared> {
     let now = chrono::Utc::now();
     let stored = store.kb_documents().await?.len();
     let knowledge = if stored > 0 {
         format!("{stored} articles (already in the database)")
     } else {
-        match kb_source(kb)? {
-            Some(path) => {
-                let articles = baton_kb::import_path(&path)
+        let (articles, from) = match kb_source(kb)? {
+            Some(path) => (
+                baton_kb::import_path(&path)
                     .map_err(|e| anyhow::anyhow!("{e}"))
-                    .with_context(|| format!("cannot import {}", path.display()))?;
-                baton_server::knowledge::write_articles(
-                    store,
-                    &articles,
-                    Vec::new(),
-                    false,
-                    &format!("baton demo: import {}", path.display()),
-                    now,
-                )
-                .await?;
-                format!(
-                    "{} articles imported from {}",
-                    articles.len(),
-                    path.display()
-                )
-            }
-            None => "empty: pass --kb PATH to give the AI something to answer from".to_string(),
-        }
+                    .with_context(|| format!("cannot import {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            None => (
+                builtin_articles()?,
+                "the demo knowledge base built into baton".to_string(),
+            ),
+        };
+        baton_server::knowledge::write_articles(
+            store,
+            &articles,
+            Vec::new(),
+            false,
+            &format!("baton demo: import {from}"),
+            now,
+        )
+        .await?;
+        seed_history(store, base, now).await?;
+        format!("{} articles imported from {from}", articles.len())
     };
 
     let existing = store.list_staff().await?;
@@ -203,15 +238,135 @@ async fn prepare(store: &dyn Store, kb: Option<&Path>) -> anyhow::Result<Prepare
     Ok(Prepared { knowledge, keys })
 }
 
-/// The knowledge base to import: the one named, or the first of [`KB_CANDIDATES`] found.
+/// The knowledge base named with `--kb`, if any (otherwise the built-in one is imported).
 fn kb_source(named: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(path) = named {
-        if !path.exists() {
-            bail!("the knowledge base {} does not exist", path.display());
-        }
-        return Ok(Some(path.to_path_buf()));
+    let Some(path) = named else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        bail!("the knowledge base {} does not exist", path.display());
     }
-    Ok(KB_CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_dir()))
+    Ok(Some(path.to_path_buf()))
+}
+
+/// The articles of the built-in demo knowledge base, in file-name order.
+fn builtin_articles() -> anyhow::Result<Vec<baton_kb::Article>> {
+    let mut files: Vec<_> = DEMO_KB
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort_by_key(|f| f.path());
+    let mut articles: Vec<baton_kb::Article> = Vec::new();
+    for file in files {
+        let path = Path::new("examples/kb").join(file.path());
+        let text = file
+            .contents_utf8()
+            .with_context(|| format!("{} is not UTF-8", path.display()))?;
+        let (article, _) = baton_kb::parse_markdown(&path, text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("cannot read the built-in article {}", path.display()))?;
+        if articles.iter().any(|a| a.id == article.id) {
+            bail!(
+                "the built-in knowledge base has two articles with id {:?}",
+                article.id
+            );
+        }
+        articles.push(article);
+    }
+    Ok(articles)
+}
+
+/// Gives the demo customer an earlier conversation, resolved by the AI nine days ago, so the
+/// agent console shows "earlier conversations" for them. Only in a new database, and only once.
+async fn seed_history(store: &dyn Store, base: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let claims = demo_customer();
+    let account: Account = serde_json::from_value(claims["account"].clone())?;
+    let at = now - chrono::Duration::days(9);
+    store.upsert_account(&account, at).await?;
+    let customer = store
+        .upsert_identified_customer(
+            DEMO_CUSTOMER_ID,
+            claims["name"].as_str(),
+            claims["email"].as_str(),
+            Some(&account.id),
+            at,
+        )
+        .await?;
+    let earlier = store
+        .list_conversations(&baton_store::ConversationFilter {
+            state: None,
+            customer_id: Some(customer.id.clone()),
+            limit: 1,
+        })
+        .await?;
+    if !earlier.is_empty() {
+        return Ok(());
+    }
+    let page = PageContext {
+        url: Some(format!("{base}/demo/billing")),
+        title: Some("Billing · Relay".to_string()),
+        referrer: None,
+    };
+    let (conversation, _) = store
+        .create_conversation(&customer.id, Some(page), at)
+        .await?;
+    let message = |role, text: &str, articles| EventBody::Message {
+        role,
+        text: text.to_string(),
+        client_msg_id: None,
+        author: None,
+        page: None,
+        articles,
+        choices: Vec::new(),
+    };
+    let append = |after: i64, body: EventBody| {
+        store.append_event(
+            &conversation.id,
+            NewEvent {
+                at: at + chrono::Duration::seconds(after),
+                body,
+            },
+        )
+    };
+    append(
+        0,
+        message(
+            Role::Customer,
+            "How do I add more seats? Two people joined the warehouse team.",
+            Vec::new(),
+        ),
+    )
+    .await?;
+    let answer = append(
+        2,
+        message(
+            Role::Ai,
+            "Go to **Billing → Plan** and choose **Add seats**. New seats are billed pro rata for the rest of the billing cycle.\n\nSource: Add or remove seats",
+            vec![ArticleLink {
+                id: "change-seats".to_string(),
+                title: "Add or remove seats".to_string(),
+                url: Some("/kb/change-seats".to_string()),
+            }],
+        ),
+    )
+    .await?;
+    append(
+        40,
+        EventBody::Feedback {
+            message_seq: answer.event().seq,
+            helpful: true,
+        },
+    )
+    .await?;
+    store
+        .change_state(
+            &conversation.id,
+            ConversationState::Resolved,
+            Some("resolved by the AI: the customer said the answer helped"),
+            at + chrono::Duration::minutes(30),
+        )
+        .await?;
+    Ok(())
 }
 
 /// The folder next to a SQLite database (for the policy file), or `./baton-demo`.
@@ -249,6 +404,20 @@ mod tests {
         let teams: Vec<&str> = policy.teams.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(teams, ["support", "billing"]);
         assert!(policy.teams.iter().all(|t| t.hours.is_none()));
+    }
+
+    #[test]
+    fn the_built_in_knowledge_base_is_the_example_one() {
+        let articles = builtin_articles().expect("built-in articles");
+        let on_disk = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/kb"))
+            .expect("examples/kb")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "md"))
+            })
+            .count();
+        assert_eq!(articles.len(), on_disk);
+        assert!(articles.iter().any(|a| a.id == "change-seats"));
     }
 
     #[test]

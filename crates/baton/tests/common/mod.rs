@@ -326,6 +326,31 @@ impl Stream {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Sends a JSON text frame.
+    pub async fn send_json(&mut self, value: &Value) {
+        use futures::SinkExt;
+        self.ws
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// Skips frames until the server closes the stream; its close code, or `None` when it
+    /// stayed open for `secs` seconds (or dropped without a close frame).
+    pub async fn close_code(&mut self, secs: u64) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??
+            {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
 }
 
 /// Signs an identity token the way a host product would.
