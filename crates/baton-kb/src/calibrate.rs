@@ -33,6 +33,10 @@ pub struct FitOptions {
     /// only the dense ones (how the shipped dense defaults were fitted: adding embeddings
     /// must not change retrieval without them).
     pub hold_lexical: bool,
+    /// Keeps the ranking weights at the prior's and fits only the confidence coefficients
+    /// (how the shipped confidence was fitted: on a realistic knowledge base, under ranking
+    /// weights learned from more questions than it has).
+    pub hold_ranking: bool,
 }
 
 impl Default for FitOptions {
@@ -43,6 +47,7 @@ impl Default for FitOptions {
             max_questions: 24_000,
             embedder: None,
             hold_lexical: false,
+            hold_ranking: false,
         }
     }
 }
@@ -193,12 +198,16 @@ fn question_fold(i: usize, j: usize) -> usize {
 
 fn fit_samples(samples: &[Sample], fit: &FitOptions, method: &str) -> Calibration {
     let prior = &fit.prior;
-    let ranking = fit_ranking(
-        samples,
-        &prior.ranking,
-        fit.prior_strength,
-        fit.hold_lexical,
-    );
+    let ranking = if fit.hold_ranking {
+        prior.ranking
+    } else {
+        fit_ranking(
+            samples,
+            &prior.ranking,
+            fit.prior_strength,
+            fit.hold_lexical,
+        )
+    };
     let calibration = Calibration {
         ranking,
         ..prior.clone()
