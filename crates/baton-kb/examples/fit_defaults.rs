@@ -36,8 +36,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use baton_kb::{
-    Article, Calibration, ConfidenceCoefficients, FitOptions, IndexOptions, RankingWeights, fit_on_kb_with,
-    import_path,
+    Article, Calibration, ConfidenceCoefficients, FitOptions, IndexOptions, RankingWeights,
+    fit_on_kb_with, import_path,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
