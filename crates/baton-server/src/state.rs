@@ -40,6 +40,9 @@ pub struct AppState {
     /// Staff whose access was just withdrawn (disabled, key replaced): their agent streams
     /// on this process close at once.
     pub revocations: crate::agent_stream::Revocations,
+    /// Held while a customer's feedback is checked and stored, so that two clicks arriving
+    /// together on this process store it once (feedback is rare; one lock is enough).
+    pub feedback: tokio::sync::Mutex<()>,
 }
 
 /// The time source: the system clock in production, a settable one in tests of the timers.
@@ -96,6 +99,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             notices: Default::default(),
             revocations: Default::default(),
+            feedback: Default::default(),
         })
     }
 

@@ -635,14 +635,17 @@ async fn feedback_on_an_ai_answer_is_taken_once() {
         let seq = answer["seq"].as_i64().unwrap();
         let path = format!("/v1/conversations/{id}/feedback");
 
-        let (status, first) = server
-            .post(
-                &path,
-                Some(&token),
-                json!({"message_seq": seq, "helpful": false}),
-            )
-            .await;
-        assert_eq!(status, 201, "{backend:?}: {first}");
+        // A double click: the clicks arrive together, one is stored, the other refused.
+        let click = json!({"message_seq": seq, "helpful": false});
+        let (a, b, c) = tokio::join!(
+            server.post(&path, Some(&token), click.clone()),
+            server.post(&path, Some(&token), click.clone()),
+            server.post(&path, Some(&token), click.clone()),
+        );
+        let mut statuses = [a.0, b.0, c.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409, 409], "{backend:?}: {a:?} {b:?} {c:?}");
+        let first = [a, b, c].into_iter().find(|(s, _)| *s == 201).unwrap().1;
         assert_eq!(first["event"]["type"], "feedback");
         // The same answer again, either way: refused, and only one feedback is stored.
         for helpful in [false, true] {

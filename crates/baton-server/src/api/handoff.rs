@@ -772,6 +772,8 @@ async fn feedback(
             request.message_seq
         )));
     }
+    // Checked and stored under one lock: a double click must not store two answers.
+    let _one_at_a_time = state.feedback.lock().await;
     let already = state
         .store
         .events_after(&id, request.message_seq, 0, None)
