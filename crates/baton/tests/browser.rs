@@ -297,14 +297,7 @@ async fn customer_gets_an_answer_then_a_person_who_resolves_and_is_rated() {
         .goto(&demo.url("/demo/billing"))
         .await
         .expect("demo billing page");
-    let host = css(&customer, "#baton-widget").await;
-    let root = host.shadow_root().await.expect("shadow root");
-    root.find(Locator::Css(".bubble"))
-        .await
-        .expect("chat bubble")
-        .click()
-        .await
-        .expect("open the chat");
+    open_widget(&customer).await;
     customer_says(&customer, "Where can I download my invoices?").await;
     let link = until(
         &customer,

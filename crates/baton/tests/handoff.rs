@@ -146,6 +146,19 @@ async fn escalate(server: &Server, text: &str) -> (String, String, Value) {
     (id, token, body)
 }
 
+/// Accepts an offer as the agent with `key`; the handoff as it now stands.
+async fn accept(server: &Server, key: &str, handoff_id: &str) -> Value {
+    let (status, body) = server
+        .post(
+            &format!("/v1/agent/handoffs/{handoff_id}/accept"),
+            Some(key),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "accept {handoff_id}: {body}");
+    body
+}
+
 async fn wait_for_handoff(server: &Server, admin: &str, conversation: &str) -> Value {
     for _ in 0..100 {
         let (_, queue) = server.get("/v1/agent/queue", Some(admin)).await;
@@ -217,14 +230,7 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
         assert!(offer["brief_text"].as_str().unwrap().contains("explicit"));
 
         // Accept: the customer sees who joined.
-        let (status, accepted) = server
-            .post(
-                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
-                Some(&dana.key),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{accepted}");
+        let accepted = accept(&server, &dana.key, &handoff_id).await;
         assert_eq!(accepted["status"], "assigned");
         customer_sees(&mut customer, "Dana from Billing joined", 10).await;
 
@@ -378,14 +384,7 @@ async fn an_agent_who_disconnects_gives_the_conversation_back_to_the_queue() {
         let (id, token, _) = escalate(&server, "I need to speak to a person").await;
         let offer = next_of(&mut leaving_stream, "offer", 10).await;
         let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
-        let (status, _) = server
-            .post(
-                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
-                Some(&leaving.key),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        accept(&server, &leaving.key, &handoff_id).await;
         leaving_stream.close().await;
 
         // After the presence timeout and the grace period it is queued again...
@@ -511,13 +510,7 @@ async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
         let (id, token, _) = escalate(&server, "let me speak to a human").await;
         let offer = next_of(&mut dana_stream, "offer", 10).await;
         let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
-        server
-            .post(
-                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
-                Some(&dana.key),
-                json!({}),
-            )
-            .await;
+        accept(&server, &dana.key, &handoff_id).await;
         let (status, body) = server
             .post(
                 &format!("/v1/agent/handoffs/{handoff_id}/transfer"),
@@ -538,14 +531,7 @@ async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
         assert_eq!(moved["reroutes"], 1);
         let offer = next_of(&mut bill_stream, "offer", 10).await;
         assert_eq!(offer["handoff"]["id"], handoff_id.as_str());
-        let (status, _) = server
-            .post(
-                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
-                Some(&bill.key),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        accept(&server, &bill.key, &handoff_id).await;
         let (status, back) = server
             .post(
                 &format!("/v1/agent/handoffs/{handoff_id}/hand-back"),
@@ -653,14 +639,7 @@ async fn two_hundred_simultaneous_escalations_never_overload_an_agent() {
             .collect();
         for (handoff, agent_id) in offered.iter().take(10) {
             let key = &agents.iter().find(|a| &a.id == agent_id).unwrap().key;
-            let (status, body) = server
-                .post(
-                    &format!("/v1/agent/handoffs/{handoff}/accept"),
-                    Some(key),
-                    json!({}),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
+            accept(&server, key, handoff).await;
             let (status, body) = server
                 .post(
                     &format!("/v1/agent/handoffs/{handoff}/resolve"),
@@ -857,14 +836,7 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
         let (first, first_token, _) = escalate(&server, "Can I talk to a human?").await;
         let offer = next_of(&mut dana_stream, "offer", 10).await;
         let first_handoff = offer["handoff"]["id"].as_str().unwrap().to_string();
-        let (status, _) = server
-            .post(
-                &format!("/v1/agent/handoffs/{first_handoff}/accept"),
-                Some(&dana.key),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        accept(&server, &dana.key, &first_handoff).await;
         let (_, _, told) = escalate(&server, "I need a person please").await;
         assert!(
             told["replies"][0]["text"]
@@ -1235,14 +1207,7 @@ async fn disabling_an_agent_closes_their_stream_and_gives_their_conversations_ba
         let (id, token, _) = escalate(&server, "let me speak to a human").await;
         let offer = next_of(&mut dana_stream, "offer", 10).await;
         let handoff_id = offer["handoff"]["id"].as_str().unwrap().to_string();
-        let (status, body) = server
-            .post(
-                &format!("/v1/agent/handoffs/{handoff_id}/accept"),
-                Some(&dana.key),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        accept(&server, &dana.key, &handoff_id).await;
         let mut customer = Stream::connect(&format!(
             "{}/v1/conversations/{id}/stream?token={token}",
             server.ws_base
