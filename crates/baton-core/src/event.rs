@@ -92,6 +92,10 @@ pub enum EventBody {
         /// Articles an AI clarifying question offers to choose from.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         choices: Vec<ArticleLink>,
+        /// On Baton's system messages about the handover: the same facts as data (who the
+        /// customer waits for, their place and estimate, who joined), for clients to act on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handover: Option<crate::handoff::HandoverNotice>,
     },
     /// How the AI arrived at a reply (staff only): the retrieval confidence, the articles
     /// considered and a one-line reasoning.
@@ -157,7 +161,7 @@ pub enum EventBody {
     /// declined, transferred, resolved, ... with its reason.
     Handoff {
         handoff_id: String,
-        step: String,
+        step: crate::handoff::Step,
         status: crate::handoff::HandoffStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         team: Option<String>,
@@ -268,6 +272,7 @@ mod tests {
                 page: None,
                 articles: Vec::new(),
                 choices: Vec::new(),
+                handover: None,
             },
         };
         let json = serde_json::to_value(&event).unwrap();

@@ -21,7 +21,10 @@ pub use decision::{Action, Decision, Trigger, TriggerKind};
 pub use event::{
     ArticleLink, Event, EventBody, NewEvent, PageEventKind, Role, ScoredArticle, Visibility,
 };
-pub use handoff::{Handoff, HandoffChange, HandoffStatus, Outcome, Priority, Refusal};
+pub use handoff::{
+    Handoff, HandoffChange, HandoffStatus, HandoverNotice, Names, NoticeKind, Outcome, Priority,
+    Refusal, Step,
+};
 pub use staff::{Agent, Staff, StaffRole};
 
 /// Largest customer message, in Unicode scalar values, unless configured otherwise.

@@ -64,12 +64,23 @@ pub struct Agent {
     pub last_assigned_at: Option<DateTime<Utc>>,
     /// Handoffs offered to or assigned to the agent now.
     pub active: u32,
+    /// Of those, the offers waiting for the agent's answer.
+    #[serde(default)]
+    pub offered: u32,
+    /// Offers the agent let lapse in a row (an accepted, taken or declined offer starts the
+    /// count again); past the configured limit the agent is set away.
+    #[serde(default)]
+    pub missed_offers: u32,
+    /// Why Baton changed the agent's presence, when it did ("missed 3 offers in a row"); the
+    /// agent's own presence change clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_reason: Option<String>,
 }
 
 impl Agent {
     /// The agent as the router sees them at `now`: idle since their last assignment or since
     /// they came online, whichever is later.
-    pub fn availability(&self, declined_by: &[String]) -> crate::routing::AgentAvailability {
+    pub fn availability(&self) -> crate::routing::AgentAvailability {
         let online_since =
             (self.presence == crate::routing::Presence::Online).then_some(self.presence_at);
         let idle_since = match (self.last_assigned_at, online_since) {
@@ -88,7 +99,7 @@ impl Agent {
             active_conversations: self.active,
             capacity: self.capacity,
             idle_since,
-            declined_handoffs: declined_by.to_vec(),
+            offers_pending: self.offered,
         }
     }
 }

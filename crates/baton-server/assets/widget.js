@@ -59,7 +59,13 @@
   let conversation = readJson(localStorage, storeKey, null);
   let state = "ai";
   let agentName = null;
-  let offline = false;
+  /** The team of the person helping, as the `joined` notice named it. */
+  let agentTeam = null;
+  /**
+   * Where the customer stands while they wait for a person, as Baton said it last (a system
+   * message's `handover` or a `queue` frame): `{kind, team, position, estimate_secs, back_at}`.
+   */
+  let standing = null;
   /** Baton asked the customer to leave an email (nobody is available and it has none). */
   let emailInvited = false;
   let emailSaved = false;
@@ -342,25 +348,69 @@
       ui.typing(true, `${notice.name || "The agent"} is typing`);
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => ui.typing(false), 5000);
-    } else if (notice.type === "queue" && state === "waiting_human" && typeof notice.position === "number") {
-      ui.waiting = waitingLine(notice.team, notice.position, notice.estimate_secs);
-      offline = false;
+    } else if (notice.type === "queue" && WAITING_KINDS.has(notice.kind)) {
+      // Only a waiting customer is sent these; the status line shows it while they wait.
+      standing = notice;
       ui.status();
     }
   }
 
-  const ORDINALS = ["", "1st", "2nd", "3rd"];
+  /** The handover kinds that say where a waiting customer stands. */
+  const WAITING_KINDS = new Set(["in_line", "connecting", "closed", "unavailable", "busy"]);
 
-  /** "Waiting for Billing — 2nd in line, about 3 min": the status line while in the queue. */
-  function waitingLine(team, position, estimateSecs) {
-    const place = position <= 1 ? "next in line" : `${ORDINALS[position] || `${position}th`} in line`;
-    let wait = "";
-    if (typeof estimateSecs === "number") {
-      if (estimateSecs < 30) wait = ", any moment now";
-      else if (estimateSecs < 90 * 60) wait = `, about ${Math.max(1, Math.round(estimateSecs / 60))} min`;
-      else wait = `, about ${Math.round(estimateSecs / 3600)} h`;
+  /** "1st", "2nd", "3rd", "11th", "22nd". */
+  function ordinal(n) {
+    const suffix = n % 100 >= 11 && n % 100 <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+    return `${n}${suffix}`;
+  }
+
+  /** "about 3 min", "any moment now": an estimate as the status line says it. */
+  function roughly(estimateSecs) {
+    if (estimateSecs < 30) return "any moment now";
+    if (estimateSecs < 90 * 60) return `about ${Math.max(1, Math.round(estimateSecs / 60))} min`;
+    return `about ${Math.round(estimateSecs / 3600)} h`;
+  }
+
+  /** "09:00" today, "Monday 09:00" on another day this week: in the customer's own time. */
+  function backAt(iso) {
+    const at = new Date(iso);
+    if (Number.isNaN(at.getTime())) return null;
+    const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const now = new Date();
+    if (at.toDateString() === now.toDateString()) return `at ${time}`;
+    const days = (at - now) / 86400000;
+    const day = at.toLocaleDateString([], days < 6 ? { weekday: "long" } : { weekday: "long", day: "numeric", month: "long" });
+    return `${day} at ${time}`;
+  }
+
+  /**
+   * The status line while the customer waits, in their words, from where they stand:
+   * "Waiting for Billing — 2nd in line, about 3 min".
+   */
+  function waitingLine(standing) {
+    const team = standing && standing.team;
+    switch (standing && standing.kind) {
+      case "in_line": {
+        const position = typeof standing.position === "number" ? standing.position : 1;
+        const place = position <= 1 ? "next in line" : `${ordinal(position)} in line`;
+        const wait = typeof standing.estimate_secs === "number" ? `, ${roughly(standing.estimate_secs)}` : "";
+        return `Waiting for ${team || "a person"} — ${place}${wait}`;
+      }
+      case "connecting":
+        return team ? `Connecting you with someone from ${team}…` : "Connecting you with a person…";
+      case "closed": {
+        const back = standing.back_at ? backAt(standing.back_at) : null;
+        return `${team || "The team"} is away — ${back ? `back ${back}, ` : ""}we'll reply here`;
+      }
+      case "unavailable":
+        return `Nobody from ${team || "the team"} is on right now — we'll reply here`;
+      case "busy":
+        return `${team || "The team"} is very busy — we'll reply here as soon as someone is free`;
+      case "transferred":
+        return `Waiting for ${team || "a person"} — they'll see everything above`;
+      default:
+        return "Waiting for a person — they'll see everything above";
     }
-    return `Waiting for ${team || "a person"} — ${place}${wait}`;
   }
 
   /** Lets the person on the other side see the customer typing, at most every 3 seconds. */
@@ -385,7 +435,7 @@
         ui.message(event);
         // Choices offered before the customer's next message are spent.
         if (event.role === "customer") ui.spendChoices(event.seq);
-        if (event.role === "system") readSystemMessage(event.text);
+        if (event.role === "system") readSystemMessage(event);
         if (event.role === "agent") {
           hadPerson = true;
           if (event.author && !agentName) agentName = event.author;
@@ -414,58 +464,54 @@
     state = next;
     if (next === "human") hadPerson = true;
     if (next !== "waiting_human") {
-      offline = false;
+      // Whatever the waiting line said is over once the conversation moves on.
+      standing = null;
       emailInvited = false;
     }
-    // Whatever the waiting line said is stale once the conversation moves on (or starts to
-    // wait again).
-    ui.waiting = null;
-    if (next === "ai") agentName = null;
+    if (next === "ai") {
+      agentName = null;
+      agentTeam = null;
+    }
     if (next !== "resolved") rated = false;
     // Baton takes a rating only when a person resolved the conversation: resolved from the
     // person's hands (or from the queue, by a supervisor), not by the AI after a hand-back.
     ui.rating(next === "resolved" && (from === "human" || from === "waiting_human") && !rated);
-    ui.emailCapture(next === "waiting_human" && offline && emailInvited && !emailSaved);
+    ui.emailCapture(next === "waiting_human" && emailInvited && !emailSaved);
   }
 
-  /** System messages say who joined and how long the wait is; the status line echoes it. */
-  function readSystemMessage(text) {
-    const joined = /^(.+?)(?: from (.+?))? joined the conversation\.$/.exec(text);
-    if (joined) {
-      agentName = joined[1];
-      ui.team = joined[2] || null;
-      hadPerson = true;
+  /**
+   * Baton's system messages about the handover carry the facts as `handover` (who joined,
+   * where the customer stands); the status line follows those fields, never the sentence.
+   */
+  function readSystemMessage(event) {
+    const handover = event.handover;
+    if (handover) {
+      readHandover(handover);
       return;
     }
-    if (/^Contact email left: /.test(text)) {
+    if (/^Contact email left: /.test(event.text)) {
       emailSaved = true;
       ui.emailCapture(false);
-      return;
     }
-    // "You're 2nd in line for Billing; a person usually joins in about 3 minutes."
-    const line = /You're (next|\d+)(?:st|nd|rd|th)? in line for ([^.;]+)(?:; a person (?:usually joins in (about [^.]+)|should join you in a moment))?/.exec(text);
-    if (line) {
-      const position = line[1] === "next" ? 1 : Number(line[1]);
-      let estimate;
-      if (line[3]) {
-        const minutes = /about (\d+) minutes?/.exec(line[3]);
-        const hours = /about (\d+) hours?/.exec(line[3]);
-        if (minutes) estimate = Number(minutes[1]) * 60;
-        else if (hours) estimate = Number(hours[1]) * 3600;
-      } else if (/join you in a moment/.test(text)) {
-        estimate = 0;
-      }
-      ui.waiting = waitingLine(line[2].trim(), position, estimate);
-      offline = false;
-      return;
+  }
+
+  function readHandover(handover) {
+    if (WAITING_KINDS.has(handover.kind)) {
+      standing = handover;
+    } else if (handover.kind === "joined") {
+      standing = null;
+      if (handover.agent) agentName = handover.agent;
+      agentTeam = handover.team || null;
+      hadPerson = true;
+    } else if (handover.kind === "transferred") {
+      // Waiting for the new team now; where in its line comes next.
+      standing = { kind: "transferred", team: handover.team };
+    } else if (handover.kind === "released") {
+      standing = null;
     }
-    if (/Nobody from the team|very busy right now/.test(text)) {
-      offline = true;
-      ui.waiting = /back (in|on|at|tomorrow)/.test(text)
-        ? "Nobody is available right now — the team will reply here when they're back"
-        : "Nobody is available right now — a person will reply here";
-      emailInvited = /leave your email/.test(text);
-      ui.emailCapture(emailInvited && !emailSaved);
+    if (handover.ask_email) {
+      emailInvited = true;
+      ui.emailCapture(!emailSaved);
     }
   }
 
@@ -868,8 +914,6 @@ header :focus-visible { outline-color: #fff; box-shadow: 0 0 0 2px #0f172a; }
     }
 
     return {
-      team: null,
-      waiting: null,
       isOpen: () => !panel.hidden,
       open,
       close,
@@ -962,8 +1006,8 @@ header :focus-visible { outline-color: #fff; box-shadow: 0 0 0 2px #0f172a; }
 
       status() {
         let text;
-        if (state === "waiting_human") text = ui.waiting || "Waiting for a person — they'll see everything above";
-        else if (state === "human") text = agentName ? `Chatting with ${agentName}${ui.team ? ` (${ui.team})` : ""}` : "A person is here";
+        if (state === "waiting_human") text = waitingLine(standing);
+        else if (state === "human") text = agentName ? `Chatting with ${agentName}${agentTeam ? ` (${agentTeam})` : ""}` : "A person is here";
         else if (state === "resolved") text = "Resolved — write again any time";
         else text = "AI assistant · ask for a person any time";
         statusEl.textContent = text;

@@ -2,11 +2,22 @@
 //! conversations the agent owns.
 //!
 //! Frames are JSON text:
-//! - `{"type": "hello", "agent", "queue"}` first: who the agent is and the open handoffs
-//!   (queued, offered, assigned) of their teams;
+//! - `{"type": "hello", "agent", "queue"}` first: who the agent is and their queue, the open
+//!   handoffs (queued, offered, assigned) of their teams and their own, in queue order, each
+//!   with `waiting_secs`, `position` and a `preview` of the customer's last message;
 //! - `{"type": "offer", "handoff", "brief", "brief_text"}` when a handoff is offered to them;
-//! - `{"type": "handoff", "handoff", "step", "reason"}` for every change to an open handoff of
-//!   their teams, their own ones included (the queue view follows these);
+//! - `{"type": "handoff", "handoff", "step", "reason"}` for every change to a handoff of
+//!   their teams, their own ones included, whoever made it (the queue view follows these; a
+//!   `closed` one leaves the queue);
+//! - `{"type": "handoff_left", "handoff_id", "conversation_id", "step", "reason"}` when a
+//!   change takes a handoff off their queue while it stays open (a transfer to a team they
+//!   are not in);
+//! - `{"type": "preview", "conversation_id", "preview": {"text", "at"}}` when the customer of
+//!   a handoff on their queue writes;
+//! - `{"type": "alert", "kind": "waited_too_long", "handoff", "reason"}` for supervisors, when
+//!   a handoff waited past its team's wait target and its priority rose;
+//! - `{"type": "presence", "agent"}` when Baton changed the agent's presence (they let
+//!   several offers lapse in a row and were set away; `agent.presence_reason` says so);
 //! - `{"type": "event", "conversation_id", "event"}` for each event of a conversation they
 //!   hold (staff-only events included);
 //! - `{"type": "notice", "conversation_id", "notice"}` for transient notices of a conversation
@@ -27,18 +38,20 @@
 //! closes with code [`ACCESS_REVOKED`]: at once on this process, and within a heartbeat on
 //! others (each heartbeat checks the key again).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use baton_core::handoff::HandoffStatus;
+use baton_core::handoff::{Handoff, HandoffStatus, Step};
+use baton_core::routing::Presence;
 use baton_core::{Event, EventBody, Staff, StaffRole};
 use baton_store::{EventNotice, HandoffFilter};
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::handoffs::queue::{MessagePreview, Viewer, queue_for};
 use crate::state::AppState;
 
 /// The close code of a stream whose agent lost access (account disabled or key replaced):
@@ -191,11 +204,17 @@ async fn close_revoked(socket: &mut WebSocket) {
 /// What the stream knows of the agent's world.
 struct View {
     staff_id: String,
-    /// Supervisors see every team's queue.
-    everything: bool,
-    teams: Vec<String>,
+    /// Whose queue this is: the agent's teams, or every team for supervisors.
+    viewer: Viewer,
     /// Conversations the agent holds (offered or assigned): their events are forwarded.
     mine: HashSet<String>,
+    /// The open handoffs on the agent's queue, with their conversations: a change that takes
+    /// one off it (a transfer to another team) is sent too, and so are previews of what
+    /// their customers write.
+    shown: HashMap<String, String>,
+    /// The agent's presence as last sent: when Baton changes it (missed offers), they are
+    /// told why.
+    presence: Option<Presence>,
     /// The conversation the agent is looking at without holding it, if they asked to watch.
     watching: Option<String>,
 }
@@ -214,9 +233,14 @@ impl View {
             .map_err(|_| ())?;
         Ok(View {
             staff_id: staff.id.clone(),
-            everything: staff.role == StaffRole::Admin,
-            teams: agent.map(|a| a.teams).unwrap_or_default(),
+            viewer: Viewer {
+                staff_id: staff.id.clone(),
+                teams: agent.as_ref().map(|a| a.teams.clone()).unwrap_or_default(),
+                everything: staff.role == StaffRole::Admin,
+            },
             mine: held.into_iter().map(|h| h.conversation_id).collect(),
+            shown: HashMap::new(),
+            presence: agent.map(|a| a.presence),
             watching: None,
         })
     }
@@ -261,7 +285,7 @@ impl View {
     /// Admins see every conversation; agents those with a handoff in their teams (or one
     /// without a team), or one they hold or held.
     async fn may_view(&self, state: &AppState, staff: &Staff, conversation_id: &str) -> bool {
-        if self.everything || self.mine.contains(conversation_id) {
+        if self.viewer.everything || self.mine.contains(conversation_id) {
             return true;
         }
         let Ok(handoffs) = state
@@ -276,7 +300,7 @@ impl View {
             return false;
         };
         handoffs.iter().any(|h| {
-            self.sees_team(h.team.as_deref())
+            self.viewer.sees_team(h.team.as_deref())
                 || h.holder() == Some(staff.id.as_str())
                 || h.history
                     .iter()
@@ -284,28 +308,17 @@ impl View {
         })
     }
 
-    async fn hello(&self, state: &AppState, staff: &Staff) -> serde_json::Value {
+    /// The first frame: who the agent is and their queue (with previews).
+    async fn hello(&mut self, state: &AppState, staff: &Staff) -> serde_json::Value {
         let agent = state.store.agent(&staff.id).await.ok().flatten();
-        let queue = state
-            .store
-            .handoffs(&HandoffFilter {
-                statuses: vec![
-                    HandoffStatus::Queued,
-                    HandoffStatus::Offered,
-                    HandoffStatus::Assigned,
-                ],
-                ..Default::default()
-            })
+        let queue = queue_for(state, &self.viewer, state.now())
             .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| self.sees_team(h.team.as_deref()) || h.holder() == Some(&self.staff_id))
-            .collect::<Vec<_>>();
+            .unwrap_or_default();
+        self.shown = queue
+            .iter()
+            .map(|e| (e.handoff.id.clone(), e.handoff.conversation_id.clone()))
+            .collect();
         json!({"type": "hello", "agent": agent, "queue": queue})
-    }
-
-    fn sees_team(&self, team: Option<&str>) -> bool {
-        self.everything || team.is_none_or(|t| self.teams.iter().any(|m| m == t))
     }
 
     async fn deliver(
@@ -342,31 +355,93 @@ impl View {
                     _ => return Ok(()),
                 },
             };
-            let for_me = agent_id.as_deref() == Some(self.staff_id.as_str());
-            if handoff.holder() == Some(self.staff_id.as_str()) {
-                self.mine.insert(handoff.conversation_id.clone());
-            } else {
-                self.mine.remove(&handoff.conversation_id);
-            }
-            if step == "offered" && for_me && handoff.status == HandoffStatus::Offered {
-                let brief = state.dispatcher.brief(state, handoff_id).await;
-                let text = brief.as_deref().map(baton_core::render_text);
-                send(
-                    socket,
-                    &json!({"type": "offer", "handoff": handoff, "brief": brief, "brief_text": text}),
-                )
+            self.handoff_changed(socket, state, &handoff, *step, agent_id.as_deref(), reason)
                 .await?;
-            }
-            if self.sees_team(handoff.team.as_deref()) || for_me {
-                send(
-                    socket,
-                    &json!({"type": "handoff", "handoff": handoff, "step": step, "reason": reason}),
-                )
-                .await?;
-            }
+        } else if self
+            .shown
+            .values()
+            .any(|conversation| *conversation == notice.conversation_id)
+            && let Some(preview) = MessagePreview::of(&event)
+        {
+            send(
+                socket,
+                &json!({"type": "preview", "conversation_id": notice.conversation_id,
+                        "preview": preview}),
+            )
+            .await?;
         }
         if self.follows(&notice.conversation_id) {
             send_event(socket, &notice.conversation_id, &event).await?;
+        }
+        Ok(())
+    }
+
+    /// A step of a handoff: the offer if it is for this agent, the change if the handoff is
+    /// (or was) on their queue, an alert for supervisors when one waited too long, and the
+    /// agent's own presence when Baton changed it.
+    async fn handoff_changed(
+        &mut self,
+        socket: &mut WebSocket,
+        state: &AppState,
+        handoff: &Handoff,
+        step: Step,
+        agent_id: Option<&str>,
+        reason: &str,
+    ) -> Result<(), ()> {
+        let for_me = agent_id == Some(self.staff_id.as_str());
+        if handoff.holder() == Some(self.staff_id.as_str()) {
+            self.mine.insert(handoff.conversation_id.clone());
+        } else {
+            self.mine.remove(&handoff.conversation_id);
+        }
+        if step == Step::Offered && for_me && handoff.status == HandoffStatus::Offered {
+            let brief = state.dispatcher.brief(state, &handoff.id).await;
+            let text = brief.as_deref().map(baton_core::render_text);
+            send(
+                socket,
+                &json!({"type": "offer", "handoff": handoff, "brief": brief, "brief_text": text}),
+            )
+            .await?;
+        }
+        let was_shown = self.shown.contains_key(&handoff.id);
+        if self.viewer.sees(handoff) || for_me || (was_shown && !handoff.status.is_open()) {
+            if handoff.status.is_open() {
+                self.shown
+                    .insert(handoff.id.clone(), handoff.conversation_id.clone());
+            } else {
+                self.shown.remove(&handoff.id);
+            }
+            send(
+                socket,
+                &json!({"type": "handoff", "handoff": handoff, "step": step, "reason": reason}),
+            )
+            .await?;
+        } else if was_shown {
+            self.shown.remove(&handoff.id);
+            send(
+                socket,
+                &json!({"type": "handoff_left", "handoff_id": handoff.id,
+                        "conversation_id": handoff.conversation_id, "step": step,
+                        "reason": reason}),
+            )
+            .await?;
+        }
+        if step == Step::PriorityRaised && self.viewer.everything {
+            send(
+                socket,
+                &json!({"type": "alert", "kind": "waited_too_long", "handoff": handoff,
+                        "reason": reason}),
+            )
+            .await?;
+        }
+        if step == Step::OfferExpired && for_me {
+            // Letting offers lapse in a row may have set the agent away: say so, and why.
+            if let Ok(Some(agent)) = state.store.agent(&self.staff_id).await
+                && Some(agent.presence) != self.presence
+            {
+                self.presence = Some(agent.presence);
+                send(socket, &json!({"type": "presence", "agent": agent})).await?;
+            }
         }
         Ok(())
     }

@@ -247,6 +247,7 @@ async fn record_reply(
                             page: None,
                             articles: reply.articles_used.iter().map(link).collect(),
                             choices,
+                            handover: None,
                         },
                     },
                 )

@@ -53,8 +53,21 @@ pub struct HandoffConfig {
     pub offline_grace_ms: u64,
     /// A handoff waiting this long moves to its team's overflow team (0: never).
     pub overflow_after_ms: u64,
-    /// Above this estimated wait, the customer is told nobody is available now (0: no limit).
+    /// Above this estimated wait, the customer is told the team is busy instead of promised
+    /// a time (0: no limit).
     pub max_wait_ms: u64,
+    /// How long an agent who declined a handoff or let its offer lapse is not offered it
+    /// again (a cool-down, not for good).
+    pub decline_cooldown_ms: u64,
+    /// An agent who lets this many offers lapse in a row is set away (0: never).
+    pub missed_offers_before_away: u32,
+    /// A handoff nobody took within this long (per team: `wait_target_minutes` in the
+    /// policy) rises one priority level and alerts the supervisors, again each time it waits
+    /// as long once more (0: never).
+    pub wait_target_ms: u64,
+    /// How long a conversation typically takes a person, for wait estimates while a team
+    /// has handled too few conversations to know its own (0: no estimate then).
+    pub typical_handle_ms: u64,
     /// How often the timers are checked.
     pub tick_ms: u64,
     /// A conversation the AI handled closes as resolved after this long without a customer
@@ -70,6 +83,10 @@ impl Default for HandoffConfig {
             offline_grace_ms: 120_000,
             overflow_after_ms: 600_000,
             max_wait_ms: 1_800_000,
+            decline_cooldown_ms: 60_000,
+            missed_offers_before_away: 3,
+            wait_target_ms: 300_000,
+            typical_handle_ms: 600_000,
             tick_ms: 1000,
             ai_quiet_resolve_ms: 1_800_000,
         }

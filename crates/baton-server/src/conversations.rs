@@ -181,6 +181,7 @@ pub async fn post_customer_message(
                     page,
                     articles: Vec::new(),
                     choices: Vec::new(),
+                    handover: None,
                 },
             },
         )

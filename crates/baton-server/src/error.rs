@@ -101,6 +101,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::handoffs::HandoffError> for ApiError {
+    fn from(e: crate::handoffs::HandoffError) -> Self {
+        use crate::handoffs::HandoffError;
+        match e {
+            HandoffError::NotFound(m) => ApiError::not_found(m),
+            HandoffError::Forbidden(m) => ApiError::forbidden(m),
+            HandoffError::Refused(refusal) => {
+                ApiError::new(StatusCode::CONFLICT, "handoff_refused", refusal.to_string())
+            }
+            HandoffError::Conflict(m) => ApiError::conflict(m),
+            HandoffError::Invalid(m) => ApiError::invalid(m),
+            HandoffError::Internal(m) => {
+                tracing::error!(message = %m, "handoff service failure");
+                ApiError::internal(m)
+            }
+            HandoffError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {

@@ -27,15 +27,13 @@ pub enum Notice {
         #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
-    /// The customer's place in line changed while they wait for a person.
+    /// Where the customer stands while they wait for a person changed: their place in line
+    /// or its estimate, an agent being offered the conversation, the team's hours or
+    /// presence. The fields (`kind`, `team`, `position`, `estimate_secs`, `back_at`) are
+    /// the facts; `text` is the sentence rendered from them.
     Queue {
-        /// The team's display name.
-        team: String,
-        /// Place in line, from 1.
-        position: usize,
-        /// The estimated wait in seconds, when there is a basis for one.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        estimate_secs: Option<u64>,
+        #[serde(flatten)]
+        notice: baton_core::HandoverNotice,
         /// The line to show: "You're next in line for Billing; …".
         text: String,
     },
@@ -113,13 +111,17 @@ mod tests {
             serde_json::json!({"type": "typing", "role": "agent", "name": "Dana"})
         );
         let queue = Notice::Queue {
-            team: "Billing".into(),
-            position: 2,
-            estimate_secs: None,
+            notice: baton_core::HandoverNotice {
+                team: Some("Billing".into()),
+                position: Some(2),
+                ..baton_core::HandoverNotice::new(baton_core::NoticeKind::InLine)
+            },
             text: "You're 2nd in line for Billing.".into(),
         };
         let frame = serde_json::to_value(&queue).unwrap();
         assert_eq!(frame["type"], "queue");
+        assert_eq!(frame["kind"], "in_line");
+        assert_eq!(frame["position"], 2);
         assert!(frame.get("seq").is_none() && frame.get("estimate_secs").is_none());
     }
 

@@ -66,6 +66,19 @@ pub async fn run(
     {
         return;
     }
+    // A customer waiting for a person sees where they stand at once, not at the next move.
+    if let Some(notice) = state.dispatcher.standing(&conversation_id) {
+        let frame = Notice::Queue {
+            text: notice.text(state.now()),
+            notice,
+        };
+        if reader.may_hear(&frame)
+            && let Ok(text) = serde_json::to_string(&frame)
+            && socket.send(Message::Text(text.into())).await.is_err()
+        {
+            return;
+        }
+    }
     metrics::gauge!("baton_streams_open").increment(1);
     loop {
         tokio::select! {

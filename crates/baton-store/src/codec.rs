@@ -305,9 +305,10 @@ pub(crate) fn teams_json(teams: &[String]) -> Result<String> {
 }
 
 /// A member of staff joined with their routing profile (all `None` when they have none) and
-/// the number of handoffs they hold: `id, name, role, disabled, created_at` of `staff`,
-/// `teams, capacity, presence, presence_at, last_seen_at, last_assigned_at` of `agents`,
-/// then the count.
+/// the handoffs they hold: `id, name, role, disabled, created_at` of `staff`, `teams,
+/// capacity, presence, presence_at, last_seen_at, last_assigned_at, missed_offers,
+/// presence_reason` of `agents`, then the count of their offered and assigned handoffs and
+/// of the offered ones alone.
 pub(crate) type AgentRow = (
     String,
     String,
@@ -320,6 +321,9 @@ pub(crate) type AgentRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
     i64,
 );
 
@@ -338,7 +342,10 @@ pub(crate) fn agent(
         presence_at,
         last_seen_at,
         last_assigned_at,
+        missed_offers,
+        presence_reason,
         active,
+        offered,
     ): AgentRow,
 ) -> Result<Agent> {
     let created_at = from_micros(created_at)?;
@@ -347,10 +354,7 @@ pub(crate) fn agent(
         id,
         name,
         disabled,
-        teams: teams
-            .map(|json| from_json::<Vec<String>>("agent teams", &json))
-            .transpose()?
-            .unwrap_or_default(),
+        teams: agent_teams(teams)?,
         capacity: capacity
             .map(|c| count("capacity", c))
             .transpose()?
@@ -370,16 +374,38 @@ pub(crate) fn agent(
             .unwrap_or(created_at),
         last_assigned_at: last_assigned_at.map(from_micros).transpose()?,
         active: count("active handoff count", active)?,
+        offered: count("offered handoff count", offered)?,
+        missed_offers: missed_offers
+            .map(|n| count("missed offer count", n))
+            .transpose()?
+            .unwrap_or(0),
+        presence_reason,
     })
 }
 
+/// The teams of an agent profile as stored (`None` without a profile: no team).
+fn agent_teams(teams: Option<String>) -> Result<Vec<String>> {
+    Ok(teams
+        .map(|json| from_json::<Vec<String>>("agent teams", &json))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 /// The agent a handoff change takes the capacity of, as read under lock: `id, disabled` of
-/// `staff`, `capacity, presence` of `agents` (`None` without a profile), and the count of
-/// their other open handoffs.
-pub(crate) type SlotRow = (String, bool, Option<i64>, Option<String>, i64);
+/// `staff`, `capacity, presence, teams` of `agents` (`None` without a profile), the count
+/// of their other open handoffs and of their other pending offers.
+pub(crate) type SlotRow = (
+    String,
+    bool,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
 
 pub(crate) fn agent_slot(
-    (id, disabled, capacity, presence_name, others): SlotRow,
+    (id, disabled, capacity, presence_name, teams, others, offers_other): SlotRow,
 ) -> Result<AgentSlot> {
     Ok(AgentSlot {
         id,
@@ -393,7 +419,9 @@ pub(crate) fn agent_slot(
             .map(presence)
             .transpose()?
             .unwrap_or(Presence::Offline),
+        teams: agent_teams(teams)?,
         active_other: count("active handoff count", others)?,
+        offers_other: count("pending offer count", offers_other)?,
     })
 }
 

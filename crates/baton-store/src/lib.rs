@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Refusal};
+use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Names, Refusal};
 use baton_core::routing::Presence;
 use baton_core::{
     Account, Agent, Brief, Conversation, ConversationState, Customer, Event, NewEvent, PageContext,
@@ -20,9 +20,11 @@ use chrono::{DateTime, Utc};
 
 pub mod bus;
 mod codec;
+pub mod doctor;
 pub mod kb;
 mod postgres;
 mod sqlite;
+mod step;
 
 pub use bus::{EventBus, EventNotice};
 pub use kb::{KbDocument, KbRevision, KbWrite, KbWriteResult};
@@ -160,11 +162,22 @@ pub struct HandoffFilter {
     pub recent_first: bool,
 }
 
-/// A handoff as a change left it, with the staff-only `handoff` event recording the change.
+/// A handoff as a change left it, with the events the change appended, in `seq` order: the
+/// staff-only `handoff` event of the step, then, when the step moves the conversation, its
+/// `state_changed` event, then the customer's system message about it, if the step has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Changed {
     pub handoff: Handoff,
-    pub event: Event,
+    pub events: Vec<Event>,
+    /// The agent this change set away (they let too many offers lapse in a row).
+    pub set_away: Option<String>,
+}
+
+impl Changed {
+    /// The staff-only `handoff` event recording the step.
+    pub fn step_event(&self) -> &Event {
+        &self.events[0]
+    }
 }
 
 /// The outcome of [`Store::change_handoff`].
@@ -241,7 +254,8 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Agent>>;
     /// Records a heartbeat and, when given, a new presence (`presence_at` moves only when the
-    /// presence changes); `None` when there is no such staff member.
+    /// presence changes; a presence the agent sets clears Baton's reason for the last one and
+    /// their count of missed offers); `None` when there is no such staff member.
     async fn touch_agent(
         &self,
         staff_id: &str,
@@ -252,35 +266,61 @@ pub trait Store: Send + Sync + 'static {
     // --- handoffs ---
 
     /// Stores a new handoff with its brief, moves the conversation to `waiting_human` (its
-    /// `state_changed` event gives the handoff's route reason) and appends the handoff's
-    /// staff-only `queued` event, all in one transaction; returns the events appended. Fails
-    /// with [`StoreError::Conflict`] when the conversation already has an open handoff (at
-    /// most one per conversation) and with [`StoreError::InvalidTransition`] when the
+    /// `state_changed` event gives a customer-facing reason: the `message`'s
+    /// [`state_reason`](baton_core::HandoverNotice::state_reason) when it carries a handover
+    /// notice), appends one staff-only `handoff` event per step of the handoff's history
+    /// (`queued`, and `offline` when it was created as an offline ticket) and then `message`
+    /// (what the customer is told), all in one transaction; returns the events appended.
+    /// Fails with [`StoreError::Conflict`] when the conversation already has an open handoff
+    /// (at most one per conversation) and with [`StoreError::InvalidTransition`] when the
     /// conversation cannot wait for a person from its state; nothing is written then.
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>>;
+    async fn create_handoff(
+        &self,
+        handoff: &Handoff,
+        brief: &Brief,
+        message: Option<NewEvent>,
+    ) -> Result<Vec<Event>>;
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoff_brief(&self, id: &str) -> Result<Option<Brief>>;
     /// Handoffs in queue order: highest priority first, then longest waiting, then id.
     async fn handoffs(&self, filter: &HandoffFilter) -> Result<Vec<Handoff>>;
 
-    /// Applies a change atomically: the handoff is read and written under a lock, and when
-    /// the change takes an agent's capacity ([`HandoffChange::takes_capacity_of`]) that agent
-    /// is locked too and their other open handoffs counted in the same transaction, so that
-    /// concurrent changes from any number of tasks or processes never give one handoff to two
-    /// agents nor an agent more than their capacity. Offers skip a handoff another
-    /// transaction holds (`SKIP LOCKED` on PostgreSQL) and are refused instead of waiting.
-    /// An agent's `last_assigned_at` moves when a change assigns them. The change is recorded
-    /// on the conversation's timeline in the same transaction, as the staff-only `handoff`
-    /// event named `step` with `reason` ([`Handoff::step_event`]). `Ok(Err(refusal))` when
-    /// the state machine refuses: nothing was written. `None` for an unknown handoff.
+    /// Applies a change as one step, in one transaction: the handoff is read and written
+    /// under a lock, and when the change takes an agent's capacity
+    /// ([`HandoffChange::takes_capacity_of`]) that agent is locked too and their teams, their
+    /// other open handoffs and their other pending offers read in the same transaction, so
+    /// that concurrent changes from any number of tasks or processes never give one handoff to
+    /// two agents, an agent more than their capacity, nor a second offer to an agent whose
+    /// team offers one at a time. Offers skip a handoff another transaction holds (`SKIP
+    /// LOCKED` on PostgreSQL) and are refused ([`Refusal::Busy`]) instead of waiting.
+    ///
+    /// The same transaction records the step the core's state machine named
+    /// ([`Handoff::last_step`]) as the staff-only `handoff` event, moves the conversation to
+    /// the state the step implies ([`baton_core::Step::conversation_state`]) with its
+    /// `state_changed` event, and appends what the customer sees of it: Baton's system
+    /// message about the step ([`baton_core::handoff::notice::for_step`], in the names of
+    /// `names`), or, for a rating, their rating. An agent's
+    /// `last_assigned_at` moves when a change assigns them; their count of offers missed in a
+    /// row grows when an offer lapses unanswered (`ExpireOffer` with a cool-down), sets them
+    /// away past the change's `away_after_missed`, and starts again when they accept, take
+    /// or decline one. `Ok(Err(refusal))` when the state machine refuses: nothing was
+    /// written. `None` for an unknown handoff. Fails with
+    /// [`StoreError::InvalidTransition`], writing nothing, when the conversation cannot move
+    /// to the step's state.
     async fn change_handoff(
         &self,
         id: &str,
         change: &HandoffChange,
-        step: &str,
-        reason: &str,
+        names: &Names,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>>;
+
+    /// The latest customer message of each of these conversations that has one (for queue
+    /// previews), by conversation id.
+    async fn last_customer_messages(
+        &self,
+        conversation_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Event>>;
 
     // --- conversations and their timelines ---
 

@@ -10,8 +10,10 @@ mod handoff;
 mod kb;
 mod notify;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
-use baton_core::handoff::{Handoff, HandoffChange};
+use baton_core::handoff::{Handoff, HandoffChange, Names};
 use baton_core::routing::Presence;
 use baton_core::{
     Account, Agent, Brief, Conversation, ConversationState, Customer, Event, EventBody, NewEvent,
@@ -23,10 +25,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use self::notify::Notifier;
 
 use crate::codec::{
-    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow,
-    HandoffRecord, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
 };
 use crate::kb::PreparedWrite;
+use crate::step::Escalation;
 use crate::{
     Appended, ConversationFilter, CreationPage, EventBus, EventNotice, HandoffFilter,
     HandoffResult, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store,
@@ -88,6 +90,15 @@ impl PostgresStore {
     /// Tells this process's subscribers and the other processes about a committed event.
     fn publish(&self, conversation_id: &str, event: &Event) {
         self.publish_with(conversation_id, event, None);
+    }
+
+    /// Publishes the events a handoff's write appended, its `handoff` events with the
+    /// handoff as the write left it.
+    fn publish_handoff_events(&self, handoff: &Handoff, events: &[Event]) {
+        for event in events {
+            let attached = matches!(event.body, EventBody::Handoff { .. }).then_some(handoff);
+            self.publish_with(&handoff.conversation_id, event, attached);
+        }
     }
 
     /// Publishes a `handoff` event with the handoff as its change left it.
@@ -411,26 +422,15 @@ impl Store for PostgresStore {
         handoff::touch(&self.pool, staff_id, presence.map(Presence::as_str), now).await
     }
 
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>> {
-        let record = HandoffRecord::new(handoff)?;
-        let at = codec::truncate_to_micros(handoff.created_at);
-        let queued = EventRecord::new(NewEvent {
-            at,
-            body: handoff.step_event("queued", &handoff.route_reason),
-        })?;
-        let events = handoff::create(
-            &self.pool,
-            &record,
-            &codec::to_json(brief)?,
-            &format!("escalated: {}", handoff.route_reason),
-            at,
-            queued,
-        )
-        .await?;
-        for event in &events {
-            let attached = matches!(event.body, EventBody::Handoff { .. }).then_some(handoff);
-            self.publish_with(&handoff.conversation_id, event, attached);
-        }
+    async fn create_handoff(
+        &self,
+        handoff: &Handoff,
+        brief: &Brief,
+        message: Option<NewEvent>,
+    ) -> Result<Vec<Event>> {
+        let escalation = Escalation::new(handoff, brief, message)?;
+        let events = handoff::create(&self.pool, &escalation).await?;
+        self.publish_handoff_events(handoff, &events);
         Ok(events)
     }
 
@@ -450,26 +450,28 @@ impl Store for PostgresStore {
         &self,
         id: &str,
         change: &HandoffChange,
-        step: &str,
-        reason: &str,
+        names: &Names,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>> {
         let outcome = handoff::change(
             &self.pool,
             id,
             change,
-            (step, reason),
+            names,
             codec::truncate_to_micros(now),
         )
         .await?;
         if let Some(Ok(changed)) = &outcome {
-            self.publish_with(
-                &changed.handoff.conversation_id,
-                &changed.event,
-                Some(&changed.handoff),
-            );
+            self.publish_handoff_events(&changed.handoff, &changed.events);
         }
         Ok(outcome)
+    }
+
+    async fn last_customer_messages(
+        &self,
+        conversation_ids: &[String],
+    ) -> Result<HashMap<String, Event>> {
+        handoff::last_customer_messages(&self.pool, conversation_ids).await
     }
 
     async fn create_conversation(

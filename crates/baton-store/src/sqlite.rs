@@ -14,12 +14,13 @@ mod handoff;
 mod kb;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use baton_core::handoff::{Handoff, HandoffChange};
+use baton_core::handoff::{Handoff, HandoffChange, Names};
 use baton_core::routing::Presence;
 use baton_core::{
     Account, Agent, Brief, Conversation, ConversationState, Customer, Event, EventBody, NewEvent,
@@ -39,10 +40,10 @@ use self::handoff::{ChangeHandoff, CreateHandoff, SetAgentProfile, TouchAgent};
 use self::kb::{KbWriteCommand, SaveCalibration};
 use self::writer::{Command, Message, Pending};
 use crate::codec::{
-    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow,
-    HandoffRecord, StaffRow,
+    self, AccountRow, ConversationRow, CreationBounds, CustomerRow, EventRecord, EventRow, StaffRow,
 };
 use crate::kb::PreparedWrite;
+use crate::step::Escalation;
 use crate::{
     Appended, ConversationFilter, CreationPage, Durability, EventBus, EventNotice, HandoffFilter,
     HandoffResult, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Result, Store,
@@ -729,21 +730,15 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn create_handoff(&self, handoff: &Handoff, brief: &Brief) -> Result<Vec<Event>> {
+    async fn create_handoff(
+        &self,
+        handoff: &Handoff,
+        brief: &Brief,
+        message: Option<NewEvent>,
+    ) -> Result<Vec<Event>> {
         // Serialized before queueing, like appends.
-        let at = codec::truncate_to_micros(handoff.created_at);
-        self.write(CreateHandoff {
-            handoff: handoff.clone(),
-            record: HandoffRecord::new(handoff)?,
-            brief_json: codec::to_json(brief)?,
-            state_reason: format!("escalated: {}", handoff.route_reason),
-            at,
-            queued: EventRecord::new(NewEvent {
-                at,
-                body: handoff.step_event("queued", &handoff.route_reason),
-            })?,
-        })
-        .await
+        let escalation = Escalation::new(handoff, brief, message)?;
+        self.write(CreateHandoff { escalation }).await
     }
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>> {
@@ -762,18 +757,23 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         change: &HandoffChange,
-        step: &str,
-        reason: &str,
+        names: &Names,
         now: DateTime<Utc>,
     ) -> Result<Option<HandoffResult>> {
         self.write(ChangeHandoff {
             id: id.to_string(),
             change: change.clone(),
-            step: step.to_string(),
-            reason: reason.to_string(),
+            names: names.clone(),
             now: codec::truncate_to_micros(now),
         })
         .await
+    }
+
+    async fn last_customer_messages(
+        &self,
+        conversation_ids: &[String],
+    ) -> Result<HashMap<String, Event>> {
+        handoff::last_customer_messages(&self.readers, conversation_ids).await
     }
 
     async fn create_conversation(
@@ -1032,6 +1032,7 @@ mod tests {
             page: None,
             articles: Vec::new(),
             choices: Vec::new(),
+            handover: None,
         };
         AppendEvent {
             conversation_id: conversation_id.to_string(),

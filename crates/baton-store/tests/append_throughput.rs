@@ -45,6 +45,7 @@ async fn measure(store: Arc<dyn Store>, label: &str) {
                         page: None,
                         articles: Vec::new(),
                         choices: Vec::new(),
+                        handover: None,
                     };
                     let event = NewEvent {
                         at: Utc::now(),

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_core::decision::Action;
-use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, Outcome, Priority, Refusal};
+use baton_core::handoff::{
+    Cooldown, Handoff, HandoffChange, HandoffStatus, HandoverNotice, Names, NoticeKind, Outcome,
+    Priority, Refusal, Step,
+};
 use baton_core::routing::Presence;
 use baton_core::staff::DEFAULT_AGENT_CAPACITY;
 use baton_core::{
@@ -17,7 +20,7 @@ use baton_core::{
     EventBody, NewEvent, PageContext, Role, Staff, StaffRole, Visibility,
 };
 use baton_store::{
-    Appended, ConversationFilter, CreationCursor, CreationPage, Durability, EventNotice,
+    Appended, Changed, ConversationFilter, CreationCursor, CreationPage, Durability, EventNotice,
     HandoffFilter, KbDocument, KbRevision, KbWrite, KbWriteResult, NewStaff, Store, StoreError,
 };
 use chrono::{DateTime, TimeDelta, Utc};
@@ -195,6 +198,7 @@ fn message(text: &str, client_msg_id: Option<&str>) -> EventBody {
         page: None,
         articles: Vec::new(),
         choices: Vec::new(),
+        handover: None,
     }
 }
 
@@ -1617,33 +1621,19 @@ async fn kb_concurrent_writers_get_distinct_revisions_without_gaps(db: &TestDb) 
 
 // --- handoffs and agents ---
 
-/// A queued handoff to Billing, waiting since `seconds`.
+/// A queued handoff to Billing, waiting since `seconds`, as the router creates it.
 fn queued(conversation_id: &str, seconds: i64, priority: Priority) -> Handoff {
-    Handoff {
-        id: uuid::Uuid::now_v7().to_string(),
-        conversation_id: conversation_id.to_string(),
-        status: HandoffStatus::Queued,
-        team: Some("billing".into()),
+    Handoff::new(
+        uuid::Uuid::now_v7().to_string(),
+        conversation_id.to_string(),
+        Some("billing".into()),
         priority,
-        triggers: vec!["human_request".into()],
-        issue_type: Some("billing".into()),
-        tier: None,
-        route_reason: "billing questions go to Billing".into(),
-        created_at: at(seconds),
-        offer: None,
-        agent_id: None,
-        assigned_at: None,
-        declined: Vec::new(),
-        offline: false,
-        reroutes: 0,
-        closed_at: None,
-        outcome: None,
-        resolution_note: None,
-        tags: Vec::new(),
-        csat: None,
-        history: Vec::new(),
-        updated_at: at(seconds),
-    }
+        vec!["human_request".into()],
+        Some("billing".into()),
+        None,
+        "billing questions go to Billing".into(),
+        at(seconds),
+    )
 }
 
 /// The brief of a conversation without messages, escalated at `seconds`.
@@ -1677,7 +1667,7 @@ async fn handed_off(store: &dyn Store, seconds: i64, priority: Priority) -> (Han
         .unwrap();
     let handoff = queued(&conversation.id, seconds, priority);
     let brief = brief_of(&conversation, &customer, seconds);
-    store.create_handoff(&handoff, &brief).await.unwrap();
+    store.create_handoff(&handoff, &brief, None).await.unwrap();
     (handoff, brief)
 }
 
@@ -1718,7 +1708,53 @@ fn offer_to(agent_id: &str) -> HandoffChange {
         agent_id: agent_id.to_string(),
         expires_at: at(3600),
         reason: "least loaded in Billing".into(),
+        one_at_a_time: false,
     }
+}
+
+fn accept(agent_id: &str) -> HandoffChange {
+    HandoffChange::Accept {
+        agent_id: agent_id.to_string(),
+    }
+}
+
+fn take(agent_id: &str) -> HandoffChange {
+    HandoffChange::Take {
+        agent_id: agent_id.to_string(),
+        any_team: false,
+    }
+}
+
+/// The offer lapsed unanswered at `seconds`: the agent cools down for a second, and is set
+/// away after `away_after` such misses in a row.
+fn lapse(seconds: i64, away_after: u32) -> HandoffChange {
+    HandoffChange::ExpireOffer {
+        reason: "not accepted within 30 s".into(),
+        cooldown_until: Some(at(seconds + 1)),
+        away_after_missed: away_after,
+    }
+}
+
+/// The names the customer knows: the Billing team, and Dana as the person concerned.
+fn names() -> Names {
+    Names {
+        teams: [("billing".to_string(), "Billing".to_string())].into(),
+        agent: Some("Dana".into()),
+    }
+}
+
+/// Applies a change to a handoff that exists: what the change wrote, or the refusal.
+async fn step(
+    store: &dyn Store,
+    handoff_id: &str,
+    change: &HandoffChange,
+    seconds: i64,
+) -> Result<Changed, Refusal> {
+    store
+        .change_handoff(handoff_id, change, &names(), at(seconds))
+        .await
+        .unwrap()
+        .expect("the handoff exists")
 }
 
 /// Applies a change to a handoff that exists.
@@ -1728,11 +1764,8 @@ async fn change(
     change: HandoffChange,
     seconds: i64,
 ) -> Result<Handoff, Refusal> {
-    store
-        .change_handoff(handoff_id, &change, "changed", "by the test", at(seconds))
+    step(store, handoff_id, &change, seconds)
         .await
-        .unwrap()
-        .expect("the handoff exists")
         .map(|changed| changed.handoff)
 }
 
@@ -1881,7 +1914,7 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
     let mut everything = store.bus().subscribe_all();
     let handoff = queued(&conversation.id, 5, Priority::High);
     let brief = brief_of(&conversation, &customer, 5);
-    let created = store.create_handoff(&handoff, &brief).await.unwrap();
+    let created = store.create_handoff(&handoff, &brief, None).await.unwrap();
     let timeline = store
         .events_after(&conversation.id, 1, 0, None)
         .await
@@ -1911,11 +1944,9 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
                 (*from, *to),
                 (ConversationState::Ai, ConversationState::WaitingHuman)
             );
-            assert_eq!(
-                reason.as_deref(),
-                Some("escalated: billing questions go to Billing")
-            );
-            assert_eq!((handoff_id, step.as_str()), (&handoff.id, "queued"));
+            // Customer-facing: the routing rule stays with the staff.
+            assert_eq!(reason.as_deref(), Some("waiting for a person"));
+            assert_eq!((handoff_id, *step), (&handoff.id, Step::Queued));
             assert_eq!(*status, HandoffStatus::Queued);
             assert_eq!(queued_reason, "billing questions go to Billing");
         }
@@ -1934,21 +1965,14 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
     );
 
     let dana = online_agent(store, "Dana", 2).await;
-    let changed = store
-        .change_handoff(
-            &handoff.id,
-            &offer_to(&dana),
-            "offered",
-            "least loaded",
-            at(6),
-        )
+    let changed = step(store, &handoff.id, &offer_to(&dana), 6)
         .await
-        .unwrap()
-        .expect("the handoff exists")
         .expect("the offer is allowed");
     assert_eq!(changed.handoff.status, HandoffStatus::Offered);
-    assert_eq!(changed.event.seq, 4);
-    match &changed.event.body {
+    assert_eq!(changed.set_away, None);
+    // An offer is routing's business: no state change, nothing for the customer.
+    assert_eq!(seqs(&changed.events), vec![4]);
+    match &changed.step_event().body {
         EventBody::Handoff {
             step,
             agent_id,
@@ -1956,10 +1980,10 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
             reason,
             ..
         } => {
-            assert_eq!(step, "offered");
+            assert_eq!(*step, Step::Offered);
             assert_eq!(agent_id.as_deref(), Some(dana.as_str()));
             assert_eq!(*status, HandoffStatus::Offered);
-            assert_eq!(reason, "least loaded");
+            assert_eq!(reason, "least loaded in Billing");
         }
         other => panic!("expected a handoff step, got {other:?}"),
     }
@@ -1968,11 +1992,7 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
     assert_eq!(offered_notice.handoff.as_ref(), Some(&changed.handoff));
 
     // Refused: Dana cannot be offered what she already holds; nothing is appended.
-    let refused = store
-        .change_handoff(&handoff.id, &offer_to(&dana), "offered", "again", at(7))
-        .await
-        .unwrap()
-        .expect("the handoff exists");
+    let refused = step(store, &handoff.id, &offer_to(&dana), 7).await;
     assert!(refused.is_err(), "{refused:?}");
     let conversation_now = store.conversation(&conversation.id).await.unwrap().unwrap();
     assert_eq!(conversation_now.last_seq, 4);
@@ -1987,7 +2007,7 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
         .await
         .unwrap();
     let late = queued(&other.id, 10, Priority::Normal);
-    let error = store.create_handoff(&late, &brief).await.unwrap_err();
+    let error = store.create_handoff(&late, &brief, None).await.unwrap_err();
     assert!(
         matches!(error, StoreError::InvalidTransition { .. }),
         "{error:?}"
@@ -2009,10 +2029,13 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
         .unwrap();
     let brief = brief_of(&conversation, &customer, 1);
     let first = queued(&conversation.id, 1, Priority::Normal);
-    store.create_handoff(&first, &brief).await.unwrap();
+    store.create_handoff(&first, &brief, None).await.unwrap();
 
     let second = queued(&conversation.id, 2, Priority::High);
-    let error = store.create_handoff(&second, &brief).await.unwrap_err();
+    let error = store
+        .create_handoff(&second, &brief, None)
+        .await
+        .unwrap_err();
     match &error {
         StoreError::Conflict(message) => {
             assert!(message.contains("already has an open handoff"), "{message}")
@@ -2021,15 +2044,16 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
     }
     assert_eq!(store.handoff(&second.id).await.unwrap(), None);
 
-    // Once the first is closed, the conversation may be handed off again.
+    // Once the first is closed (handed back to the AI), the conversation may be handed off
+    // again.
     let close = HandoffChange::Close {
-        outcome: Outcome::Resolved,
+        outcome: Outcome::HandedBack,
         by: "admin".into(),
-        note: Some("refunded".into()),
-        tags: vec!["refund".into()],
+        note: None,
+        tags: Vec::new(),
     };
     change(store, &first.id, close, 3).await.unwrap();
-    store.create_handoff(&second, &brief).await.unwrap();
+    store.create_handoff(&second, &brief, None).await.unwrap();
     let filter = HandoffFilter {
         conversation_id: Some(conversation.id.clone()),
         ..Default::default()
@@ -2040,7 +2064,10 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
     );
 
     let orphan = queued("no-such-conversation", 4, Priority::Normal);
-    let error = store.create_handoff(&orphan, &brief).await.unwrap_err();
+    let error = store
+        .create_handoff(&orphan, &brief, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, StoreError::ConversationNotFound(_)),
         "{error:?}"
@@ -2059,18 +2086,21 @@ async fn handoff_is_offered_accepted_closed_and_rated(db: &TestDb) {
     assert_eq!(offered.holder(), Some(dana.as_str()));
     assert_eq!(store.handoff(&handoff.id).await.unwrap(), Some(offered));
     let agent = store.agent(&dana).await.unwrap().unwrap();
-    assert_eq!((agent.active, agent.last_assigned_at), (1, None));
+    assert_eq!(
+        (agent.active, agent.offered, agent.last_assigned_at),
+        (1, 1, None)
+    );
 
-    let accept = HandoffChange::Accept {
-        agent_id: dana.clone(),
-    };
-    let assigned = change(store, &handoff.id, accept, 30).await.unwrap();
+    let assigned = change(store, &handoff.id, accept(&dana), 30).await.unwrap();
     assert_eq!(assigned.status, HandoffStatus::Assigned);
     assert_eq!(assigned.agent_id.as_deref(), Some(dana.as_str()));
     assert_eq!(assigned.assigned_at, Some(at(30)));
     assert_eq!(store.handoff(&handoff.id).await.unwrap(), Some(assigned));
     let agent = store.agent(&dana).await.unwrap().unwrap();
-    assert_eq!((agent.active, agent.last_assigned_at), (1, Some(at(30))));
+    assert_eq!(
+        (agent.active, agent.offered, agent.last_assigned_at),
+        (1, 0, Some(at(30)))
+    );
     let held = HandoffFilter {
         agent_id: Some(dana.clone()),
         ..Default::default()
@@ -2111,18 +2141,27 @@ async fn handoff_is_offered_accepted_closed_and_rated(db: &TestDb) {
     );
     let stored = store.handoff(&handoff.id).await.unwrap().unwrap();
     assert_eq!(stored, rated);
-    let steps: Vec<&str> = stored.history.iter().map(|s| s.step.as_str()).collect();
-    assert_eq!(steps, vec!["offered", "accepted", "resolved", "rated"]);
+    let steps: Vec<Step> = stored.history.iter().map(|s| s.step).collect();
+    assert_eq!(
+        steps,
+        vec![
+            Step::Queued,
+            Step::Offered,
+            Step::Accepted,
+            Step::Resolved,
+            Step::Rated
+        ]
+    );
+    let conversation = store
+        .conversation(&handoff.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.state, ConversationState::Resolved);
 
     assert_eq!(
         store
-            .change_handoff(
-                "no-such-handoff",
-                &offer_to(&dana),
-                "offered",
-                "test",
-                at(60)
-            )
+            .change_handoff("no-such-handoff", &offer_to(&dana), &names(), at(60))
             .await
             .unwrap(),
         None
@@ -2160,16 +2199,20 @@ async fn an_agent_at_capacity_gets_no_more_offers(db: &TestDb) {
     // Once she declines the first, the second can be hers.
     let decline = HandoffChange::Decline {
         agent_id: dana.clone(),
+        cooldown_until: at(73),
     };
     change(store, &first.id, decline, 13).await.unwrap();
     let assigned = change(store, &second.id, reassign, 14).await.unwrap();
     assert_eq!(assigned.status, HandoffStatus::Assigned);
     let agent = store.agent(&dana).await.unwrap().unwrap();
     assert_eq!((agent.active, agent.last_assigned_at), (1, Some(at(14))));
-    // Not offered again to whoever declined it.
+    // Not offered again to whoever declined it, for a while.
     assert_eq!(
         store.handoff(&first.id).await.unwrap().unwrap().declined,
-        vec![dana]
+        vec![Cooldown {
+            agent_id: dana,
+            until: at(73)
+        }]
     );
 }
 
@@ -2230,9 +2273,6 @@ async fn only_the_offered_agent_can_accept(db: &TestDb) {
         .await
         .unwrap();
 
-    let accept = |agent_id: &str| HandoffChange::Accept {
-        agent_id: agent_id.to_string(),
-    };
     assert_eq!(
         change(store, &handoff.id, accept(&lee), 11).await,
         Err(Refusal::OfferedToSomeoneElse)
@@ -2440,7 +2480,7 @@ async fn concurrent_offers_never_exceed_capacity_nor_share_a_handoff(db: &TestDb
                     let handoff = &handoffs[rng.random_range(0..HANDOFFS)];
                     let agent = &agents[rng.random_range(0..AGENTS)];
                     let outcome = store
-                        .change_handoff(handoff, &offer_to(agent), "offered", "test", at(100))
+                        .change_handoff(handoff, &offer_to(agent), &names(), at(100))
                         .await
                         .unwrap()
                         .expect("the handoff exists");
@@ -2489,7 +2529,8 @@ async fn concurrent_offers_never_exceed_capacity_nor_share_a_handoff(db: &TestDb
             winners.first().map(|agent| agent.as_str()),
             "{handoff:?}"
         );
-        assert_eq!(handoff.history.len(), winners.len());
+        // Queued, then offered once at most.
+        assert_eq!(handoff.history.len(), 1 + winners.len());
     }
     for agent in agents.iter() {
         let held = offered
@@ -2525,7 +2566,7 @@ async fn an_offer_skips_a_handoff_another_transaction_holds(db: &TestDb) {
         .unwrap();
     let busy = tokio::time::timeout(
         WAIT,
-        store.change_handoff(&handoff.id, &offer_to(&dana), "offered", "test", at(10)),
+        store.change_handoff(&handoff.id, &offer_to(&dana), &names(), at(10)),
     )
     .await
     .expect("an offer does not wait for the lock")
@@ -2543,6 +2584,722 @@ async fn an_offer_skips_a_handoff_another_transaction_holds(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(offered.holder(), Some(dana.as_str()));
+}
+
+/// What a step wrote, for matching: `(seq, type, visibility)` of each event.
+fn shapes(events: &[Event]) -> Vec<(i64, &'static str, Visibility)> {
+    events
+        .iter()
+        .map(|e| (e.seq, e.body.type_name(), e.visibility()))
+        .collect()
+}
+
+async fn escalation_creates_the_handoff_moves_the_conversation_and_tells_the_customer_in_one_write(
+    db: &TestDb,
+) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    let mut everything = store.bus().subscribe_all();
+    // Nobody in Billing is on: the handoff waits as an offline ticket.
+    let handoff = queued(&conversation.id, 5, Priority::High)
+        .apply(
+            &HandoffChange::MarkOffline {
+                reason: "nobody in Billing is online".into(),
+            },
+            None,
+            at(5),
+        )
+        .unwrap();
+    let notice = HandoverNotice {
+        team: Some("Billing".into()),
+        ..HandoverNotice::new(NoticeKind::Unavailable)
+    };
+    let told = NewEvent {
+        at: at(5),
+        body: EventBody::Message {
+            role: Role::System,
+            text: notice.escalation_text(at(5)),
+            client_msg_id: None,
+            author: None,
+            page: None,
+            articles: Vec::new(),
+            choices: Vec::new(),
+            handover: Some(notice.clone()),
+        },
+    };
+    let brief = brief_of(&conversation, &customer, 5);
+    let created = store
+        .create_handoff(&handoff, &brief, Some(told.clone()))
+        .await
+        .unwrap();
+
+    assert_eq!(created, all_events(store, &conversation.id).await[1..]);
+    assert_eq!(
+        shapes(&created),
+        vec![
+            (2, "state_changed", Visibility::Customer),
+            (3, "handoff", Visibility::Staff),
+            (4, "handoff", Visibility::Staff),
+            (5, "message", Visibility::Customer),
+        ]
+    );
+    assert_eq!(
+        created[0].body,
+        EventBody::StateChanged {
+            from: ConversationState::Ai,
+            to: ConversationState::WaitingHuman,
+            reason: Some("waiting for Billing".into()),
+        }
+    );
+    let steps: Vec<(Step, String)> = created[1..3]
+        .iter()
+        .map(|event| match &event.body {
+            EventBody::Handoff {
+                handoff_id,
+                step,
+                status,
+                reason,
+                ..
+            } => {
+                assert_eq!((handoff_id, *status), (&handoff.id, HandoffStatus::Queued));
+                (*step, reason.clone())
+            }
+            other => panic!("expected a handoff step, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (Step::Queued, "billing questions go to Billing".to_string()),
+            (Step::Offline, "nobody in Billing is online".to_string()),
+        ]
+    );
+    assert_eq!(created[3].body, told.body);
+
+    let stored = store.conversation(&conversation.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.state, stored.last_seq),
+        (ConversationState::WaitingHuman, 5)
+    );
+    assert_eq!(
+        store.handoff(&handoff.id).await.unwrap(),
+        Some(handoff.clone())
+    );
+    // The customer sees the move and the message, not the routing.
+    let theirs = store
+        .events_after(&conversation.id, 1, 0, Some(Visibility::Customer))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&theirs), vec![2, 5]);
+    // Published after the commit, in order; the steps carry the handoff.
+    for event in &created {
+        let published = notice_reaching(&mut everything, event.seq).await;
+        assert_eq!(published.event.as_ref(), Some(event));
+        let carries_handoff = matches!(event.body, EventBody::Handoff { .. });
+        assert_eq!(
+            published.handoff.as_ref(),
+            carries_handoff.then_some(&handoff)
+        );
+    }
+}
+
+async fn accepting_moves_the_conversation_and_tells_the_customer_in_the_same_write(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+    change(store, &handoff.id, offer_to(&dana), 10)
+        .await
+        .unwrap();
+    let mut mine = store.bus().subscribe(&handoff.conversation_id);
+
+    let changed = step(store, &handoff.id, &accept(&dana), 11).await.unwrap();
+    assert_eq!(
+        shapes(&changed.events),
+        vec![
+            (5, "handoff", Visibility::Staff),
+            (6, "state_changed", Visibility::Customer),
+            (7, "message", Visibility::Customer),
+        ]
+    );
+    assert_eq!(changed.step_event(), &changed.events[0]);
+    assert!(matches!(
+        &changed.events[0].body,
+        EventBody::Handoff { step: Step::Accepted, status: HandoffStatus::Assigned, agent_id, .. }
+            if agent_id.as_deref() == Some(dana.as_str())
+    ));
+    assert_eq!(
+        changed.events[1].body,
+        EventBody::StateChanged {
+            from: ConversationState::WaitingHuman,
+            to: ConversationState::Human,
+            reason: Some("Dana joined".into()),
+        }
+    );
+    match &changed.events[2].body {
+        EventBody::Message {
+            role: Role::System,
+            text,
+            handover: Some(notice),
+            ..
+        } => {
+            assert_eq!(text, "Dana from Billing joined the conversation.");
+            assert_eq!(notice.kind, NoticeKind::Joined);
+            assert_eq!(
+                (notice.agent.as_deref(), notice.team.as_deref()),
+                (Some("Dana"), Some("Billing"))
+            );
+        }
+        other => panic!("expected the customer's message, got {other:?}"),
+    }
+    assert!(changed.events.iter().all(|e| e.at == at(11)));
+
+    assert_eq!(
+        all_events(store, &handoff.conversation_id).await[4..],
+        changed.events
+    );
+    let conversation = store
+        .conversation(&handoff.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (conversation.state, conversation.last_seq),
+        (ConversationState::Human, 7)
+    );
+    for event in &changed.events {
+        let published = next_notice(&mut mine).await;
+        assert_eq!(published.event.as_ref(), Some(event));
+        assert_eq!(
+            published.handoff.is_some(),
+            event.seq == 5,
+            "only the step carries the handoff"
+        );
+    }
+    assert!(mine.try_recv().is_err(), "nothing more");
+}
+
+async fn a_step_the_conversation_cannot_take_writes_nothing(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+    let offered = change(store, &handoff.id, offer_to(&dana), 10)
+        .await
+        .unwrap();
+    // Meanwhile the conversation was resolved without the handoff.
+    store
+        .change_state(
+            &handoff.conversation_id,
+            ConversationState::Resolved,
+            Some("resolved by the test"),
+            at(11),
+        )
+        .await
+        .unwrap();
+    let before = all_events(store, &handoff.conversation_id).await;
+
+    let error = store
+        .change_handoff(&handoff.id, &accept(&dana), &names(), at(12))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::InvalidTransition {
+                from: ConversationState::Resolved,
+                to: ConversationState::Human
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(store.handoff(&handoff.id).await.unwrap(), Some(offered));
+    assert_eq!(all_events(store, &handoff.conversation_id).await, before);
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!(
+        (agent.active, agent.offered, agent.last_assigned_at),
+        (1, 1, None)
+    );
+    let conversation = store
+        .conversation(&handoff.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.state, ConversationState::Resolved);
+
+    // A step that leaves the conversation where it is still goes through.
+    let declined = step(
+        store,
+        &handoff.id,
+        &HandoffChange::Decline {
+            agent_id: dana.clone(),
+            cooldown_until: at(60),
+        },
+        13,
+    )
+    .await
+    .unwrap();
+    assert_eq!(declined.handoff.status, HandoffStatus::Queued);
+    assert_eq!(seqs(&declined.events), vec![before.len() as i64 + 1]);
+}
+
+async fn an_agent_who_lets_offers_lapse_in_a_row_is_set_away_and_their_own_presence_clears_it(
+    db: &TestDb,
+) {
+    let store = &*db.store;
+    let dana = online_agent(store, "Dana", 3).await;
+    let lee = online_agent(store, "Lee", 3).await;
+    let mut missed = Vec::new();
+    for round in 0..3 {
+        let seconds = 10 * (round + 1);
+        let (handoff, _) = handed_off(store, seconds, Priority::Normal).await;
+        change(store, &handoff.id, offer_to(&dana), seconds)
+            .await
+            .unwrap();
+        let lapsed = step(store, &handoff.id, &lapse(seconds + 5, 3), seconds + 5)
+            .await
+            .unwrap();
+        // Routing's business: the step, and nothing for the customer.
+        assert_eq!(lapsed.events.len(), 1);
+        assert!(matches!(
+            lapsed.step_event().body,
+            EventBody::Handoff {
+                step: Step::OfferExpired,
+                ..
+            }
+        ));
+        let agent = store.agent(&dana).await.unwrap().unwrap();
+        missed.push((
+            agent.missed_offers,
+            agent.presence,
+            agent.presence_reason,
+            lapsed.set_away,
+        ));
+    }
+    assert_eq!(
+        missed,
+        vec![
+            (1, Presence::Online, None, None),
+            (2, Presence::Online, None, None),
+            (
+                3,
+                Presence::Away,
+                Some("missed 3 offers in a row".to_string()),
+                Some(dana.clone())
+            ),
+        ]
+    );
+    let away = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((away.presence_at, away.active), (at(35), 0));
+
+    // An offer that ends because its agent went away is not a miss.
+    let (handoff, _) = handed_off(store, 40, Priority::Normal).await;
+    change(store, &handoff.id, offer_to(&lee), 40)
+        .await
+        .unwrap();
+    let ended = HandoffChange::ExpireOffer {
+        reason: "Lee went away".into(),
+        cooldown_until: None,
+        away_after_missed: 1,
+    };
+    let ended = step(store, &handoff.id, &ended, 41).await.unwrap();
+    assert_eq!(ended.set_away, None);
+    let lee_now = store.agent(&lee).await.unwrap().unwrap();
+    assert_eq!(
+        (lee_now.missed_offers, lee_now.presence),
+        (0, Presence::Online)
+    );
+
+    // A heartbeat changes nothing; her own presence clears Baton's reason and the count.
+    let beat = store
+        .touch_agent(&dana, None, at(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            beat.presence,
+            beat.missed_offers,
+            beat.presence_reason.as_deref()
+        ),
+        (Presence::Away, 3, Some("missed 3 offers in a row"))
+    );
+    let back = store
+        .touch_agent(&dana, Some(Presence::Online), at(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            back.presence,
+            back.presence_at,
+            back.missed_offers,
+            back.presence_reason.clone()
+        ),
+        (Presence::Online, at(60), 0, None)
+    );
+    assert_eq!(store.agent(&dana).await.unwrap().unwrap(), back);
+}
+
+async fn declining_resets_the_missed_offer_count(db: &TestDb) {
+    let store = &*db.store;
+    let dana = online_agent(store, "Dana", 3).await;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let missed = || async { store.agent(&dana).await.unwrap().unwrap().missed_offers };
+    // Each cool-down lasts a second, so the same handoff is offered to her again.
+    let offer_and = |change: HandoffChange, seconds: i64| {
+        let (handoff, dana) = (handoff.id.clone(), dana.clone());
+        async move {
+            self::change(store, &handoff, offer_to(&dana), seconds)
+                .await
+                .unwrap();
+            self::change(store, &handoff, change, seconds + 1)
+                .await
+                .unwrap();
+        }
+    };
+
+    offer_and(lapse(11, 5), 10).await;
+    offer_and(lapse(21, 5), 20).await;
+    assert_eq!(missed().await, 2);
+    let decline = HandoffChange::Decline {
+        agent_id: dana.clone(),
+        cooldown_until: at(32),
+    };
+    offer_and(decline, 30).await;
+    assert_eq!(missed().await, 0);
+    offer_and(lapse(41, 5), 40).await;
+    assert_eq!(missed().await, 1);
+    // Accepting starts the count again too.
+    offer_and(accept(&dana), 50).await;
+    assert_eq!(missed().await, 0);
+    assert_eq!(
+        store.agent(&dana).await.unwrap().unwrap().presence,
+        Presence::Online
+    );
+}
+
+async fn an_agent_takes_from_the_queue_within_capacity_and_team(db: &TestDb) {
+    let store = &*db.store;
+    let (first, _) = handed_off(store, 1, Priority::Normal).await;
+    let (second, _) = handed_off(store, 2, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 1).await;
+    let lee = staff_member(store, "Lee", 0).await.id;
+    store
+        .set_agent_profile(&lee, &["tech".to_string()], 3, at(0))
+        .await
+        .unwrap();
+
+    let taken = step(store, &first.id, &take(&dana), 10).await.unwrap();
+    assert_eq!(taken.handoff.status, HandoffStatus::Assigned);
+    assert_eq!(taken.handoff.agent_id.as_deref(), Some(dana.as_str()));
+    assert!(matches!(
+        taken.step_event().body,
+        EventBody::Handoff {
+            step: Step::Taken,
+            ..
+        }
+    ));
+    assert_eq!(
+        shapes(&taken.events[1..]),
+        vec![
+            (5, "state_changed", Visibility::Customer),
+            (6, "message", Visibility::Customer),
+        ]
+    );
+    let conversation = store
+        .conversation(&first.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.state, ConversationState::Human);
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((agent.active, agent.last_assigned_at), (1, Some(at(10))));
+
+    // Full: she cannot take another.
+    assert!(matches!(
+        change(store, &second.id, take(&dana), 11).await,
+        Err(Refusal::AgentUnavailable { reason, .. }) if reason.contains("capacity")
+    ));
+    // Lee works in Tech, not Billing; as a supervisor he may take from any team, even
+    // while offline.
+    assert_eq!(
+        change(store, &second.id, take(&lee), 12).await,
+        Err(Refusal::NotInTeam {
+            agent_id: lee.clone(),
+            team: "billing".into()
+        })
+    );
+    assert_eq!(
+        store.handoff(&second.id).await.unwrap(),
+        Some(second.clone())
+    );
+    let any_team = HandoffChange::Take {
+        agent_id: lee.clone(),
+        any_team: true,
+    };
+    let taken = change(store, &second.id, any_team, 13).await.unwrap();
+    assert_eq!(taken.holder(), Some(lee.as_str()));
+}
+
+async fn the_doctor_finds_nothing_on_a_healthy_store_and_names_a_disagreement(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let mut conversations = Vec::new();
+    for n in 0..3 {
+        let (conversation, _) = store
+            .create_conversation(&customer.id, None, at(n))
+            .await
+            .unwrap();
+        let handoff = queued(&conversation.id, n + 1, Priority::Normal);
+        store
+            .create_handoff(&handoff, &brief_of(&conversation, &customer, n + 1), None)
+            .await
+            .unwrap();
+        conversations.push((conversation, handoff));
+    }
+    let report = baton_store::doctor::check(store).await.unwrap();
+    assert_eq!((report.open_handoffs, report.conversations_checked), (3, 3));
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+
+    // A conversation moved behind its handoff's back (not through a handoff step) is named.
+    let (conversation, handoff) = &conversations[1];
+    store
+        .change_state(&conversation.id, ConversationState::Ai, Some("test"), at(9))
+        .await
+        .unwrap();
+    let report = baton_store::doctor::check(store).await.unwrap();
+    assert!(report.has_errors());
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    let finding = &report.findings[0];
+    assert_eq!(finding.code, "handoff_state_mismatch");
+    assert_eq!(finding.handoff_id.as_deref(), Some(handoff.id.as_str()));
+}
+
+async fn releasing_puts_the_customer_back_in_line(db: &TestDb) {
+    let store = &*db.store;
+    let (handoff, _) = handed_off(store, 1, Priority::Normal).await;
+    let dana = online_agent(store, "Dana", 3).await;
+    change(store, &handoff.id, take(&dana), 10).await.unwrap();
+    let release = HandoffChange::Release {
+        reason: "Dana went offline".into(),
+    };
+    let released = step(store, &handoff.id, &release, 20).await.unwrap();
+    assert_eq!(released.handoff.status, HandoffStatus::Queued);
+    assert_eq!(
+        released.events[1].body,
+        EventBody::StateChanged {
+            from: ConversationState::Human,
+            to: ConversationState::WaitingHuman,
+            reason: Some("back in line for a person".into()),
+        }
+    );
+    assert!(matches!(
+        &released.events[2].body,
+        EventBody::Message { handover: Some(notice), .. } if notice.kind == NoticeKind::Released
+    ));
+    assert_eq!(store.agent(&dana).await.unwrap().unwrap().active, 0);
+}
+
+async fn the_latest_customer_message_of_each_conversation(db: &TestDb) {
+    let store = &*db.store;
+    let said = |role: Role, text: &str| EventBody::Message {
+        role,
+        text: text.to_string(),
+        client_msg_id: None,
+        author: None,
+        page: None,
+        articles: Vec::new(),
+        choices: Vec::new(),
+        handover: None,
+    };
+    let chatty = conversation(store).await;
+    let quiet = conversation(store).await;
+    let noted = conversation(store).await;
+    for (seconds, body) in [
+        (1, message("my card was charged twice", None)),
+        (2, said(Role::Ai, "Let me check.")),
+        (3, message("and the refund never came", Some("m-2"))),
+        (4, said(Role::Ai, "I'm passing this on.")),
+        (5, said(Role::System, "You're next in line for Billing.")),
+    ] {
+        store
+            .append_event(&chatty, new_event(seconds, body))
+            .await
+            .unwrap();
+    }
+    store
+        .append_event(&quiet, new_event(1, said(Role::Ai, "Hello!")))
+        .await
+        .unwrap();
+    store
+        .append_event(&noted, new_event(1, message("hi", None)))
+        .await
+        .unwrap();
+    store
+        .append_event(
+            &noted,
+            new_event(
+                2,
+                EventBody::Note {
+                    author: "dana".into(),
+                    text: "customer text mentions a refund".into(),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+
+    let ids = vec![
+        chatty.clone(),
+        quiet.clone(),
+        noted.clone(),
+        "no-such-conversation".to_string(),
+    ];
+    let latest = store.last_customer_messages(&ids).await.unwrap();
+    let found: std::collections::BTreeMap<&str, (i64, &EventBody)> = latest
+        .iter()
+        .map(|(id, event)| (id.as_str(), (event.seq, &event.body)))
+        .collect();
+    let chatty_latest = message("and the refund never came", Some("m-2"));
+    let noted_latest = message("hi", None);
+    assert_eq!(
+        found,
+        [
+            (chatty.as_str(), (4, &chatty_latest)),
+            (noted.as_str(), (2, &noted_latest)),
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(latest[&chatty].at, at(3));
+    assert!(store.last_customer_messages(&[]).await.unwrap().is_empty());
+}
+
+/// Agents race to take one handoff while the router offers it to others, from two
+/// processes: for each handoff exactly one of them wins.
+async fn concurrent_takes_and_offers_of_one_handoff_have_one_winner(db: &TestDb) {
+    const HANDOFFS: usize = 12;
+    let store = &*db.store;
+    let mut handoffs = Vec::new();
+    for i in 0..HANDOFFS {
+        let seconds = i64::try_from(i).unwrap();
+        handoffs.push(handed_off(store, seconds, Priority::Normal).await.0.id);
+    }
+    let capacity = u32::try_from(HANDOFFS).unwrap();
+    let takers = [
+        online_agent(store, "taker-1", capacity).await,
+        online_agent(store, "taker-2", capacity).await,
+    ];
+    let offered_to = [
+        online_agent(store, "offered-1", capacity).await,
+        online_agent(store, "offered-2", capacity).await,
+    ];
+    let stores = [db.store.clone(), db.open_again().await];
+    let mut tasks = Vec::new();
+    for (i, handoff) in handoffs.iter().enumerate() {
+        let attempts = [
+            take(&takers[0]),
+            offer_to(&offered_to[0]),
+            take(&takers[1]),
+            offer_to(&offered_to[1]),
+        ];
+        for (j, attempt) in attempts.into_iter().enumerate() {
+            let store = stores[(i + j) % 2].clone();
+            let handoff = handoff.clone();
+            tasks.push(tokio::spawn(async move {
+                let outcome = store
+                    .change_handoff(&handoff, &attempt, &names(), at(100))
+                    .await
+                    .unwrap()
+                    .expect("the handoff exists");
+                match outcome {
+                    Ok(changed) => Some((handoff, changed.handoff)),
+                    Err(
+                        Refusal::WrongStatus { .. } | Refusal::OfferedToSomeoneElse | Refusal::Busy,
+                    ) => None,
+                    Err(other) => panic!("unexpected refusal: {other}"),
+                }
+            }));
+        }
+    }
+    let mut winners: std::collections::HashMap<String, Handoff> = Default::default();
+    for task in tasks {
+        if let Some((id, won)) = task.await.unwrap() {
+            assert!(
+                winners.insert(id.clone(), won).is_none(),
+                "handoff {id} was won twice"
+            );
+        }
+    }
+    assert_eq!(winners.len(), HANDOFFS, "every handoff has a winner");
+    for (id, won) in &winners {
+        let stored = store.handoff(id).await.unwrap().unwrap();
+        assert_eq!(&stored, won);
+        assert_eq!(stored.history.len(), 2, "queued, then one step");
+        let events = all_events(store, &stored.conversation_id).await;
+        assert_eq!(
+            seqs(&events),
+            (1..=i64::try_from(events.len()).unwrap()).collect::<Vec<_>>()
+        );
+    }
+    let mut held = 0;
+    for agent in takers.iter().chain(&offered_to) {
+        held += store.agent(agent).await.unwrap().unwrap().active;
+    }
+    assert_eq!(held, capacity);
+}
+
+/// One offer at a time: however many offers race for one agent, from two processes, at
+/// most one is pending.
+async fn concurrent_one_at_a_time_offers_leave_an_agent_at_most_one_pending(db: &TestDb) {
+    const HANDOFFS: usize = 12;
+    let store = &*db.store;
+    let mut handoffs = Vec::new();
+    for i in 0..HANDOFFS {
+        let seconds = i64::try_from(i).unwrap();
+        handoffs.push(handed_off(store, seconds, Priority::Normal).await.0.id);
+    }
+    let dana = online_agent(store, "Dana", 5).await;
+    let stores = [db.store.clone(), db.open_again().await];
+    let tasks: Vec<_> = handoffs
+        .iter()
+        .enumerate()
+        .map(|(i, handoff)| {
+            let store = stores[i % 2].clone();
+            let (handoff, dana) = (handoff.clone(), dana.clone());
+            tokio::spawn(async move {
+                let offer = HandoffChange::Offer {
+                    agent_id: dana,
+                    expires_at: at(3600),
+                    reason: "the only one on".into(),
+                    one_at_a_time: true,
+                };
+                match store
+                    .change_handoff(&handoff, &offer, &names(), at(100))
+                    .await
+                    .unwrap()
+                    .expect("the handoff exists")
+                {
+                    Ok(_) => true,
+                    Err(Refusal::AgentUnavailable { reason, .. }) => {
+                        assert_eq!(reason, "another offer is waiting for them");
+                        false
+                    }
+                    Err(other) => panic!("unexpected refusal: {other}"),
+                }
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let agent = store.agent(&dana).await.unwrap().unwrap();
+    assert_eq!((agent.offered, agent.active), (1, 1));
 }
 
 macro_rules! suite {
@@ -2617,6 +3374,17 @@ suite! {
         touch_agent_moves_presence_at_only_when_presence_changes,
         customer_email_is_recorded,
         concurrent_offers_never_exceed_capacity_nor_share_a_handoff,
+        escalation_creates_the_handoff_moves_the_conversation_and_tells_the_customer_in_one_write,
+        accepting_moves_the_conversation_and_tells_the_customer_in_the_same_write,
+        a_step_the_conversation_cannot_take_writes_nothing,
+        an_agent_who_lets_offers_lapse_in_a_row_is_set_away_and_their_own_presence_clears_it,
+        declining_resets_the_missed_offer_count,
+        an_agent_takes_from_the_queue_within_capacity_and_team,
+        releasing_puts_the_customer_back_in_line,
+        the_doctor_finds_nothing_on_a_healthy_store_and_names_a_disagreement,
+        the_latest_customer_message_of_each_conversation,
+        concurrent_takes_and_offers_of_one_handoff_have_one_winner,
+        concurrent_one_at_a_time_offers_leave_an_agent_at_most_one_pending,
     ],
     postgres_only: [
         second_store_hears_events_of_the_first,

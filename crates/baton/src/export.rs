@@ -402,6 +402,7 @@ mod tests {
                     })
                     .collect(),
                 choices: Vec::new(),
+                handover: None,
             },
         }
     }

@@ -4,6 +4,7 @@ mod analyze;
 mod bench;
 mod bench_handoff;
 mod demo;
+mod doctor;
 mod export;
 mod kb;
 mod policy;
@@ -80,6 +81,16 @@ enum Command {
         data: DataArgs,
         #[command(flatten)]
         args: export::ExportArgs,
+    },
+    /// Check that the stored handoffs and conversations agree: every open handoff's
+    /// conversation waits for or is with a person as the handoff says, every such
+    /// conversation has one open handoff, and offers and owners name agents who may hold
+    /// them. Exits 1 when something contradicts itself.
+    Doctor {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        args: doctor::DoctorArgs,
     },
     /// Measure performance against a real server over loopback.
     Bench {
@@ -194,6 +205,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = data.load()?;
             init_logging(&config);
             export::run(config, args).await
+        }
+        Command::Doctor { data, args } => {
+            let config = data.load()?;
+            init_logging(&config);
+            doctor::run(config, args).await
         }
         Command::Bench { command } => bench::run(command).await,
         Command::Openapi => {

@@ -3,7 +3,9 @@
 //! person, and an agent in a second browser session sees the offer with its brief, accepts,
 //! replies, resolves; the customer sees it all and rates. And customer text that looks like
 //! markup shows as text in the console and runs nothing. And an admin manages agents, edits
-//! an article the AI then finds, and sees the policy in force.
+//! an article the AI then finds, and sees the policy in force. And a customer waiting while
+//! nobody is on sees their place in line once an agent comes online, and the agent takes
+//! them from the queue.
 //!
 //! Needs `chromedriver` (and Chromium): `/usr/bin/chromedriver`, or `BATON_CHROMEDRIVER`.
 //! Without it the tests are skipped with a message, unless `BATON_REQUIRE_BROWSER=1`, which
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::BIN;
+use common::{BIN, Backend, Server, TestDatabase, create_agent, create_staff};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -232,10 +234,15 @@ async fn save_screenshot(client: &Client, name: &str) {
 
 /// Signs a staff member into the console.
 async fn sign_in(client: &Client, demo: &Demo, name: &str) {
-    client.goto(&demo.url("/console")).await.expect("console");
+    sign_in_with_key(client, &demo.url("/console"), demo.key(name)).await;
+}
+
+/// Signs into the console at `console` (its URL) with an API key.
+async fn sign_in_with_key(client: &Client, console: &str, key: &str) {
+    client.goto(console).await.expect("console");
     css(client, "#key")
         .await
-        .send_keys(demo.key(name))
+        .send_keys(key)
         .await
         .expect("type the key");
     css(client, "#sign-in")
@@ -248,17 +255,12 @@ async fn sign_in(client: &Client, demo: &Demo, name: &str) {
 
 /// Signs the agent into the console and sets them online.
 async fn agent_online(client: &Client, demo: &Demo, name: &str) {
-    client.goto(&demo.url("/console")).await.expect("console");
-    css(client, "#key")
-        .await
-        .send_keys(demo.key(name))
-        .await
-        .expect("type the key");
-    css(client, "#sign-in")
-        .await
-        .click()
-        .await
-        .expect("sign in");
+    sign_in(client, demo, name).await;
+    go_online(client).await;
+}
+
+/// Sets the agent signed into the console online, and waits for their stream.
+async fn go_online(client: &Client) {
     css(client, "#presence")
         .await
         .select_by_value("online")
@@ -315,7 +317,7 @@ async fn customer_gets_an_answer_then_a_person_who_resolves_and_is_rated() {
     until(
         &customer,
         "the customer is told they wait for a person",
-        &format!("return {WIDGET}.querySelector('.status').textContent.includes('in line')"),
+        &format!("return /in line|Connecting you with someone/.test({WIDGET}.querySelector('.status').textContent)"),
     )
     .await;
     css(&agent, "#accept").await;
@@ -1079,7 +1081,7 @@ async fn the_widget_knows_the_signed_in_customer_and_the_page_they_are_on() {
     until(
         &phone,
         "the customer is told a person will reply",
-        &format!("return /Nobody is available|Waiting for/.test({WIDGET}.querySelector('.status').textContent)"),
+        &format!("return /Nobody from .+ is on right now|is away — |Waiting for|Connecting you/.test({WIDGET}.querySelector('.status').textContent)"),
     )
     .await;
     save_screenshot(&phone, "widget-phone.png").await;
@@ -1442,4 +1444,197 @@ async fn agents_note_transfer_and_hand_back_while_a_supervisor_follows_and_reass
     dana.close().await.expect("close Dana's browser");
     sam.close().await.expect("close Sam's browser");
     admin.close().await.expect("close the admin's browser");
+}
+
+// ---- Waiting for a person: the status line follows the facts; taking from the queue --------
+
+/// One always-open team that offers its conversations one at a time.
+const ONE_TEAM_ONE_OFFER_AT_A_TIME: &str = r#"
+default_team = "support"
+
+[[teams]]
+name = "support"
+display_name = "Support"
+offers = "one_at_a_time"
+"#;
+
+/// The widget's status line, as a script expression.
+const STATUS_LINE: &str =
+    "document.querySelector('#baton-widget').shadowRoot.querySelector('.status').textContent";
+
+/// The open handoff of a conversation, from the queue as an admin sees it.
+async fn handoff_of(server: &Server, admin: &str, conversation_id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, queue) = server.get("/v1/agent/queue", Some(admin)).await;
+        assert_eq!(status, 200, "{queue}");
+        if let Some(handoff) = queue["handoffs"].as_array().and_then(|handoffs| {
+            handoffs
+                .iter()
+                .find(|h| h["conversation_id"] == conversation_id)
+        }) {
+            return handoff.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no handoff for {conversation_id} within {WAIT:?}: {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_customer_sees_their_place_when_an_agent_comes_online_and_the_agent_takes_them() {
+    let Some(driver_path) = chromedriver() else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    // Offers stay open for the whole test, and every wait is short enough to promise.
+    let server = Server::start_with_policy(
+        &db,
+        ONE_TEAM_ONE_OFFER_AT_A_TIME,
+        "offer_timeout_ms = 600000\ntypical_handle_ms = 120000\nmax_wait_ms = 0",
+    )
+    .await;
+    let admin = create_staff(&db.url, "admin", "Ada Admin");
+    let sam = create_agent(&server, &admin, "Sam Okafor", &["support"], 2).await;
+
+    // Nobody is on. A first customer asks for a person (through the API, as any client may).
+    let (first, first_token) = server.open_conversation(json!({})).await;
+    let (status, body) = server
+        .post_message(
+            &first,
+            &first_token,
+            "m1",
+            "I want to talk to a person please",
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let first_handoff = handoff_of(&server, &admin, &first).await;
+    let first_handoff = first_handoff["id"]
+        .as_str()
+        .expect("handoff id")
+        .to_string();
+
+    // A second customer asks in the widget: nobody from Support is on, and the status line
+    // says so.
+    let driver = Driver::start(&driver_path).await;
+    let customer = driver.browser().await;
+    customer
+        .goto(&server.url("/demo/settings"))
+        .await
+        .expect("demo settings page");
+    open_widget(&customer).await;
+    let asked = "I'd like to talk to a person about my account settings";
+    customer_says(&customer, asked).await;
+    let nobody = until(
+        &customer,
+        "the customer is told nobody from Support is on",
+        &format!("const s = {STATUS_LINE}; return s === 'Nobody from Support is on right now — we\\'ll reply here' && s"),
+    )
+    .await;
+    let second = until(
+        &customer,
+        "the widget's conversation",
+        "const k = Object.keys(localStorage).find(k => k.endsWith(':anonymous')); \
+         return k && JSON.parse(localStorage.getItem(k) || 'null')?.id",
+    )
+    .await;
+    let second = second.as_str().expect("conversation id").to_string();
+    let second_handoff = handoff_of(&server, &admin, &second).await;
+    let second_handoff = second_handoff["id"]
+        .as_str()
+        .expect("handoff id")
+        .to_string();
+
+    // Sam comes online: the first customer's conversation is offered to him (one offer at a
+    // time), and the second customer sees their place in line instead of "nobody".
+    let agent = driver.browser().await;
+    sign_in_with_key(&agent, &server.url("/console"), &sam.key).await;
+    go_online(&agent).await;
+    css(&agent, "#accept").await;
+    until(
+        &agent,
+        "the first customer's conversation is the one offered",
+        &format!("const o = document.querySelector('.queue-item.offered.mine'); return o && o.dataset.handoff === {}", json!(first_handoff)),
+    )
+    .await;
+    let line = until(
+        &customer,
+        "the status line shows the customer's place in line",
+        &format!(
+            "const s = {STATUS_LINE}; return /^Waiting for Support — 2nd in line/.test(s) && s"
+        ),
+    )
+    .await;
+    assert_ne!(line, nobody);
+
+    // The second customer's card: who (an anonymous visitor), what they wrote, and that they
+    // wait; with a Take button.
+    let card = format!("document.querySelector('.queue-item[data-handoff=\"{second_handoff}\"]')");
+    let shown = until(
+        &agent,
+        "the waiting customer's card",
+        &format!(
+            "const c = {card}; return c && c.querySelector('.take') !== null && {{who: c.querySelector('.who').textContent, \
+             preview: (c.querySelector('.qi-preview') || {{}}).textContent, status: c.querySelector('.qi-status').textContent}}"
+        ),
+    )
+    .await;
+    assert_eq!(shown["who"], "Visitor", "{shown}");
+    assert_eq!(shown["preview"], asked, "{shown}");
+    assert!(
+        shown["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Waiting")),
+        "{shown}"
+    );
+
+    // Keyboard only: the next card is the waiting customer; p picks it up.
+    press(&agent, "j").await;
+    until(
+        &agent,
+        "the waiting conversation is open with its Take button",
+        &format!("const c = {card}; return c && c.classList.contains('selected') && document.querySelector('#take') !== null"),
+    )
+    .await;
+    press(&agent, "p").await;
+    css(&agent, "#tab-reply:not([disabled])").await;
+    until(
+        &agent,
+        "the card says the conversation is Sam's",
+        &format!(
+            "const c = {card}; return c && c.querySelector('.qi-status').textContent === 'Yours'"
+        ),
+    )
+    .await;
+
+    // The customer sees who joined, from the notice's fields.
+    until(
+        &customer,
+        "the customer sees Sam join",
+        &format!("return {STATUS_LINE} === 'Chatting with Sam Okafor (Support)'"),
+    )
+    .await;
+    until(
+        &customer,
+        "the chat says Sam joined",
+        &format!("return [...{WIDGET}.querySelectorAll('.msg.system')].some(e => e.textContent === 'Sam Okafor from Support joined the conversation.')"),
+    )
+    .await;
+    let (_, handoff) = server
+        .get(
+            &format!("/v1/agent/handoffs/{second_handoff}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(handoff["handoff"]["status"], "assigned", "{handoff}");
+    assert_eq!(handoff["handoff"]["agent_id"], sam.id.as_str(), "{handoff}");
+
+    customer
+        .close()
+        .await
+        .expect("close the customer's browser");
+    agent.close().await.expect("close the agent's browser");
 }

@@ -24,77 +24,14 @@ display_name = "Billing"
 skills = ["billing_question", "billing_dispute", "refund"]
 "#;
 
-/// Short timers with generous margins for a busy machine.
-fn config(dir: &std::path::Path, policy: &str, handoff: &str) -> std::path::PathBuf {
-    let policy_path = dir.join("policy.toml");
-    std::fs::write(&policy_path, policy).unwrap();
-    let config_path = dir.join("baton.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[policy]\npath = {:?}\n\n[handoff]\ntick_ms = 100\n{handoff}\n",
-            policy_path.display().to_string()
-        ),
-    )
-    .unwrap();
-    config_path
-}
-
-async fn start(db: &TestDatabase, policy: &str, handoff: &str) -> Server {
-    let config = config(db.dir.path(), policy, handoff);
-    Server::start_with(
-        db,
-        ServerOptions {
-            config: Some(&config),
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-struct Agent {
-    id: String,
-    key: String,
-}
-
-/// Creates an agent with a profile, through the CLI and the admin API.
-async fn agent(server: &Server, admin: &str, name: &str, teams: &[&str], capacity: u32) -> Agent {
-    let key = create_staff(&server.database_url, "agent", name);
-    let (status, me) = server.get("/v1/agent/me", Some(&key)).await;
-    assert_eq!(status, 200, "{me}");
-    let id = me["agent"]["id"].as_str().unwrap().to_string();
-    let (status, body) = put(
-        server,
-        &format!("/v1/admin/agents/{id}"),
-        admin,
-        json!({"teams": teams, "capacity": capacity}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    Agent { id, key }
-}
-
-async fn put(server: &Server, path: &str, bearer: &str, body: Value) -> (u16, Value) {
-    let response = server
-        .http
-        .put(server.url(path))
-        .bearer_auth(bearer)
-        .json(&body)
-        .send()
-        .await
-        .expect("PUT");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn online(server: &Server, agent: &Agent) {
-    let (status, body) = put(
-        server,
-        "/v1/agent/presence",
-        &agent.key,
-        json!({"presence": "online"}),
-    )
-    .await;
+    let (status, body) = server
+        .put(
+            "/v1/agent/presence",
+            Some(&agent.key),
+            json!({"presence": "online"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["presence"], "online");
 }
@@ -177,9 +114,9 @@ async fn wait_for_handoff(server: &Server, admin: &str, conversation: &str) -> V
 async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let dana = agent(&server, &admin, "Dana", &["support", "billing"], 2).await;
+        let dana = create_agent(&server, &admin, "Dana", &["support", "billing"], 2).await;
         let mut dana_stream = agent_stream(&server, &dana).await;
         online(&server, &dana).await;
 
@@ -244,7 +181,7 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
         assert_eq!(event["conversation_id"], id.as_str());
 
         // A second agent cannot write in Dana's conversation; Dana can.
-        let sam = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let sam = create_agent(&server, &admin, "Sam", &["support"], 2).await;
         let (status, _) = server
             .post(
                 &format!("/v1/agent/conversations/{id}/messages"),
@@ -326,10 +263,10 @@ async fn explicit_request_reaches_an_agent_with_the_brief_and_ends_rated() {
 async fn an_offer_not_accepted_in_time_goes_to_the_next_agent() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 1500").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 1500").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let first = agent(&server, &admin, "Dana", &["support"], 2).await;
-        let second = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let first = create_agent(&server, &admin, "Dana", &["support"], 2).await;
+        let second = create_agent(&server, &admin, "Sam", &["support"], 2).await;
         let mut first_stream = agent_stream(&server, &first).await;
         let mut second_stream = agent_stream(&server, &second).await;
         online(&server, &first).await;
@@ -370,14 +307,14 @@ async fn an_offer_not_accepted_in_time_goes_to_the_next_agent() {
 async fn an_agent_who_disconnects_gives_the_conversation_back_to_the_queue() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(
+        let server = Server::start_with_policy(
             &db,
             TWO_TEAMS,
             "presence_timeout_ms = 1000\noffline_grace_ms = 500",
         )
         .await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let leaving = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let leaving = create_agent(&server, &admin, "Dana", &["support"], 2).await;
         let mut leaving_stream = agent_stream(&server, &leaving).await;
         online(&server, &leaving).await;
 
@@ -410,7 +347,7 @@ async fn an_agent_who_disconnects_gives_the_conversation_back_to_the_queue() {
             .get(&format!("/v1/conversations/{id}/events"), Some(&token))
             .await;
         assert!(events.to_string().contains("back in line"), "{events}");
-        let next = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let next = create_agent(&server, &admin, "Sam", &["support"], 2).await;
         let mut next_stream = agent_stream(&server, &next).await;
         online(&server, &next).await;
         let offer = next_of(&mut next_stream, "offer", 10).await;
@@ -431,7 +368,7 @@ async fn after_hours_the_customer_is_told_when_and_the_ticket_waits_for_the_team
     );
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, &policy, "").await;
+        let server = Server::start_with_policy(&db, &policy, "").await;
         let admin = create_staff(&db.url, "admin", "Ada");
         let (id, token, body) = escalate(&server, "Can I talk to a human?").await;
         let told = body["replies"][0]["text"].as_str().unwrap_or_default();
@@ -486,7 +423,7 @@ async fn after_hours_the_customer_is_told_when_and_the_ticket_waits_for_the_team
         );
 
         // When someone from the team comes online, the ticket is offered to them.
-        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+        let dana = create_agent(&server, &admin, "Dana", &["support"], 2).await;
         let mut stream = agent_stream(&server, &dana).await;
         online(&server, &dana).await;
         let offer = next_of(&mut stream, "offer", 10).await;
@@ -498,10 +435,10 @@ async fn after_hours_the_customer_is_told_when_and_the_ticket_waits_for_the_team
 async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
-        let bill = agent(&server, &admin, "Bill", &["billing"], 2).await;
+        let dana = create_agent(&server, &admin, "Dana", &["support"], 2).await;
+        let bill = create_agent(&server, &admin, "Bill", &["billing"], 2).await;
         let mut dana_stream = agent_stream(&server, &dana).await;
         let mut bill_stream = agent_stream(&server, &bill).await;
         online(&server, &dana).await;
@@ -563,11 +500,11 @@ async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
 async fn two_hundred_simultaneous_escalations_never_overload_an_agent() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 600000").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 600000").await;
         let admin = create_staff(&db.url, "admin", "Ada");
         let mut agents = Vec::new();
         for n in 0..10 {
-            let a = agent(&server, &admin, &format!("Agent {n}"), &["support"], 3).await;
+            let a = create_agent(&server, &admin, &format!("Agent {n}"), &["support"], 3).await;
             online(&server, &a).await;
             agents.push(a);
         }
@@ -744,7 +681,7 @@ async fn with_a_language_model_the_brief_carries_its_summary() {
         "\n[responder]\nkind = \"llm\"\n\n[responder.llm]\nbase_url = {base_url:?}\nmodel = \"test-model\"\ntimeout_ms = 20000\n"
     );
     let db = TestDatabase::new(&Backend::Sqlite).await;
-    let server = start(&db, TWO_TEAMS, &responder).await;
+    let server = Server::start_with_policy(&db, TWO_TEAMS, &responder).await;
     let admin = create_staff(&db.url, "admin", "Ada");
     let (id, _, _) = escalate(
         &server,
@@ -826,9 +763,9 @@ async fn agent_typing_seen(
 async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let dana = agent(&server, &admin, "Dana", &["support"], 1).await;
+        let dana = create_agent(&server, &admin, "Dana", &["support"], 1).await;
         let mut dana_stream = agent_stream(&server, &dana).await;
         online(&server, &dana).await;
 
@@ -885,7 +822,7 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
             json!({"type": "typing", "role": "customer"})
         );
         // Only the owner's typing shows; a customer cannot type for someone else's chat.
-        let sam = agent(&server, &admin, "Sam", &["support"], 1).await;
+        let sam = create_agent(&server, &admin, "Sam", &["support"], 1).await;
         let (status, _) = server
             .post(
                 &format!("/v1/agent/conversations/{first}/typing"),
@@ -948,9 +885,9 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
 #[tokio::test]
 async fn an_agent_sets_their_own_capacity_and_routing_follows() {
     let db = TestDatabase::new(&Backend::Sqlite).await;
-    let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+    let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
     let admin = create_staff(&db.url, "admin", "Ada");
-    let dana = agent(&server, &admin, "Dana", &["support"], 1).await;
+    let dana = create_agent(&server, &admin, "Dana", &["support"], 1).await;
 
     // Out of bounds (400), the wrong type, unknown or missing fields (400 or 422, as every
     // JSON body): a JSON error.
@@ -961,18 +898,20 @@ async fn an_agent_sets_their_own_capacity_and_routing_follows() {
         (json!({"capacity": 2, "teams": ["billing"]}), &[400, 422]),
         (json!({}), &[400, 422]),
     ] {
-        let (status, error) = put(&server, "/v1/agent/capacity", &dana.key, body.clone()).await;
+        let (status, error) = server
+            .put("/v1/agent/capacity", Some(&dana.key), body.clone())
+            .await;
         assert!(statuses.contains(&status), "{body}: {status} {error}");
         assert!(error["error"]["code"].is_string(), "{body}: {error}");
         assert!(error["error"]["message"].is_string(), "{body}: {error}");
     }
-    let (_, error) = put(
-        &server,
-        "/v1/agent/capacity",
-        &dana.key,
-        json!({"capacity": 51}),
-    )
-    .await;
+    let (_, error) = server
+        .put(
+            "/v1/agent/capacity",
+            Some(&dana.key),
+            json!({"capacity": 51}),
+        )
+        .await;
     assert_eq!(error["error"]["code"], "invalid_request", "{error}");
     assert!(
         error["error"]["message"]
@@ -1002,13 +941,13 @@ async fn an_agent_sets_their_own_capacity_and_routing_follows() {
     assert_eq!(waiting["status"], "queued", "{waiting}");
 
     // …until the agent makes room: it is offered to them, and their teams stay as they were.
-    let (status, me) = put(
-        &server,
-        "/v1/agent/capacity",
-        &dana.key,
-        json!({"capacity": 2}),
-    )
-    .await;
+    let (status, me) = server
+        .put(
+            "/v1/agent/capacity",
+            Some(&dana.key),
+            json!({"capacity": 2}),
+        )
+        .await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["capacity"], 2);
     assert_eq!(me["teams"], json!(["support"]));
@@ -1027,9 +966,9 @@ async fn an_agent_sets_their_own_capacity_and_routing_follows() {
 #[tokio::test]
 async fn the_customers_earlier_conversations_are_listed_and_readable() {
     let db = TestDatabase::new(&Backend::Sqlite).await;
-    let server = start(&db, TWO_TEAMS, "").await;
+    let server = Server::start_with_policy(&db, TWO_TEAMS, "").await;
     let admin = create_staff(&db.url, "admin", "Ada");
-    let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
+    let dana = create_agent(&server, &admin, "Dana", &["support"], 2).await;
     let identity = identity_token(
         IDENTITY_SECRET,
         json!({"sub": "user-7", "name": "Grace Hopper", "exp": now_secs() + 600}),
@@ -1117,10 +1056,10 @@ async fn the_customers_earlier_conversations_are_listed_and_readable() {
 #[tokio::test]
 async fn a_previewed_conversation_streams_live_to_its_team_and_supervisors_only() {
     let db = TestDatabase::new(&Backend::Sqlite).await;
-    let server = start(&db, TWO_TEAMS, "").await;
+    let server = Server::start_with_policy(&db, TWO_TEAMS, "").await;
     let admin_key = create_staff(&db.url, "admin", "Ada");
-    let dana = agent(&server, &admin_key, "Dana", &["support"], 2).await;
-    let bill = agent(&server, &admin_key, "Bill", &["billing"], 2).await;
+    let dana = create_agent(&server, &admin_key, "Dana", &["support"], 2).await;
+    let bill = create_agent(&server, &admin_key, "Bill", &["billing"], 2).await;
     let (_, me) = server.get("/v1/agent/me", Some(&admin_key)).await;
     let admin = Agent {
         id: me["agent"]["id"].as_str().unwrap().to_string(),
@@ -1197,10 +1136,10 @@ async fn a_previewed_conversation_streams_live_to_its_team_and_supervisors_only(
 async fn disabling_an_agent_closes_their_stream_and_gives_their_conversations_back() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = start(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
+        let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 30000").await;
         let admin = create_staff(&db.url, "admin", "Ada");
-        let dana = agent(&server, &admin, "Dana", &["support"], 2).await;
-        let sam = agent(&server, &admin, "Sam", &["support"], 2).await;
+        let dana = create_agent(&server, &admin, "Dana", &["support"], 2).await;
+        let sam = create_agent(&server, &admin, "Sam", &["support"], 2).await;
         let mut dana_stream = agent_stream(&server, &dana).await;
         online(&server, &dana).await;
 

@@ -8,13 +8,18 @@
 //! then the details (entities, page trail, the AI's answers, the sentiment trend, the
 //! transcript).
 //!
-//! Everything is extractive and deterministic: the summary and the opening line reuse the
-//! customer's own words. An LLM summary can be passed in and replaces the extractive one.
+//! Everything is extractive and deterministic: why reads as one sentence per trigger in the
+//! support team's words (`why.rs`), the summary states the request from the customer's own
+//! words (`summary.rs`), and the opening line names the problem and what was tried
+//! (`opening.rs`). An LLM summary can be passed in and replaces the extractive one.
 
 pub mod entities;
 mod opening;
+mod phrases;
 mod render;
 pub mod sentences;
+mod summary;
+mod why;
 
 use std::sync::LazyLock;
 
@@ -26,7 +31,7 @@ use crate::signals::sentiment::CueKind;
 use crate::signals::{IssueTypeSignal, SentimentModel, TurnSignals};
 use crate::{
     Account, ArticleLink, Conversation, Customer, Decision, Event, EventBody, PageContext,
-    PageEventKind, Role, ScoredArticle, Trigger,
+    PageEventKind, Role, ScoredArticle, Trigger, TriggerKind,
 };
 pub use entities::{Entity, EntityKind};
 pub use render::render_text;
@@ -43,6 +48,10 @@ const REACTION_BAND: f64 = 0.05;
 
 /// The longest "what the customer needs" line, in characters.
 const NEEDS_MAX_CHARS: usize = 220;
+
+/// How much less a sentence counts when it is from a message the AI already resolved ("How
+/// do I add a user?" followed by "thanks, that worked"): that was not why they stayed.
+const RESOLVED_PENALTY: f64 = 6.0;
 
 static SENTIMENT: LazyLock<SentimentModel> = LazyLock::new(SentimentModel::new);
 
@@ -116,6 +125,23 @@ pub struct Why {
     /// The `seq` of the customer message that escalated, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_seq: Option<i64>,
+    /// One sentence per trigger, in the triggers' order, in the support team's words
+    /// ("asked for a person: “can I talk to someone”", "disputes a charge"). Empty in briefs
+    /// stored before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<WhyReason>,
+}
+
+/// One reason a person is needed, as a sentence; the trigger it comes from has the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WhyReason {
+    pub kind: TriggerKind,
+    /// What happened, without a subject when it is the customer ("disputes a charge", "is
+    /// getting frustrated (sentiment fell from neutral to very negative)", "the AI was not
+    /// sure: the closest article, “Refunds”, does not cover “…”").
+    pub sentence: String,
+    /// The rule that fired (`always_human.billing_dispute`), as detail.
+    pub rule: String,
 }
 
 /// The customer, as the agent needs to know them.
@@ -161,7 +187,8 @@ pub struct AccountCard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SummarySource {
-    /// The customer's most informative sentences, quoted.
+    /// The request, stated from the issue type, the entities and the customer's most
+    /// informative sentences.
     Extractive,
     /// Written by the configured language model.
     Llm,
@@ -361,40 +388,78 @@ impl Brief {
         let events = input.events;
         let customer_turns = customer_turns(events);
         let ai_turns = ai_turns(events);
+        let ai_suggestions = ai_suggestions(&ai_turns, &customer_turns);
+        let resolved = resolved_turns(&customer_turns, &ai_turns);
+        let message_seq = escalating_seq(events, input.decision);
 
-        let why = Why {
-            triggers: input.decision.triggers.clone(),
-            explanation: input.decision.explanation.clone(),
-            policy_version: input.decision.policy_version.clone(),
-            segments: input.decision.segments.clone(),
-            message_seq: escalating_seq(events, input.decision),
-        };
+        let need = needs_sentences(&customer_turns, &resolved);
+        let needs = needs_line(&need.sentences, !customer_turns.is_empty());
 
-        let need = needs_sentences(&customer_turns);
-        let needs = needs_line(&need, !customer_turns.is_empty());
+        let signals = input.signals.or_else(|| {
+            // The escalating turn's stored reading, when the caller did not pass it.
+            customer_turns
+                .iter()
+                .find(|t| Some(t.seq) == message_seq)
+                .and_then(|t| t.signals)
+        });
+        let issue_type = signals
+            .or_else(|| {
+                // The latest stored reading.
+                customer_turns.iter().rev().find_map(|t| t.signals)
+            })
+            .map(|s| s.signals.issue_type.clone())
+            .filter(|it| !it.label.is_empty());
+
+        let entities = collect_entities(events);
         let summary = match input.summary.map(str::trim).filter(|s| !s.is_empty()) {
             Some(text) => Summary {
                 text: text.to_string(),
                 source: SummarySource::Llm,
             },
             None => Summary {
-                text: extractive_summary(&customer_turns),
+                text: summary::request_summary(
+                    &need.sentences,
+                    further_detail(&customer_turns, &resolved, &need),
+                    issue_type.as_ref().map(|it| it.label.as_str()),
+                    &entities,
+                ),
                 source: SummarySource::Extractive,
             },
         };
 
-        let issue_type = input
-            .signals
-            .or_else(|| {
-                // The latest stored reading, when the caller did not pass the turn's.
-                customer_turns.iter().rev().find_map(|t| t.signals)
-            })
-            .map(|s| s.signals.issue_type.clone())
-            .filter(|it| !it.label.is_empty());
+        let sentiment_trend = sentiment_trend(&customer_turns);
+        let ai_attempts = ai_attempts(&ai_turns);
+        let reasons = why::reasons(
+            &input.decision.triggers,
+            &why::WhyContext {
+                customer_texts: customer_turns.iter().map(|t| t.text).collect(),
+                escalating: customer_turns
+                    .iter()
+                    .find(|t| Some(t.seq) == message_seq)
+                    .map(|t| t.text),
+                signals,
+                issue_type: issue_type.as_ref(),
+                sentiment_trend: &sentiment_trend,
+                ai_attempts: &ai_attempts,
+            },
+        );
+        let why = Why {
+            triggers: input.decision.triggers.clone(),
+            explanation: input.decision.explanation.clone(),
+            policy_version: input.decision.policy_version.clone(),
+            segments: input.decision.segments.clone(),
+            message_seq,
+            reasons,
+        };
 
+        let focus = opening::Focus {
+            need: need.sentences.first().copied(),
+            since: need.turn.map(|t| customer_turns[t].seq),
+            answers: on_topic_answers(&ai_suggestions, &customer_turns, &resolved, &need),
+        };
         let actions = ActionsAttempted {
             customer: customer_attempts(&customer_turns),
-            ai_suggestions: ai_suggestions(&ai_turns, &customer_turns),
+            ai_suggestions,
         };
         let brief = Brief {
             schema: SCHEMA.to_string(),
@@ -406,16 +471,16 @@ impl Brief {
             needs,
             summary,
             issue_type,
-            entities: collect_entities(events),
+            entities,
             pages: page_trail(input.conversation, events),
             actions,
-            ai_attempts: ai_attempts(&ai_turns),
-            sentiment_trend: sentiment_trend(&customer_turns),
+            ai_attempts,
+            sentiment_trend,
             transcript: transcript(events),
             opening_line: String::new(),
         };
         Brief {
-            opening_line: opening::opening_line(&brief, need.first().copied()),
+            opening_line: opening::opening_line(&brief, &focus),
             ..brief
         }
     }
@@ -523,7 +588,10 @@ fn escalating_seq(events: &[Event], decision: &Decision) -> Option<i64> {
 }
 
 /// Customer sentences that say something about the issue, with their score and position.
-fn scored_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<(f64, usize, usize, &'a str)> {
+fn scored_sentences<'a>(
+    turns: &[CustomerTurn<'a>],
+    resolved: &[bool],
+) -> Vec<(f64, usize, usize, &'a str)> {
     let mut out = Vec::new();
     for (t, turn) in turns.iter().enumerate() {
         for (s, sentence) in sentences::split(turn.text).into_iter().enumerate() {
@@ -536,6 +604,9 @@ fn scored_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<(f64, usize, usize, &
                 if sentences::is_attempt(sentence) {
                     score -= 4.0;
                 }
+                if resolved.get(t).copied().unwrap_or(false) {
+                    score -= RESOLVED_PENALTY;
+                }
                 out.push((score, t, s, sentence));
             }
         }
@@ -544,22 +615,42 @@ fn scored_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<(f64, usize, usize, &
 }
 
 /// The best sentence, or nothing.
-fn best_sentence<'a>(turns: &[CustomerTurn<'a>]) -> Option<(usize, usize, &'a str)> {
-    scored_sentences(turns)
+fn best_sentence<'a>(
+    turns: &[CustomerTurn<'a>],
+    resolved: &[bool],
+) -> Option<(usize, usize, &'a str)> {
+    scored_sentences(turns, resolved)
         .into_iter()
         // Highest score; on a tie, the earliest sentence.
         .max_by(|a, b| a.0.total_cmp(&b.0).then((b.1, b.2).cmp(&(a.1, a.2))))
         .map(|(_, t, s, text)| (t, s, text))
 }
 
+/// The customer's main ask and the message it is in.
+struct Need<'a> {
+    /// Index of the customer turn it is in.
+    turn: Option<usize>,
+    /// One or two sentences, in the order written; the most informative is first unless a
+    /// short one needs the sentence before it.
+    sentences: Vec<&'a str>,
+}
+
 /// The customer's main ask: their most informative sentence, with its neighbour in the same
 /// message when it is short ("SSO is broken since this morning. We get ERR_SSO_401.").
-fn needs_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<&'a str> {
-    let Some((t, s, best)) = best_sentence(turns) else {
-        return Vec::new();
+/// Messages about a question the AI already resolved count for less.
+fn needs_sentences<'a>(turns: &[CustomerTurn<'a>], resolved: &[bool]) -> Need<'a> {
+    let Some((t, s, best)) = best_sentence(turns, resolved) else {
+        return Need {
+            turn: None,
+            sentences: Vec::new(),
+        };
+    };
+    let need = |sentences| Need {
+        turn: Some(t),
+        sentences,
     };
     if best.split_whitespace().count() >= 8 {
-        return vec![best];
+        return need(vec![best]);
     }
     let all = sentences::split(turns[t].text);
     let neighbour = |i: usize| {
@@ -568,11 +659,11 @@ fn needs_sentences<'a>(turns: &[CustomerTurn<'a>]) -> Vec<&'a str> {
             .filter(|n| sentences::informativeness(n).is_some())
     };
     if let Some(previous) = s.checked_sub(1).and_then(neighbour) {
-        vec![previous, best]
+        need(vec![previous, best])
     } else if let Some(next) = neighbour(s + 1) {
-        vec![best, next]
+        need(vec![best, next])
     } else {
-        vec![best]
+        need(vec![best])
     }
 }
 
@@ -588,41 +679,81 @@ fn needs_line(need: &[&str], customer_wrote: bool) -> String {
     sentences::shorten(&need.join(" "), NEEDS_MAX_CHARS)
 }
 
-/// Up to three of the customer's most informative sentences, in the order they were written.
-fn extractive_summary(turns: &[CustomerTurn<'_>]) -> String {
-    let mut scored = scored_sentences(turns);
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-    let mut picked: Vec<(usize, usize, &str)> = Vec::new();
-    for (_, t, s, text) in scored {
-        if picked.len() == 3 {
-            break;
-        }
-        // Skip near repeats of a sentence already picked ("still charged twice!!").
-        let repeat = picked
-            .iter()
-            .any(|(_, _, p)| sentences::shorten(p, 60) == sentences::shorten(text, 60));
-        if !repeat {
-            picked.push((t, s, text));
-        }
-    }
-    picked.sort_by_key(|(t, s, _)| (*t, *s));
-    let text = picked
-        .iter()
-        .map(|(_, _, s)| {
-            let s = s.trim();
-            if s.ends_with(['.', '!', '?']) {
-                s.to_string()
-            } else {
-                format!("{s}.")
-            }
+/// A sentence for the summary beyond the main ask: the most informative one written since,
+/// on the same problem, that names something the ask does not (an error code, an amount, an
+/// identifier). What the customer tried is listed on its own. The summary checks again
+/// against what its first sentence says.
+fn further_detail<'a>(
+    turns: &[CustomerTurn<'a>],
+    resolved: &[bool],
+    need: &Need<'a>,
+) -> Option<&'a str> {
+    let since = need.turn?;
+    let said = sentences::fold_words(&need.sentences.join(" "));
+    scored_sentences(turns, resolved)
+        .into_iter()
+        .filter(|(_, t, _, text)| {
+            *t >= since
+                && !resolved.get(*t).copied().unwrap_or(false)
+                && !need.sentences.contains(text)
+                && !sentences::is_attempt(text)
+                && sentences::fold_words(text)
+                    .iter()
+                    .any(|w| w.chars().any(|c| c.is_ascii_digit()) && !said.contains(w))
         })
-        .collect::<Vec<_>>()
-        .join(" ");
-    if text.is_empty() {
-        "The customer asked for a person without describing the issue.".to_string()
-    } else {
-        sentences::shorten(&text, 600)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then((b.1, b.2).cmp(&(a.1, a.2))))
+        .map(|(_, _, _, text)| text)
+}
+
+/// For each customer turn, whether the AI's answer to it worked: the customer's next message
+/// says so ("thanks, that worked"), even when it goes on about something else.
+fn resolved_turns(turns: &[CustomerTurn<'_>], ai: &[AiTurn<'_>]) -> Vec<bool> {
+    let mut resolved = vec![false; turns.len()];
+    for (k, pair) in turns.windows(2).enumerate() {
+        let answered = ai
+            .iter()
+            .any(|a| a.seq > pair[0].seq && a.seq < pair[1].seq);
+        let reading = SENTIMENT.read(pair[1].text);
+        if answered
+            && reading.count(CueKind::Progress) > 0
+            && reading.count(CueKind::NotHelped) == 0
+        {
+            resolved[k] = true;
+        }
     }
+    resolved
+}
+
+/// The customer turn an AI message answered: the last one before it.
+fn answered_turn(turns: &[CustomerTurn<'_>], ai_seq: i64) -> Option<usize> {
+    turns.iter().rposition(|t| t.seq < ai_seq)
+}
+
+/// The AI answers (their `seq`) that were about the customer's problem: answers to the
+/// message that states it or to a later one that says something about the issue, never to a
+/// greeting or to an earlier question the AI resolved.
+fn on_topic_answers(
+    suggestions: &[AiSuggestion],
+    turns: &[CustomerTurn<'_>],
+    resolved: &[bool],
+    need: &Need<'_>,
+) -> Vec<i64> {
+    let Some(since) = need.turn else {
+        return Vec::new();
+    };
+    let says_something = |t: usize| {
+        sentences::split(turns[t].text)
+            .into_iter()
+            .any(|s| sentences::informativeness(sentences::strip_greeting(s)).is_some())
+    };
+    suggestions
+        .iter()
+        .filter(|s| {
+            answered_turn(turns, s.message_seq)
+                .is_some_and(|t| t >= since && !resolved[t] && says_something(t))
+        })
+        .map(|s| s.message_seq)
+        .collect()
 }
 
 fn customer_card(input: &BriefInput<'_>) -> CustomerCard {

@@ -1,21 +1,36 @@
 //! The suggested opening line: the agent's first message, which shows the customer they were
-//! heard — by name, with the issue in their own words and what they already tried — and
-//! that they will not have to start over. Deterministic: built from the brief, no model.
+//! heard — by name, with their actual problem in their own words and what was already tried
+//! on it — and that they will not have to start over. Deterministic: built from the brief, no
+//! model.
+//!
+//! What was tried is only what concerns the problem: the customer's own attempts since they
+//! described it, and an article the AI served for it that the customer said did not help —
+//! never an article served for a greeting or for an earlier question that was settled.
 
 use super::sentences::{attempt_clause, shorten, to_second_person};
-use super::{Brief, Reaction};
+use super::{AiSuggestion, Brief, CustomerAttempt, Reaction};
 use crate::signals::text::{fold, words};
 
 /// The longest quote of the customer's issue in the opening line, in characters.
 const ISSUE_MAX_CHARS: usize = 140;
 
-/// The opening line for `brief`; `need` is the customer's most informative sentence.
-pub(super) fn opening_line(brief: &Brief, need: Option<&str>) -> String {
+/// What the opening line is about, as the brief's builder found it.
+pub(super) struct Focus<'a> {
+    /// The customer's most informative sentence about their problem.
+    pub need: Option<&'a str>,
+    /// The `seq` of the customer message that states the problem.
+    pub since: Option<i64>,
+    /// The AI answers (their `seq`) that were about the problem.
+    pub answers: Vec<i64>,
+}
+
+/// The opening line for `brief`.
+pub(super) fn opening_line(brief: &Brief, focus: &Focus<'_>) -> String {
     let greeting = match first_name(brief.customer.name.as_deref()) {
         Some(name) => format!("Hi {name}, thanks for waiting."),
         None => "Hi there, thanks for waiting.".to_string(),
     };
-    let heard = match need {
+    let heard = match focus.need {
         Some(sentence) => match to_second_person(sentence) {
             Some(restated) => format!(
                 "I can see {}",
@@ -28,57 +43,86 @@ pub(super) fn opening_line(brief: &Brief, need: Option<&str>) -> String {
         },
         None => "I've read your conversation with our assistant".to_string(),
     };
-    let tried = already_tried(brief)
-        .map(|t| format!(", and that {t}"))
-        .unwrap_or_default();
-    let body = format!("{heard}{tried}");
-    // A quote that ends its own sentence ("…workspace?”) needs no full stop after it.
+    let own = own_attempt(brief, focus);
+    let article = article_that_did_not_help(brief, focus);
+    let body = match (&own, &article) {
+        (Some(own), Some(article)) => format!(
+            "{}{article} didn't solve it either",
+            end_sentence(&format!("{heard}, and that {own}"))
+        ),
+        (Some(own), None) => format!("{heard}, and that {own}"),
+        (None, Some(article)) => format!(
+            "{heard}, and that {} didn't solve it",
+            lower_first_word(article)
+        ),
+        (None, None) => heard,
+    };
+    format!(
+        "{greeting} {}I'm taking it from here, so you won't need to repeat anything.",
+        end_sentence(&body)
+    )
+}
+
+/// The sentence with its full stop and a space after it. A quote that ends its own sentence
+/// ("…workspace?”) needs no full stop after it.
+fn end_sentence(body: &str) -> String {
     let ends_sentence = body.ends_with('\u{201d}')
         && body
             .trim_end_matches('\u{201d}')
             .ends_with(['?', '!', '.', '…']);
     let stop = if ends_sentence { "" } else { "." };
-    format!(
-        "{greeting} {body}{stop} I'm taking it from here, so you won't need to repeat anything."
-    )
+    format!("{body}{stop} ")
 }
 
-/// What was already tried, said back to the customer: their own attempt ("you already
-/// cleared the cache"), else an AI suggestion that did not help.
-fn already_tried(brief: &Brief) -> Option<String> {
-    let own = brief.actions.customer.iter().find_map(|a| {
-        let folded = fold(&a.text);
-        let ws: Vec<&str> = words(&folded).collect();
-        // "I already did that" says nothing the customer would recognise as heard.
-        if ws.len() < 4 && ws.iter().any(|w| matches!(*w, "did" | "done" | "that")) {
-            return None;
-        }
-        let restated = to_second_person(attempt_clause(&a.text))?;
-        let restated = lower_first_word(&restated);
-        let starts_with_you = restated
-            .split_whitespace()
-            .next()
-            .is_some_and(|w| w.starts_with("you"));
-        Some(if starts_with_you {
-            shorten(&restated, 100)
-        } else {
-            shorten(&format!("you {restated}"), 100)
-        })
-    });
-    own.or_else(|| {
-        brief
-            .actions
-            .ai_suggestions
-            .iter()
-            .find(|s| s.reaction == Reaction::Negative)
-            .map(|s| match &s.article {
-                Some(article) => format!(
-                    "the steps in \u{201c}{}\u{201d} didn't solve it",
-                    shorten(&article.title, 60)
-                ),
-                None => "the steps our assistant suggested didn't solve it".to_string(),
-            })
+/// What the customer says they already did about the problem, said back to them ("you
+/// already cleared the cache").
+fn own_attempt(brief: &Brief, focus: &Focus<'_>) -> Option<String> {
+    let since = focus.since?;
+    brief
+        .actions
+        .customer
+        .iter()
+        .filter(|a| a.message_seq >= since)
+        .find_map(said_back)
+}
+
+fn said_back(attempt: &CustomerAttempt) -> Option<String> {
+    let folded = fold(&attempt.text);
+    let ws: Vec<&str> = words(&folded).collect();
+    // "I already did that" says nothing the customer would recognise as heard.
+    if ws.len() < 4 && ws.iter().any(|w| matches!(*w, "did" | "done" | "that")) {
+        return None;
+    }
+    let restated = to_second_person(attempt_clause(&attempt.text))?;
+    let restated = lower_first_word(&restated);
+    let starts_with_you = restated
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.starts_with("you"));
+    Some(if starts_with_you {
+        shorten(&restated, 100)
+    } else {
+        shorten(&format!("you {restated}"), 100)
     })
+}
+
+/// "The steps in “Duplicate charges”": an answer the AI gave about the problem that the
+/// customer said did not help, by the article it cited.
+fn article_that_did_not_help(brief: &Brief, focus: &Focus<'_>) -> Option<String> {
+    let about_the_problem = |s: &&AiSuggestion| focus.answers.contains(&s.message_seq);
+    brief
+        .actions
+        .ai_suggestions
+        .iter()
+        .filter(about_the_problem)
+        .find(|s| s.reaction == Reaction::Negative)
+        .map(|s| match &s.article {
+            Some(article) => format!(
+                "The steps in \u{201c}{}\u{201d}",
+                shorten(&article.title, 60)
+            ),
+            None => "The steps our assistant suggested".to_string(),
+        })
 }
 
 /// The customer's first name, when the name looks like one.

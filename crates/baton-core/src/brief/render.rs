@@ -1,12 +1,13 @@
 //! The brief for people: a compact Markdown rendering for notifications and helpdesk notes,
-//! in the order an agent reads it — why, needs, who, tried — then the details.
+//! in the order an agent reads it — why, needs, who, tried — then the details. Why reads as
+//! the brief's sentences; the rules behind them are a detail further down.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
 use super::sentences::shorten;
-use super::{Brief, EntityKind, Reaction, SummarySource};
+use super::{Brief, EntityKind, Reaction};
 use crate::{PageEventKind, Role, Trigger, TriggerKind};
 
 /// How many of the latest transcript messages the rendering shows.
@@ -22,7 +23,17 @@ pub fn render_text(brief: &Brief) -> String {
 }
 
 fn write_brief(brief: &Brief, out: &mut String) -> std::fmt::Result {
-    let why: Vec<String> = brief.why.triggers.iter().map(trigger_line).collect();
+    let why: Vec<String> = if brief.why.reasons.is_empty() {
+        // A brief stored before it had sentences.
+        brief.why.triggers.iter().map(trigger_line).collect()
+    } else {
+        brief
+            .why
+            .reasons
+            .iter()
+            .map(|r| r.sentence.clone())
+            .collect()
+    };
     if why.is_empty() {
         writeln!(out, "**Why:** {}", brief.why.explanation)?;
     } else {
@@ -34,11 +45,13 @@ fn write_brief(brief: &Brief, out: &mut String) -> std::fmt::Result {
     writeln!(out, "**Say:** {}", brief.opening_line)?;
     writeln!(out)?;
 
+    writeln!(out, "- Summary: {}", brief.summary.text)?;
     if let Some(issue) = &brief.issue_type {
         writeln!(out, "- Issue: {} ({:.2})", issue.label, issue.score)?;
     }
-    if brief.summary.source == SummarySource::Llm {
-        writeln!(out, "- Summary: {}", brief.summary.text)?;
+    if !brief.why.reasons.is_empty() && !brief.why.triggers.is_empty() {
+        let rules: Vec<String> = brief.why.triggers.iter().map(rule_line).collect();
+        writeln!(out, "- Rules: {}", rules.join(" · "))?;
     }
     if !brief.entities.is_empty() {
         let items: Vec<String> = brief
@@ -151,7 +164,29 @@ fn write_brief(brief: &Brief, out: &mut String) -> std::fmt::Result {
     Ok(())
 }
 
-/// "explicit request \u{201c}i want a human\u{201d}", "confidence 0.31 < 0.45".
+/// "explicit_request 0.95 ≥ 0.60", "thresholds.confidence 0.31 < 0.45",
+/// "always_human.billing_dispute": the rule that fired and the value it saw.
+fn rule_line(t: &Trigger) -> String {
+    let rule = if t.rule.is_empty() {
+        t.kind.as_str()
+    } else {
+        &t.rule
+    };
+    match t.threshold {
+        // Confidence and a single turn's sentiment fire from below; the others from above.
+        Some(threshold) if t.kind == TriggerKind::Confidence => {
+            format!("{rule} {:.2} < {threshold:.2}", t.value)
+        }
+        Some(threshold) if t.kind == TriggerKind::Sentiment && !t.rule.ends_with("frustration") => {
+            format!("{rule} {:.2} ≤ {threshold:.2}", t.value)
+        }
+        Some(threshold) => format!("{rule} {:.2} ≥ {threshold:.2}", t.value),
+        None => rule.to_string(),
+    }
+}
+
+/// For briefs stored without sentences: "explicit request \u{201c}i want a human\u{201d}",
+/// "confidence 0.31 < 0.45".
 fn trigger_line(t: &Trigger) -> String {
     let name = t.kind.as_str().replace('_', " ");
     let mut line = match t.threshold {

@@ -244,6 +244,18 @@ pub fn informativeness(sentence: &str) -> Option<f64> {
     Some(score)
 }
 
+/// The words of a text, folded ("INV-2041" → "inv-2041"), for comparing what two sentences
+/// name.
+pub fn fold_words(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    words(&folded).map(str::to_string).collect()
+}
+
+/// Whether a customer sentence asks for a person ("can I talk to someone").
+pub fn asks_for_a_person(sentence: &str) -> bool {
+    HUMAN_REQUEST.detect(sentence).detected
+}
+
 /// Verbs a customer uses to say what they already did ("cleared", "reset", "reinstalled").
 const ATTEMPT_VERBS: &[&str] = &[
     "tried",
@@ -477,10 +489,33 @@ pub fn is_instruction(sentence: &str) -> bool {
     .any(|p| joined.contains(p))
 }
 
-/// Second-person rewrite of a customer's first-person sentence, so the agent can say it back:
-/// "I was charged twice" → "you were charged twice". `None` when the sentence addresses the
-/// company ("you charged me") or asks something, where rewriting would change its meaning.
-pub fn to_second_person(sentence: &str) -> Option<String> {
+/// Who a rewritten sentence speaks to or about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Person {
+    /// Said back to the customer: "you were charged twice".
+    Second,
+    /// Said about the customer, in a note for the agent: "they were charged twice".
+    Third,
+}
+
+/// First-person words and their rewrite, for each [`Person`]. `am` and `was` change only
+/// after "I"/"we" (see [`swap_person`]).
+const PERSON_SWAPS: &[(&[&str], &str, &str)] = &[
+    (&["i", "we"], "you", "they"),
+    (&["me", "us"], "you", "them"),
+    (&["my", "our"], "your", "their"),
+    (&["mine", "ours"], "yours", "theirs"),
+    (&["myself", "ourselves"], "yourself", "themselves"),
+    (&["i'm", "im", "we're"], "you're", "they're"),
+    (&["i've", "ive", "we've"], "you've", "they've"),
+    (&["i'll", "we'll"], "you'll", "they'll"),
+    (&["i'd", "we'd"], "you'd", "they'd"),
+];
+
+/// Rewrites a customer's first-person sentence for `person`. `None` when the sentence
+/// addresses the company ("you charged me") or asks something, where rewriting would change
+/// its meaning.
+fn swap_person(sentence: &str, person: Person) -> Option<String> {
     let trimmed = sentence
         .trim()
         .trim_end_matches(['.', '!', ' '])
@@ -507,18 +542,15 @@ pub fn to_second_person(sentence: &str) -> Option<String> {
             return None;
         }
         let swapped = match lower.as_str() {
-            "i" | "we" => Some("you"),
-            "me" | "us" => Some("you"),
-            "my" | "our" => Some("your"),
-            "mine" | "ours" => Some("yours"),
-            "myself" | "ourselves" => Some("yourself"),
-            "i'm" | "im" | "we're" => Some("you're"),
-            "i've" | "ive" | "we've" => Some("you've"),
-            "i'll" | "we'll" => Some("you'll"),
-            "i'd" | "we'd" => Some("you'd"),
             "am" if previous_was_i => Some("are"),
             "was" if previous_was_i => Some("were"),
-            _ => None,
+            word => PERSON_SWAPS
+                .iter()
+                .find(|(from, _, _)| from.contains(&word))
+                .map(|(_, second, third)| match person {
+                    Person::Second => *second,
+                    Person::Third => *third,
+                }),
         };
         previous_was_i = matches!(lower.as_str(), "i" | "we");
         out.push(match swapped {
@@ -527,11 +559,83 @@ pub fn to_second_person(sentence: &str) -> Option<String> {
         });
     }
     let mut text = out.join(" ");
-    // "I" opened the sentence: the rewrite goes mid-sentence, so lower-case "You".
-    if let Some(rest) = text.strip_prefix("You") {
-        text = format!("you{rest}");
+    // "I" opened the sentence: the rewrite goes mid-sentence, so lower-case it.
+    for capital in ["You", "They"] {
+        if let Some(rest) = text.strip_prefix(capital)
+            && !rest.starts_with(char::is_alphanumeric)
+        {
+            text = format!("{}{rest}", capital.to_lowercase());
+        }
     }
     Some(text)
+}
+
+/// Second-person rewrite of a customer's first-person sentence, so the agent can say it back:
+/// "I was charged twice" → "you were charged twice". `None` when the sentence addresses the
+/// company ("you charged me") or asks something, where rewriting would change its meaning.
+pub fn to_second_person(sentence: &str) -> Option<String> {
+    swap_person(sentence, Person::Second)
+}
+
+/// Third-person rewrite of a customer's first-person sentence, for a note about them: "I was
+/// charged twice for my invoice" → "they were charged twice for their invoice". `None` as
+/// for [`to_second_person`].
+pub fn to_third_person(sentence: &str) -> Option<String> {
+    swap_person(sentence, Person::Third)
+}
+
+/// A third-person statement as a note, without "they were" in front of what happened to
+/// them: "they were charged twice on 3 March" → "charged twice on 3 March". Anything else is
+/// returned as it is.
+pub fn note_form(statement: &str) -> &str {
+    for subject in [
+        "they were ",
+        "they've been ",
+        "they have been ",
+        "they got ",
+    ] {
+        if let Some(rest) = statement.strip_prefix(subject) {
+            let next = rest.split_whitespace().next().unwrap_or("");
+            // A past participle ("charged", "billed", "locked"), not "they were at home".
+            if next.len() > 3 && next.ends_with("ed") {
+                return rest;
+            }
+        }
+    }
+    statement
+}
+
+/// A customer's "how do I …?" question as what they ask, for a note about them: "How do I
+/// move my invoices to another workspace?" → "how to move their invoices to another
+/// workspace". `None` for other sentences.
+pub fn asks_how(sentence: &str) -> Option<String> {
+    let trimmed = sentence.trim().trim_end_matches(['?', '!', '.', ' ']);
+    let tokens: Vec<&str> = trimmed.split_whitespace().collect();
+    let folded: Vec<String> = tokens.iter().take(3).map(|t| fold(t)).collect();
+    let lead = match folded.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [
+            "how",
+            "do" | "can" | "should" | "would" | "could" | "does",
+            "i" | "we" | "one",
+            ..,
+        ] => 3,
+        ["how", "to", ..] => 2,
+        _ => return None,
+    };
+    if tokens.len() <= lead {
+        return None;
+    }
+    let rest = to_third_person(&tokens[lead..].join(" "))?;
+    Some(format!("how to {rest}"))
+}
+
+/// The same text with its first letter in capitals ("charged twice" → "Charged twice").
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Cuts `text` to at most `max` characters at a word boundary, with an ellipsis.
@@ -643,6 +747,31 @@ mod tests {
         );
         assert_eq!(to_second_person("You charged me twice"), None);
         assert_eq!(to_second_person("How do I export invoices?"), None);
+    }
+
+    #[test]
+    fn first_person_becomes_third_person_for_a_note() {
+        assert_eq!(
+            to_third_person("I was charged twice for my March invoice.").as_deref(),
+            Some("they were charged twice for their March invoice")
+        );
+        assert_eq!(
+            to_third_person("Our team can't log in with SSO").as_deref(),
+            Some("their team can't log in with SSO")
+        );
+        assert_eq!(to_third_person("You charged me twice"), None);
+        assert_eq!(
+            note_form("they were charged twice on 3 March"),
+            "charged twice on 3 March"
+        );
+        assert_eq!(note_form("they were at home"), "they were at home");
+        assert_eq!(
+            asks_how("How do I move my invoices to another workspace?").as_deref(),
+            Some("how to move their invoices to another workspace")
+        );
+        assert_eq!(asks_how("How much is the Pro plan?"), None);
+        assert_eq!(asks_how("How do I contact you?"), None);
+        assert_eq!(capitalise("charged twice"), "Charged twice");
     }
 
     #[test]

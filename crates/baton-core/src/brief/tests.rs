@@ -51,6 +51,7 @@ impl Timeline {
                 }),
                 articles: Vec::new(),
                 choices: Vec::new(),
+                handover: None,
             },
         )
     }
@@ -75,6 +76,7 @@ impl Timeline {
                     url: None,
                 }],
                 choices: Vec::new(),
+                handover: None,
             },
         );
         self.push(
@@ -552,8 +554,18 @@ fn rendering_reads_why_needs_who_tried_then_details() {
     assert!(position("**Needs:**") < position("**Who:**"));
     assert!(position("**Who:**") < position("**Tried:**"));
     assert!(position("**Tried:**") < position("Transcript"));
-    assert!(text.contains("explicit request 0.95 ≥ 0.60 \u{201c}talk to a real person\u{201d}"));
-    assert!(text.contains("policy (always_human.billing_dispute)"));
+    // Why reads as sentences; the rules that fired are a detail further down.
+    assert!(
+        text.starts_with(
+            "**Why:** asked for a person: \u{201c}I want to talk to a real person now.\u{201d}; \
+             disputes a charge\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("- Rules: explicit_request 0.95 ≥ 0.60 · always_human.billing_dispute"));
+    assert!(text.contains(
+        "- Summary: Disputes a charge: charged $1,200.00 twice for invoice INV-2024-0012 on March 2."
+    ));
     assert!(text.contains("Dana Reyes <dana@acme.io> · Acme Corp · enterprise · plan Scale · owner Priya Shah · customer for 411 days"));
     assert!(text.contains("amount USD 1200.00 · invoice INV-2024-0012 · date March 2"));
     assert!(text.contains("did not help"));
@@ -766,7 +778,14 @@ fn sso_error_brief_has_error_codes_and_the_page_trail() {
     );
 
     let text = render_text(&brief);
-    assert!(text.contains("sentiment 0.71 ≥ 0.60 \u{201c}still not working\u{201d}"));
+    assert!(
+        text.contains(
+            "**Why:** is getting frustrated (sentiment fell from slightly negative to very \
+             negative): \u{201c}still not working\u{201d}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("- Rules: segments.pro.frustration 0.71 ≥ 0.60"));
     assert!(text.contains("(3 earlier)"));
     assert!(
         text.contains("08:09 /login → 08:09 error SSO sign-in failed"),
@@ -875,6 +894,467 @@ fn a_question_is_quoted_rather_than_rewritten() {
         brief.opening_line,
         "Hi Ana, thanks for waiting. I've read your message: \u{201c}How do I move my invoices to \
          another workspace?\u{201d} I'm taking it from here, so you won't need to repeat anything."
+    );
+}
+
+/// Builds a brief for a timeline of the tests below, at ten minutes past its start.
+fn brief_of(
+    tl: &Timeline,
+    decision: &Decision,
+    signals: Option<&TurnSignals>,
+    name: Option<&str>,
+) -> Brief {
+    let conversation = conversation("conv_t", "2026-03-02T10:00:00Z", None);
+    let someone = customer(name, Some("u_9"), "2025-06-01T00:00:00Z");
+    Brief::build(&BriefInput {
+        conversation: &conversation,
+        customer: &someone,
+        account: None,
+        events: &tl.events,
+        decision,
+        signals,
+        summary: None,
+        now: tl.start + Duration::minutes(10),
+    })
+}
+
+fn sentences_of(brief: &Brief) -> Vec<&str> {
+    brief
+        .why
+        .reasons
+        .iter()
+        .map(|r| r.sentence.as_str())
+        .collect()
+}
+
+#[test]
+fn why_reads_as_sentences_not_rule_ids() {
+    let brief = billing_dispute().brief(None);
+    assert_eq!(
+        sentences_of(&brief),
+        vec![
+            "asked for a person: \u{201c}I want to talk to a real person now.\u{201d}",
+            "disputes a charge",
+        ]
+    );
+    // The rule ids stay, as detail, and the triggers are untouched.
+    let rules: Vec<&str> = brief.why.reasons.iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        vec!["explicit_request", "always_human.billing_dispute"]
+    );
+    assert_eq!(brief.why.reasons[1].kind, TriggerKind::Policy);
+    assert_eq!(brief.why.triggers, billing_dispute().decision.triggers);
+    let json = serde_json::to_value(&brief).unwrap();
+    assert_eq!(json["why"]["reasons"][1]["sentence"], "disputes a charge");
+    assert_eq!(json["why"]["reasons"][1]["kind"], "policy");
+}
+
+#[test]
+fn every_trigger_kind_reads_as_a_sentence_in_support_words() {
+    let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+    tl.customer(
+        0,
+        "How do I reset my password? The reset email never arrives.",
+        None,
+    );
+    tl.ai(
+        0,
+        "To reset your password, click Forgot password on the sign-in page and follow the email.",
+        ("kb-reset", "Resetting your password"),
+        0.61,
+    );
+    tl.customer(
+        2,
+        "I did, the email never arrives. How do I reset my password?",
+        None,
+    );
+    tl.ai(
+        2,
+        "To reset your password, click Forgot password on the sign-in page and follow the email.",
+        ("kb-reset", "Resetting your password"),
+        0.58,
+    );
+    let last = tl.customer(
+        4,
+        "Again: the reset email never arrives! I want to cancel my subscription. Can I talk to someone?",
+        None,
+    );
+    let decision = escalate(
+        vec![
+            trigger(
+                TriggerKind::ExplicitRequest,
+                "explicit_request",
+                0.9,
+                Some(0.6),
+                &["talk to someone"],
+            ),
+            trigger(
+                TriggerKind::Policy,
+                "segments.enterprise.always_human.cancellation",
+                0.77,
+                Some(0.5),
+                &["issue type cancellation (0.77)"],
+            ),
+            trigger(
+                TriggerKind::Sentiment,
+                "thresholds.frustration",
+                0.7,
+                Some(0.6),
+                &["never arrives", "sentiment trend +0.00 → -0.30 → -0.65"],
+            ),
+            trigger(
+                TriggerKind::Loop,
+                "thresholds.loop",
+                0.9,
+                Some(0.6),
+                &["AI served the same article 2 times (kb-reset)"],
+            ),
+            trigger(
+                TriggerKind::AiError,
+                "responder.on_failure",
+                1.0,
+                None,
+                &["the model did not answer within 20 s"],
+            ),
+            trigger(
+                TriggerKind::AgentRequest,
+                "responder.needs_human",
+                1.0,
+                None,
+                &["the customer wants to cancel a contract"],
+            ),
+        ],
+        "Escalated.",
+    );
+    let mut escalating = signals(-0.65, 0.7, "cancellation");
+    escalating.signals.looping.rephrase_similarity = 0.74;
+    escalating.signals.sentiment_evidence = vec!["never arrives".into()];
+    tl.decision(4, last, &decision, escalating.clone());
+    let brief = brief_of(&tl, &decision, Some(&escalating), Some("Kim Ode"));
+
+    let why = sentences_of(&brief);
+    assert_eq!(
+        why[0],
+        "asked for a person: \u{201c}Can I talk to someone?\u{201d}"
+    );
+    assert_eq!(why[1], "wants to cancel");
+    assert!(
+        why[2].starts_with("is getting frustrated (sentiment fell from "),
+        "{}",
+        why[2]
+    );
+    assert!(
+        why[2].ends_with("very negative): \u{201c}never arrives\u{201d}"),
+        "{}",
+        why[2]
+    );
+    assert_eq!(
+        why[3],
+        "the conversation was going in circles: the AI served \u{201c}Resetting your \
+         password\u{201d} twice, and the customer asked again (\u{201c}Again: the reset email \
+         never arrives!\u{201d})"
+    );
+    assert_eq!(
+        why[4],
+        "the AI could not answer: the model did not answer within 20 s"
+    );
+    assert_eq!(
+        why[5],
+        "the AI asked for a person: the customer wants to cancel a contract"
+    );
+    for sentence in why {
+        assert!(!sentence.contains('_'), "a rule id in {sentence:?}");
+        assert!(!sentence.contains(" ≥ "), "a threshold in {sentence:?}");
+    }
+}
+
+#[test]
+fn the_ai_not_being_sure_names_the_closest_article_and_the_question() {
+    let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+    let seq = tl.customer(
+        0,
+        "Hi! Can I pay invoice INV-88 in EUR instead of USD? Our finance team asks.",
+        None,
+    );
+    let decision = escalate(
+        vec![trigger(
+            TriggerKind::Confidence,
+            "thresholds.confidence",
+            0.22,
+            Some(0.45),
+            &["best article: Currencies and exchange rates (kb-currencies)"],
+        )],
+        "Escalated: the AI is not confident.",
+    );
+    let mut read = signals(0.0, 0.0, "billing_question");
+    read.confidence = Some(0.22);
+    read.top_articles = vec![ScoredArticle {
+        id: "kb-currencies".into(),
+        title: "Currencies and exchange rates".into(),
+        score: 3.1,
+    }];
+    tl.decision(0, seq, &decision, read.clone());
+    let brief = brief_of(&tl, &decision, Some(&read), None);
+    assert_eq!(
+        sentences_of(&brief),
+        vec![
+            "the AI was not sure: the closest article, \u{201c}Currencies and exchange \
+             rates\u{201d}, does not cover \u{201c}Can I pay invoice INV-88 in EUR instead of \
+             USD?\u{201d}"
+        ]
+    );
+
+    read.top_articles.clear();
+    let brief = brief_of(&tl, &decision, Some(&read), None);
+    assert_eq!(
+        sentences_of(&brief),
+        vec![
+            "the AI was not sure: no article came close to \u{201c}Can I pay invoice INV-88 in \
+             EUR instead of USD?\u{201d}"
+        ]
+    );
+}
+
+#[test]
+fn summary_states_the_request() {
+    // Not the customer's messages strung together: the dispute, what happened, the invoice.
+    let brief = billing_dispute().brief(None);
+    assert_eq!(
+        brief.summary.text,
+        "Disputes a charge: charged $1,200.00 twice for invoice INV-2024-0012 on March 2."
+    );
+    assert!(!brief.summary.text.contains("Can you check"));
+    assert!(!brief.summary.text.contains("ridiculous"));
+
+    // A refund: the issue type says what they want, the invoice comes from a later message.
+    let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+    tl.customer(
+        0,
+        "Hi there! We were charged twice on 3 March for the same seats.",
+        None,
+    );
+    tl.ai(
+        0,
+        "Duplicate payments are refunded automatically within 5 business days.",
+        ("kb-duplicate-charges", "Duplicate charges and refunds"),
+        0.52,
+    );
+    let last = tl.customer(
+        2,
+        "Invoice INV-2041 shows both payments. Please refund one of them, this is the second time I ask.",
+        None,
+    );
+    let decision = escalate(
+        vec![trigger(
+            TriggerKind::Sentiment,
+            "thresholds.frustration",
+            0.64,
+            Some(0.6),
+            &["second time"],
+        )],
+        "Escalated: frustration.",
+    );
+    let read = signals(-0.5, 0.64, "refund");
+    tl.decision(2, last, &decision, read.clone());
+    let brief = brief_of(&tl, &decision, Some(&read), Some("Ivo Petrov"));
+    assert_eq!(
+        brief.summary.text,
+        "Wants a refund for invoice INV-2041: charged twice on 3 March for the same seats."
+    );
+    assert_eq!(brief.summary.source, SummarySource::Extractive);
+
+    // A question is what they ask; a customer who never said is not made to say something.
+    let mut tl = Timeline::new("2026-03-02T12:00:00Z");
+    tl.customer(
+        0,
+        "How do I move my invoices to another workspace? I need a person for this.",
+        None,
+    );
+    let asked = escalate(
+        vec![trigger(
+            TriggerKind::ExplicitRequest,
+            "explicit_request",
+            0.8,
+            Some(0.6),
+            &["need a person"],
+        )],
+        "The customer asked for a person.",
+    );
+    let brief = brief_of(&tl, &asked, None, Some("Ana"));
+    assert_eq!(
+        brief.summary.text,
+        "Asks how to move their invoices to another workspace."
+    );
+    let mut tl = Timeline::new("2026-03-02T12:00:00Z");
+    tl.customer(0, "human please", None);
+    let brief = brief_of(&tl, &asked, None, None);
+    assert_eq!(
+        brief.summary.text,
+        "The customer asked for a person without describing the issue."
+    );
+}
+
+#[test]
+fn opening_line_names_the_problem_and_what_was_tried() {
+    let brief = billing_dispute().brief(None);
+    assert_eq!(
+        brief.opening_line,
+        "Hi Dana, thanks for waiting. I can see you were charged $1,200.00 twice for invoice \
+         INV-2024-0012 on March 2, and that you already checked the invoice page. The steps in \
+         \u{201c}Duplicate charges and refunds\u{201d} didn't solve it either. I'm taking it \
+         from here, so you won't need to repeat anything."
+    );
+}
+
+/// Noor says hello, the AI answers the greeting with an article; then she describes the
+/// export error, the AI's export article does not help and she asks for someone.
+fn export_after_a_greeting() -> (Timeline, Decision, TurnSignals) {
+    let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+    tl.customer(0, "Hi!", None);
+    tl.ai(
+        0,
+        "Welcome to Acme! To get started, open Settings and invite your team.",
+        ("kb-getting-started", "Getting started with Acme"),
+        0.21,
+    );
+    tl.customer(
+        1,
+        "My CSV export fails with error E1234 every time I click Export. This is so annoying.",
+        None,
+    );
+    tl.ai(
+        1,
+        "Go to Reports → Export and choose CSV. Large exports are emailed to you when ready.",
+        ("kb-export", "Exporting reports"),
+        0.58,
+    );
+    let last = tl.customer(
+        3,
+        "That didn't help, same error again. Can I talk to someone?",
+        None,
+    );
+    let decision = escalate(
+        vec![trigger(
+            TriggerKind::ExplicitRequest,
+            "explicit_request",
+            0.85,
+            Some(0.6),
+            &["talk to someone"],
+        )],
+        "The customer asked for a person.",
+    );
+    let read = signals(-0.4, 0.5, "technical_bug");
+    tl.decision(3, last, &decision, read.clone());
+    (tl, decision, read)
+}
+
+#[test]
+fn an_article_served_for_a_greeting_is_not_named_in_the_opening() {
+    let (tl, decision, read) = export_after_a_greeting();
+    let brief = brief_of(&tl, &decision, Some(&read), Some("Noor Haddad"));
+    assert_eq!(
+        brief.opening_line,
+        "Hi Noor, thanks for waiting. I can see your CSV export fails with error E1234 every \
+         time you click Export, and that the steps in \u{201c}Exporting reports\u{201d} didn't \
+         solve it. I'm taking it from here, so you won't need to repeat anything."
+    );
+    assert!(!brief.opening_line.contains("Getting started"));
+    assert_eq!(
+        brief.summary.text,
+        "Reports something broken: their CSV export fails with error E1234 every time they \
+         click Export."
+    );
+    assert_eq!(
+        sentences_of(&brief),
+        vec!["asked for a person: \u{201c}Can I talk to someone?\u{201d}"]
+    );
+}
+
+#[test]
+fn an_earlier_question_the_ai_settled_is_not_the_problem() {
+    let mut tl = Timeline::new("2026-03-02T10:00:00Z");
+    tl.customer(
+        0,
+        "How do I add two new users with admin rights to my workspace, give them access to the \
+         quarterly reports and set up SSO for them?",
+        None,
+    );
+    tl.ai(
+        0,
+        "Go to Settings → Members, click Invite and pick the Admin role.",
+        ("kb-invite", "Inviting teammates"),
+        0.83,
+    );
+    tl.customer(
+        2,
+        "Thanks, that worked! Our card was also charged $49.00 twice for invoice INV-2041 this month.",
+        None,
+    );
+    tl.ai(
+        2,
+        "Duplicate payments are refunded automatically. You can see each payment on the invoice page.",
+        ("kb-duplicate-charges", "Duplicate charges and refunds"),
+        0.52,
+    );
+    let last = tl.customer(
+        4,
+        "Both payments are still on the invoice page a week later, that didn't help.",
+        None,
+    );
+    let decision = escalate(
+        vec![trigger(
+            TriggerKind::Policy,
+            "always_human.billing_dispute",
+            0.82,
+            Some(0.5),
+            &["issue type billing_dispute (0.82)", "charged twice"],
+        )],
+        "Escalated: billing_dispute always goes to a person.",
+    );
+    let mut read = signals(-0.45, 0.4, "billing_dispute");
+    read.signals.issue_type.dispute_evidence = vec!["charged twice".into()];
+    tl.decision(4, last, &decision, read.clone());
+    let brief = brief_of(&tl, &decision, Some(&read), Some("Priya Shah"));
+
+    assert_eq!(
+        brief.needs,
+        "Our card was also charged $49.00 twice for invoice INV-2041 this month."
+    );
+    assert_eq!(
+        brief.summary.text,
+        "Disputes a charge: their card was also charged $49.00 twice for invoice INV-2041 this \
+         month."
+    );
+    assert_eq!(
+        sentences_of(&brief),
+        vec!["disputes a charge (\u{201c}charged twice\u{201d})"]
+    );
+    let line = &brief.opening_line;
+    assert!(!line.contains("Inviting teammates"), "{line}");
+    assert!(!line.contains("add two new users"), "{line}");
+    assert!(
+        line.contains(
+            "and that the steps in \u{201c}Duplicate charges and refunds\u{201d} didn't solve it."
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_brief_stored_before_reasons_still_reads() {
+    let brief = billing_dispute().brief(None);
+    let mut json = serde_json::to_value(&brief).unwrap();
+    json["why"].as_object_mut().unwrap().remove("reasons");
+    let stored: Brief = serde_json::from_value(json).unwrap();
+    assert!(stored.why.reasons.is_empty());
+    // The rendering falls back to the triggers.
+    let text = render_text(&stored);
+    assert!(
+        text.starts_with(
+            "**Why:** explicit request 0.95 ≥ 0.60 \u{201c}talk to a real person\u{201d}"
+        ),
+        "{text}"
     );
 }
 

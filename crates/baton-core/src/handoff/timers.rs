@@ -1,6 +1,8 @@
 //! The handoff timers, as a pure function of the handoffs, the agents and the clock: offers
 //! not accepted in time, agents whose heartbeat stopped, agents offline past the grace
-//! period who still hold conversations, and handoffs that waited too long for their team.
+//! period who still hold conversations, handoffs that waited past their team's wait target
+//! (more urgent, and the team's supervisors are alerted) and handoffs that waited long
+//! enough to move to the overflow team.
 //!
 //! The server runs [`due`] on every tick with the real clock; tests run it with any time.
 
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Handoff, HandoffStatus};
+use super::{Handoff, HandoffStatus, Priority, Step};
 use crate::routing::Presence;
 
 /// How long each timer waits; from the `[handoff]` configuration.
@@ -22,6 +24,17 @@ pub struct TimerSettings {
     pub offline_grace: Duration,
     /// A handoff waiting this long in a team with an overflow team moves there.
     pub overflow_after: Option<Duration>,
+}
+
+/// What the timers need to know of a team (`None`: handoffs without a team).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TeamClock {
+    /// Where its handoffs go after waiting too long.
+    pub overflow: Option<String>,
+    /// How long a handoff may wait before its priority rises (none: never).
+    pub wait_target: Option<Duration>,
+    /// Whether the team works now: a closed team's tickets wait without alarm.
+    pub open: bool,
 }
 
 /// An agent as the timers see them.
@@ -38,12 +51,25 @@ pub struct AgentClock {
 /// What a timer asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimerAction {
-    /// Take the offer back and offer the handoff to someone else.
-    ExpireOffer { handoff_id: String, reason: String },
+    /// Take the offer back and offer the handoff to someone else. `missed` when the agent
+    /// simply did not answer (it counts towards setting them away, and cools them down);
+    /// not when they went offline.
+    ExpireOffer {
+        handoff_id: String,
+        reason: String,
+        missed: bool,
+    },
     /// The agent's heartbeat stopped: mark them offline.
     GoOffline { agent_id: String, reason: String },
     /// The agent has been offline past the grace period: their handoff goes back to the queue.
     Release { handoff_id: String, reason: String },
+    /// Nobody took the handoff within its team's wait target: raise its priority (and alert
+    /// the team's supervisors).
+    RaisePriority {
+        handoff_id: String,
+        to: Priority,
+        reason: String,
+    },
     /// The handoff waited too long: move it to the team's overflow team.
     Overflow {
         handoff_id: String,
@@ -53,12 +79,12 @@ pub enum TimerAction {
 }
 
 /// Everything due at `now`, in a stable order: presence first (so that an agent who just
-/// went offline loses their offers in the same tick), then offers, releases and overflows.
-/// `overflow_of` names a team's overflow team.
+/// went offline loses their offers in the same tick), then, handoff by handoff, offers,
+/// releases, priority rises and overflows. `team` describes a team's timers.
 pub fn due(
     handoffs: &[Handoff],
     agents: &[AgentClock],
-    overflow_of: impl Fn(&str) -> Option<String>,
+    team: impl Fn(Option<&str>) -> TeamClock,
     settings: &TimerSettings,
     now: DateTime<Utc>,
 ) -> Vec<TimerAction> {
@@ -85,17 +111,22 @@ pub fn due(
                 let Some(offer) = &handoff.offer else {
                     continue;
                 };
-                let reason = if offline_since(&offer.agent_id).is_some() {
-                    "the agent went offline".to_string()
+                if offline_since(&offer.agent_id).is_some() {
+                    actions.push(TimerAction::ExpireOffer {
+                        handoff_id: handoff.id.clone(),
+                        reason: "the agent went offline".to_string(),
+                        missed: false,
+                    });
                 } else if offer.expires_at <= now {
-                    format!("not accepted within {}", words(settings.offer_timeout))
-                } else {
-                    continue;
-                };
-                actions.push(TimerAction::ExpireOffer {
-                    handoff_id: handoff.id.clone(),
-                    reason,
-                });
+                    actions.push(TimerAction::ExpireOffer {
+                        handoff_id: handoff.id.clone(),
+                        reason: format!("not accepted within {}", words(settings.offer_timeout)),
+                        missed: true,
+                    });
+                } else if let Some(raise) = raise_due(handoff, &team(handoff.team.as_deref()), now)
+                {
+                    actions.push(raise);
+                }
             }
             HandoffStatus::Assigned => {
                 let Some(agent) = handoff.agent_id.as_deref() else {
@@ -114,18 +145,18 @@ pub fn due(
                 }
             }
             HandoffStatus::Queued => {
-                let (Some(limit), Some(team)) = (settings.overflow_after, &handoff.team) else {
-                    continue;
-                };
-                let Some(to_team) = overflow_of(team) else {
-                    continue;
-                };
-                if in_team_since(handoff) + limit <= now {
+                let clock = team(handoff.team.as_deref());
+                if let (Some(limit), Some(name), Some(to_team)) =
+                    (settings.overflow_after, &handoff.team, &clock.overflow)
+                    && handoff.in_team_since() + limit <= now
+                {
                     actions.push(TimerAction::Overflow {
                         handoff_id: handoff.id.clone(),
-                        to_team,
-                        reason: format!("waited over {} for {team}", words(limit)),
+                        to_team: to_team.clone(),
+                        reason: format!("waited over {} for {name}", words(limit)),
                     });
+                } else if let Some(raise) = raise_due(handoff, &clock, now) {
+                    actions.push(raise);
                 }
             }
             HandoffStatus::Closed => {}
@@ -134,14 +165,33 @@ pub fn due(
     actions
 }
 
-/// When the handoff entered its current team's queue: its last transfer, or its creation.
-fn in_team_since(handoff: &Handoff) -> DateTime<Utc> {
-    handoff
+/// A waiting handoff's priority rises one level each time it waits another wait target in
+/// its team's queue without an agent taking it, up to urgent; never while the team is closed.
+fn raise_due(handoff: &Handoff, team: &TeamClock, now: DateTime<Utc>) -> Option<TimerAction> {
+    let target = team.wait_target.filter(|t| !t.is_zero())?;
+    if !team.open {
+        return None;
+    }
+    let to = handoff.priority.raised()?;
+    let since = handoff.in_team_since();
+    let raised = handoff
         .history
         .iter()
-        .rev()
-        .find(|s| s.step == "transferred")
-        .map_or(handoff.created_at, |s| s.at)
+        .filter(|s| s.step == Step::PriorityRaised && s.at >= since)
+        .count() as u32;
+    let due_at = since + chrono::Duration::from_std(target * (raised + 1)).ok()?;
+    if due_at > now {
+        return None;
+    }
+    Some(TimerAction::RaisePriority {
+        handoff_id: handoff.id.clone(),
+        to,
+        reason: format!(
+            "no agent took it within the wait target of {} (waiting {}); priority raised to {to}",
+            words(target),
+            words((now - since).to_std().unwrap_or_default())
+        ),
+    })
 }
 
 /// "30 s", "2 min", "1 h" (and "250 ms" below a second).
@@ -178,17 +228,19 @@ impl Handoff {
             status: HandoffStatus::Queued,
             history: vec![super::RoutingStep {
                 at: now,
-                step: "queued".to_string(),
+                step: Step::Queued,
                 team: team.clone(),
                 agent_id: None,
                 by: super::BY_BATON.to_string(),
                 reason: route_reason.clone(),
+                note: None,
             }],
             team,
             priority,
             triggers,
             issue_type,
             tier,
+            customer_name: None,
             route_reason,
             created_at: now,
             offer: None,
@@ -243,7 +295,17 @@ mod tests {
             presence: Presence::Online,
             disabled: false,
             capacity: 3,
+            teams: vec!["billing".into()],
             active_other: 0,
+            offers_other: 0,
+        }
+    }
+
+    /// Teams without overflow, always open, without a wait target.
+    fn plain(_: Option<&str>) -> TeamClock {
+        TeamClock {
+            open: true,
+            ..TeamClock::default()
         }
     }
 
@@ -262,6 +324,7 @@ mod tests {
                 agent_id: agent.into(),
                 expires_at: t(at) + chrono::Duration::seconds(30),
                 reason: "least loaded".into(),
+                one_at_a_time: false,
             },
             Some(&online(agent)),
             t(at),
@@ -282,23 +345,23 @@ mod tests {
             "2026-03-02T09:00:00Z",
             "2026-03-02T10:00:20Z",
         )];
-        let none = |_: &str| None;
         assert!(
             due(
                 std::slice::from_ref(&h),
                 &agents,
-                none,
+                plain,
                 &SETTINGS,
                 t("2026-03-02T10:00:29Z")
             )
             .is_empty()
         );
-        let actions = due(&[h], &agents, none, &SETTINGS, t("2026-03-02T10:00:30Z"));
+        let actions = due(&[h], &agents, plain, &SETTINGS, t("2026-03-02T10:00:30Z"));
         assert_eq!(
             actions,
             vec![TimerAction::ExpireOffer {
                 handoff_id: "h1".into(),
-                reason: "not accepted within 30 s".into()
+                reason: "not accepted within 30 s".into(),
+                missed: true,
             }]
         );
     }
@@ -324,7 +387,6 @@ mod tests {
         )
         .unwrap();
         let handoffs = [offered, assigned];
-        let none = |_: &str| None;
         // The heartbeat stopped at 10:00:10; at 10:01:10 the presence timeout passes.
         let silent = [clock(
             "dana",
@@ -335,7 +397,7 @@ mod tests {
         let actions = due(
             &handoffs,
             &silent,
-            none,
+            plain,
             &SETTINGS,
             t("2026-03-02T10:01:10Z"),
         );
@@ -344,7 +406,7 @@ mod tests {
             matches!(&actions[0], TimerAction::GoOffline { agent_id, .. } if agent_id == "dana")
         );
         assert!(
-            matches!(&actions[1], TimerAction::ExpireOffer { reason, .. } if reason == "the agent went offline")
+            matches!(&actions[1], TimerAction::ExpireOffer { reason, missed: false, .. } if reason == "the agent went offline")
         );
         // Offline since 10:01:10: the assigned conversation returns after two minutes.
         let gone = [clock(
@@ -356,7 +418,7 @@ mod tests {
         let early = due(
             &handoffs[1..],
             &gone,
-            none,
+            plain,
             &SETTINGS,
             t("2026-03-02T10:03:09Z"),
         );
@@ -364,7 +426,7 @@ mod tests {
         let late = due(
             &handoffs[1..],
             &gone,
-            none,
+            plain,
             &SETTINGS,
             t("2026-03-02T10:03:10Z"),
         );
@@ -380,7 +442,11 @@ mod tests {
     #[test]
     fn a_handoff_waiting_too_long_moves_to_the_overflow_team_once() {
         let h = queued("h1", "billing", "2026-03-02T10:00:00Z");
-        let overflow = |team: &str| (team == "billing").then(|| "support".to_string());
+        let overflow = |team: Option<&str>| TeamClock {
+            overflow: (team == Some("billing")).then(|| "support".to_string()),
+            open: true,
+            ..TeamClock::default()
+        };
         assert!(
             due(
                 std::slice::from_ref(&h),
@@ -414,6 +480,7 @@ mod tests {
                     priority: None,
                     by: "baton".into(),
                     reason: "overflow".into(),
+                    note: None,
                 },
                 None,
                 t("2026-03-02T10:10:00Z"),
@@ -429,5 +496,64 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_handoff_nobody_takes_within_the_wait_target_rises_one_level_per_target() {
+        let h = queued("h1", "billing", "2026-03-02T10:00:00Z");
+        let team = |open: bool| {
+            move |_: Option<&str>| TeamClock {
+                overflow: None,
+                wait_target: Some(Duration::from_secs(300)),
+                open,
+            }
+        };
+        let at = |s: &str| due(std::slice::from_ref(&h), &[], team(true), &SETTINGS, t(s));
+        assert!(at("2026-03-02T10:04:59Z").is_empty());
+        let actions = at("2026-03-02T10:05:00Z");
+        assert!(
+            matches!(&actions[..], [TimerAction::RaisePriority { to: Priority::High, reason, .. }]
+                if reason.contains("wait target of 5 min")),
+            "{actions:?}"
+        );
+        // A closed team's ticket waits without alarm.
+        assert!(
+            due(
+                std::slice::from_ref(&h),
+                &[],
+                team(false),
+                &SETTINGS,
+                t("2026-03-02T10:30:00Z")
+            )
+            .is_empty()
+        );
+        // Raised once: the next rise is one more wait target later, up to urgent.
+        let raised = h
+            .apply(
+                &HandoffChange::RaisePriority {
+                    to: Priority::High,
+                    reason: "waited".into(),
+                },
+                None,
+                t("2026-03-02T10:05:00Z"),
+            )
+            .unwrap();
+        let next = |s: &str| {
+            due(
+                std::slice::from_ref(&raised),
+                &[],
+                team(true),
+                &SETTINGS,
+                t(s),
+            )
+        };
+        assert!(next("2026-03-02T10:09:59Z").is_empty());
+        assert!(matches!(
+            &next("2026-03-02T10:10:00Z")[..],
+            [TimerAction::RaisePriority {
+                to: Priority::Urgent,
+                ..
+            }]
+        ));
     }
 }

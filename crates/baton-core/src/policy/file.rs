@@ -15,6 +15,7 @@ use super::{
 };
 use crate::decision::TriggerKind;
 use crate::handoff::Priority;
+use crate::routing::OfferMode;
 use crate::signals::{IssueTypeDef, Taxonomy};
 
 #[derive(Deserialize)]
@@ -129,6 +130,10 @@ struct RawTeam {
     hours: Option<Spanned<RawHours>>,
     #[serde(default)]
     overflow: Option<Spanned<String>>,
+    #[serde(default)]
+    wait_target_minutes: Option<Spanned<f64>>,
+    #[serde(default)]
+    offers: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -342,8 +347,44 @@ impl Compiler<'_> {
                 Some(h) => Some(self.hours(h, timezone)?),
                 None => None,
             };
+            let wait_target = match &t.wait_target_minutes {
+                Some(m)
+                    if m.get_ref().is_finite()
+                        && *m.get_ref() >= 0.0
+                        && *m.get_ref() <= 10_080.0 =>
+                {
+                    Some(std::time::Duration::from_secs_f64(m.get_ref() * 60.0))
+                }
+                Some(m) => {
+                    return self.err(
+                        m.span(),
+                        format!(
+                            "wait_target_minutes of team `{name}` must be between 0 and 10080 (a week), got {}",
+                            m.get_ref()
+                        ),
+                    );
+                }
+                None => None,
+            };
+            let offers = match &t.offers {
+                Some(o) => match OfferMode::parse(o.get_ref().trim()) {
+                    Some(mode) => mode,
+                    None => {
+                        return self.err(
+                            o.span(),
+                            format!(
+                                "offers of team `{name}` must be \"one_at_a_time\" or \"up_to_capacity\", got {:?}",
+                                o.get_ref()
+                            ),
+                        );
+                    }
+                },
+                None => OfferMode::default(),
+            };
             team_spans.push(t.overflow.clone());
             teams.push(Team {
+                wait_target,
+                offers,
                 display_name: t.display_name.unwrap_or_else(|| title_case(&name)),
                 name,
                 skills,

@@ -293,6 +293,27 @@ pub struct Team {
     pub hours: Option<Schedule>,
     /// Where its handoffs go when it is closed or has nobody.
     pub overflow: Option<String>,
+    /// How long a handoff may wait for the team before its priority rises and the
+    /// supervisors are alerted (none: the server's default).
+    #[serde(
+        rename = "wait_target_minutes",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "minutes"
+    )]
+    pub wait_target: Option<std::time::Duration>,
+    /// One offer at a time per agent, or up to their capacity at once.
+    pub offers: crate::routing::OfferMode,
+}
+
+/// A duration as a number of minutes (how policy files write it).
+fn minutes<S: serde::Serializer>(
+    value: &Option<std::time::Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(d) => serializer.serialize_f64(d.as_secs_f64() / 60.0),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl Team {
@@ -459,6 +480,8 @@ impl Policy {
                 tiers: Vec::new(),
                 hours: None,
                 overflow: None,
+                wait_target: None,
+                offers: Default::default(),
             }],
             routing: Vec::new(),
             default_team: Some("support".into()),

@@ -50,6 +50,23 @@ fn the_example_policy_is_valid() {
 }
 
 #[test]
+fn teams_set_their_wait_target_and_how_offers_are_made() {
+    let policy = Policy::parse(
+        "[[teams]]\nname = \"billing\"\nwait_target_minutes = 2.5\noffers = \"up_to_capacity\"\n[[teams]]\nname = \"support\"\n",
+    )
+    .unwrap();
+    let billing = policy.team("billing").unwrap();
+    assert_eq!(
+        billing.wait_target,
+        Some(std::time::Duration::from_secs(150))
+    );
+    assert_eq!(billing.offers, crate::routing::OfferMode::UpToCapacity);
+    let support = policy.team("support").unwrap();
+    assert_eq!(support.wait_target, None);
+    assert_eq!(support.offers, crate::routing::OfferMode::OneAtATime);
+}
+
+#[test]
 fn version_is_the_content_hash() {
     let a = Policy::parse("[thresholds]\nconfidence = 0.4\n").unwrap();
     let b = Policy::parse("[thresholds]\nconfidence = 0.4\n").unwrap();
@@ -105,6 +122,16 @@ fn errors_name_the_line() {
             "no [[teams]]",
         ),
         ("timezone = 5\n", 1, ""),
+        (
+            "[[teams]]\nname = \"a\"\nwait_target_minutes = -1\n",
+            3,
+            "between 0 and 10080",
+        ),
+        (
+            "[[teams]]\nname = \"a\"\noffers = \"all\"\n",
+            3,
+            "one_at_a_time",
+        ),
     ];
     for (text, line, needle) in cases {
         let err = Policy::parse(text).unwrap_err();

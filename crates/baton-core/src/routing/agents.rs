@@ -9,6 +9,35 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The team name routing uses for a handoff without a team (the policy declares none):
+/// every agent is in it.
+pub const ANY_TEAM: &str = "*";
+
+/// How a team's handoffs are offered: one offer at a time per agent (what most consoles
+/// do, and the default), or as many at once as the agent has room for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferMode {
+    #[default]
+    OneAtATime,
+    UpToCapacity,
+}
+
+impl OfferMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferMode::OneAtATime => "one_at_a_time",
+            OfferMode::UpToCapacity => "up_to_capacity",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [OfferMode::OneAtATime, OfferMode::UpToCapacity]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
 /// Whether an agent can take conversations right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -50,9 +79,9 @@ pub struct AgentAvailability {
     /// they came online if later. `None` when they have not had one yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_since: Option<DateTime<Utc>>,
-    /// Handoffs whose offer this agent declined or let expire; they are not offered again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub declined_handoffs: Vec<String>,
+    /// Offers waiting for the agent's answer now (part of `active_conversations`).
+    #[serde(default)]
+    pub offers_pending: u32,
 }
 
 impl AgentAvailability {
@@ -61,9 +90,9 @@ impl AgentAvailability {
         self.capacity.saturating_sub(self.active_conversations)
     }
 
-    /// Whether the agent is in `team`.
+    /// Whether the agent is in `team` ([`ANY_TEAM`]: everyone is).
     pub fn in_team(&self, team: &str) -> bool {
-        self.teams.iter().any(|t| t == team)
+        team == ANY_TEAM || self.teams.iter().any(|t| t == team)
     }
 
     /// Whether the agent is online with room for one more conversation.
@@ -79,8 +108,11 @@ pub enum PassOverReason {
     Offline,
     Away,
     AtCapacity,
-    /// Declined this handoff, or was excluded from it.
+    /// Declined this handoff or let its offer lapse a moment ago (cooling down), or was
+    /// excluded from it.
     Declined,
+    /// Another offer is waiting for their answer (the team offers one at a time).
+    OfferPending,
     /// Available, but someone else was less loaded or idle longer.
     Ranked,
 }
@@ -117,25 +149,30 @@ pub enum NoAgent {
         away: usize,
         offline: usize,
     },
-    /// Members are online, but every one of them is at capacity (or declined this handoff).
+    /// Members are online, but every one of them is at capacity, cooling down from this
+    /// handoff or answering another offer.
     #[error(
-        "everyone online in team {team} is busy ({at_capacity} at capacity, {declined} declined this handoff)"
+        "everyone online in team {team} is busy ({at_capacity} at capacity, {declined} let this handoff go a moment ago, {answering} answering another offer)"
     )]
     AllBusy {
         team: String,
         at_capacity: usize,
         declined: usize,
+        #[serde(default)]
+        answering: usize,
     },
 }
 
 /// Picks the agent of `team` for a handoff: online, with spare capacity, not in `exclude`
-/// (agent ids that declined this handoff or must not get it); the least loaded first
-/// (active conversations over capacity), then the one idle longest, then by id so the choice
-/// is always the same for the same input.
+/// (agent ids cooling down from this handoff, or who must not get it), and with
+/// `one_at_a_time` not answering another offer; the least loaded first (active
+/// conversations over capacity), then the one idle longest, then by id so the choice is
+/// always the same for the same input.
 pub fn choose_agent(
     team: &str,
     candidates: &[AgentAvailability],
     exclude: &[&str],
+    one_at_a_time: bool,
     now: DateTime<Utc>,
 ) -> Result<AgentChoice, NoAgent> {
     let members: Vec<&AgentAvailability> = candidates.iter().filter(|a| a.in_team(team)).collect();
@@ -155,6 +192,9 @@ pub fn choose_agent(
             }
             Presence::Online if exclude.contains(&agent.id.as_str()) => {
                 Some(PassOverReason::Declined)
+            }
+            Presence::Online if one_at_a_time && agent.offers_pending > 0 => {
+                Some(PassOverReason::OfferPending)
             }
             Presence::Online => None,
         };
@@ -184,6 +224,7 @@ pub fn choose_agent(
                 team: team.to_string(),
                 at_capacity: count(PassOverReason::AtCapacity),
                 declined: count(PassOverReason::Declined),
+                answering: count(PassOverReason::OfferPending),
             }
         });
     };
@@ -263,7 +304,7 @@ mod tests {
             active_conversations: active,
             capacity,
             idle_since: idle.map(t),
-            declined_handoffs: Vec::new(),
+            offers_pending: 0,
         }
     }
 
@@ -276,7 +317,7 @@ mod tests {
             agent("dana", Presence::Online, 1, 3, Some("2026-03-02T10:18:00Z")),
             agent("lee", Presence::Offline, 0, 3, None),
         ];
-        let choice = choose_agent("billing", &agents, &[], t(NOW)).unwrap();
+        let choice = choose_agent("billing", &agents, &[], true, t(NOW)).unwrap();
         assert_eq!(choice.agent_id, "dana");
         assert_eq!(
             choice.reason,
@@ -305,7 +346,7 @@ mod tests {
             agent("bo", Presence::Online, 2, 6, Some("2026-03-02T10:29:00Z")),
         ];
         assert_eq!(
-            choose_agent("billing", &agents, &[], t(NOW))
+            choose_agent("billing", &agents, &[], true, t(NOW))
                 .unwrap()
                 .agent_id,
             "bo"
@@ -318,7 +359,7 @@ mod tests {
             agent("ana", Presence::Online, 1, 3, Some("2026-03-02T10:25:00Z")),
             agent("bo", Presence::Online, 1, 3, Some("2026-03-02T08:05:00Z")),
         ];
-        let choice = choose_agent("billing", &agents, &[], t(NOW)).unwrap();
+        let choice = choose_agent("billing", &agents, &[], true, t(NOW)).unwrap();
         assert_eq!(choice.agent_id, "bo");
         assert_eq!(
             choice.reason,
@@ -326,7 +367,7 @@ mod tests {
         );
         // Never assigned counts as idle longest.
         let agents = [agents[1].clone(), agent("cy", Presence::Online, 1, 3, None)];
-        let choice = choose_agent("billing", &agents, &[], t(NOW)).unwrap();
+        let choice = choose_agent("billing", &agents, &[], true, t(NOW)).unwrap();
         assert_eq!(choice.agent_id, "cy");
         assert_eq!(
             choice.reason,
@@ -340,7 +381,7 @@ mod tests {
             agent("ana", Presence::Online, 0, 3, None),
             agent("bo", Presence::Online, 2, 3, None),
         ];
-        let choice = choose_agent("billing", &agents, &["ana"], t(NOW)).unwrap();
+        let choice = choose_agent("billing", &agents, &["ana"], true, t(NOW)).unwrap();
         assert_eq!(choice.agent_id, "bo");
         assert!(choice.passed_over.contains(&PassedOver {
             agent_id: "ana".into(),
@@ -354,7 +395,7 @@ mod tests {
             agent("ana", Presence::Away, 0, 3, None),
             agent("bo", Presence::Offline, 0, 3, None),
         ];
-        let err = choose_agent("billing", &offline, &[], t(NOW)).unwrap_err();
+        let err = choose_agent("billing", &offline, &[], true, t(NOW)).unwrap_err();
         assert_eq!(
             err,
             NoAgent::AllOffline {
@@ -373,17 +414,18 @@ mod tests {
             agent("bo", Presence::Online, 0, 3, None),
             agent("cy", Presence::Offline, 0, 3, None),
         ];
-        let err = choose_agent("billing", &busy, &["bo"], t(NOW)).unwrap_err();
+        let err = choose_agent("billing", &busy, &["bo"], true, t(NOW)).unwrap_err();
         assert_eq!(
             err,
             NoAgent::AllBusy {
                 team: "billing".into(),
                 at_capacity: 1,
-                declined: 1
+                declined: 1,
+                answering: 0,
             }
         );
 
-        let err = choose_agent("security", &busy, &[], t(NOW)).unwrap_err();
+        let err = choose_agent("security", &busy, &[], true, t(NOW)).unwrap_err();
         assert_eq!(err.to_string(), "nobody is in team security");
     }
 
@@ -391,8 +433,26 @@ mod tests {
     fn zero_capacity_never_takes_a_conversation() {
         let agents = [agent("ana", Presence::Online, 0, 0, None)];
         assert!(matches!(
-            choose_agent("billing", &agents, &[], t(NOW)),
+            choose_agent("billing", &agents, &[], true, t(NOW)),
             Err(NoAgent::AllBusy { at_capacity: 1, .. })
         ));
+    }
+
+    #[test]
+    fn one_offer_at_a_time_passes_over_an_agent_answering_another() {
+        let mut ana = agent("ana", Presence::Online, 1, 4, None);
+        ana.offers_pending = 1;
+        let agents = [ana, agent("bo", Presence::Online, 2, 4, None)];
+        let choice = choose_agent("billing", &agents, &[], true, t(NOW)).unwrap();
+        assert_eq!(choice.agent_id, "bo");
+        assert!(choice.passed_over.contains(&PassedOver {
+            agent_id: "ana".into(),
+            reason: PassOverReason::OfferPending
+        }));
+        // Several at once: the least loaded gets it, pending offer or not.
+        let choice = choose_agent("billing", &agents, &[], false, t(NOW)).unwrap();
+        assert_eq!(choice.agent_id, "ana");
+        // Any team: everyone is in it.
+        assert!(choose_agent(ANY_TEAM, &agents[1..], &[], true, t(NOW)).is_ok());
     }
 }

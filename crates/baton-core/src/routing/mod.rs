@@ -18,9 +18,9 @@
 //!     active_conversations: 1,
 //!     capacity: 3,
 //!     idle_since: Some("2026-03-02T10:18:00Z".parse().unwrap()),
-//!     declined_handoffs: Vec::new(),
+//!     offers_pending: 0,
 //! };
-//! let choice = choose_agent("billing", &[dana], &[], now).unwrap();
+//! let choice = choose_agent("billing", &[dana], &[], true, now).unwrap();
 //! assert_eq!(choice.reason, "Dana: online, 1 of 3 conversations, idle 12 min");
 //!
 //! let stats = TeamStats { agents_online: 2, spare_capacity: 0, active_conversations: 6,
@@ -34,10 +34,13 @@ pub mod queue;
 pub mod wait;
 
 pub use agents::{
-    AgentAvailability, AgentChoice, NoAgent, PassOverReason, PassedOver, Presence, choose_agent,
+    ANY_TEAM, AgentAvailability, AgentChoice, NoAgent, OfferMode, PassOverReason, PassedOver,
+    Presence, choose_agent,
 };
 pub use queue::{Assignment, DrainPlan, QueueEntry, StillWaiting, drain, queue_position};
-pub use wait::{TeamStats, estimate_wait, median_handle_time, waiting_message};
+pub use wait::{
+    TeamOutlook, TeamStats, estimate_wait, median_handle_time, standings, waiting_message,
+};
 
 #[cfg(test)]
 mod properties;

@@ -23,8 +23,7 @@ fn priority() -> impl Strategy<Value = Priority> {
     prop::sample::select(Priority::ALL.to_vec())
 }
 
-/// Up to eight agents in one or two of the teams `a` and `b`, some of whom declined some
-/// of the handoffs `h0`..`h9`.
+/// Up to eight agents in one or two of the teams `a` and `b`, some answering an offer.
 fn agents() -> impl Strategy<Value = Vec<AgentAvailability>> {
     prop::collection::vec(
         (
@@ -33,7 +32,7 @@ fn agents() -> impl Strategy<Value = Vec<AgentAvailability>> {
             0u32..5,
             prop::option::of(0i64..240),
             prop::sample::subsequence(vec!["a", "b"], 1..=2),
-            prop::collection::vec(0usize..10, 0..3),
+            0u32..2,
         ),
         0..8,
     )
@@ -41,7 +40,7 @@ fn agents() -> impl Strategy<Value = Vec<AgentAvailability>> {
         rows.into_iter()
             .enumerate()
             .map(
-                |(i, (presence, active, capacity, idle, teams, declined))| AgentAvailability {
+                |(i, (presence, active, capacity, idle, teams, pending))| AgentAvailability {
                     id: format!("st{i}"),
                     name: format!("Agent {i}"),
                     teams: teams.into_iter().map(String::from).collect(),
@@ -49,30 +48,41 @@ fn agents() -> impl Strategy<Value = Vec<AgentAvailability>> {
                     active_conversations: active,
                     capacity,
                     idle_since: idle.map(|m| base() + Duration::minutes(m)),
-                    declined_handoffs: declined.into_iter().map(|h| format!("h{h}")).collect(),
+                    offers_pending: pending.min(active),
                 },
             )
             .collect()
     })
 }
 
-/// Up to ten queued handoffs with few distinct times, so ties are common.
+/// Up to ten queued handoffs with few distinct times, so ties are common, some with agents
+/// cooling down from them.
 fn queue() -> impl Strategy<Value = Vec<QueueEntry>> {
     prop::collection::vec(
-        (priority(), 0i64..4, prop::sample::select(vec!["a", "b"])),
+        (
+            priority(),
+            0i64..4,
+            prop::sample::select(vec!["a", "b"]),
+            prop::collection::vec(0usize..8, 0..3),
+        ),
         0..10,
     )
     .prop_map(|rows| {
         rows.into_iter()
             .enumerate()
-            .map(|(i, (priority, minute, team))| QueueEntry {
+            .map(|(i, (priority, minute, team, cooling))| QueueEntry {
                 handoff_id: format!("h{i}"),
                 team: team.into(),
                 priority,
                 enqueued_at: base() + Duration::minutes(minute),
+                cooling_down: cooling.into_iter().map(|a| format!("st{a}")).collect(),
             })
             .collect()
     })
+}
+
+fn mode() -> impl Strategy<Value = OfferMode> {
+    prop_oneof![Just(OfferMode::OneAtATime), Just(OfferMode::UpToCapacity)]
 }
 
 fn now() -> DateTime<Utc> {
@@ -81,8 +91,12 @@ fn now() -> DateTime<Utc> {
 
 proptest! {
     #[test]
-    fn draining_never_exceeds_anyones_capacity(agents in agents(), queue in queue()) {
-        let plan = drain(&queue, &agents, now());
+    fn draining_never_exceeds_anyones_capacity(
+        agents in agents(),
+        queue in queue(),
+        mode in mode(),
+    ) {
+        let plan = drain(&queue, &agents, |_| mode, now());
         for agent in &agents {
             let given = plan
                 .assignments
@@ -92,6 +106,9 @@ proptest! {
             if given > 0 {
                 prop_assert_eq!(agent.presence, Presence::Online);
                 prop_assert!(agent.active_conversations + given <= agent.capacity);
+                if mode == OfferMode::OneAtATime {
+                    prop_assert_eq!(agent.offers_pending + given, 1);
+                }
             }
         }
         // Every entry is either placed or still waiting, exactly once.
@@ -99,7 +116,32 @@ proptest! {
         for a in &plan.assignments {
             let agent = agents.iter().find(|x| x.id == a.choice.agent_id).unwrap();
             prop_assert!(agent.in_team(&a.team));
-            prop_assert!(!agent.declined_handoffs.contains(&a.handoff_id));
+            let entry = queue.iter().find(|e| e.handoff_id == a.handoff_id).unwrap();
+            prop_assert!(!entry.cooling_down.contains(&agent.id));
+        }
+    }
+
+    #[test]
+    fn no_handoff_an_agent_could_take_waits_behind_one_offered_to_them(
+        agents in agents(),
+        queue in queue(),
+        mode in mode(),
+    ) {
+        let plan = drain(&queue, &agents, |_| mode, now());
+        let entry = |id: &str| queue.iter().find(|e| e.handoff_id == id).unwrap();
+        for offered in &plan.assignments {
+            let agent = &offered.choice.agent_id;
+            for waiting in &plan.waiting {
+                let waiting = entry(&waiting.handoff_id);
+                let member = agents.iter().any(|a| &a.id == agent && a.in_team(&waiting.team));
+                if member && !waiting.cooling_down.contains(agent) {
+                    prop_assert!(
+                        entry(&offered.handoff_id) < waiting,
+                        "{} was offered to {} while the earlier {} waited",
+                        offered.handoff_id, agent, waiting.handoff_id
+                    );
+                }
+            }
         }
     }
 
@@ -117,7 +159,7 @@ proptest! {
         let available = |a: &&AgentAvailability| {
             a.in_team("a") && a.can_take_one_more() && !exclude.contains(&a.id.as_str())
         };
-        match choose_agent("a", &agents, &exclude, now()) {
+        match choose_agent("a", &agents, &exclude, false, now()) {
             Ok(choice) => {
                 let chosen = agents.iter().find(|a| a.id == choice.agent_id).unwrap();
                 prop_assert!(available(&chosen));

@@ -1,5 +1,10 @@
 //! The handoff queue: waiting handoffs ordered by priority, then by how long they have
 //! waited, and the plan for draining it when capacity frees up or an agent comes online.
+//!
+//! The plan is what a dispatch pass offers: the queue in order, each entry to the best agent
+//! of its team who is free for it (online, with room, not cooling down from it and, where
+//! the team offers one at a time, not answering another offer). So for any agent, the first
+//! handoff offered is the highest-priority, longest-waiting one they may take.
 
 use std::cmp::Ordering;
 
@@ -7,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::agents::{AgentAvailability, AgentChoice, NoAgent, choose_agent};
-use crate::handoff::Priority;
+use super::agents::{ANY_TEAM, AgentAvailability, AgentChoice, NoAgent, OfferMode, choose_agent};
+use crate::handoff::{Handoff, Priority};
 
 /// A handoff waiting for a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -19,6 +24,26 @@ pub struct QueueEntry {
     pub team: String,
     pub priority: Priority,
     pub enqueued_at: DateTime<Utc>,
+    /// Agents cooling down from this handoff (they let its offer go a moment ago).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cooling_down: Vec<String>,
+}
+
+impl QueueEntry {
+    /// A queued handoff's entry at `now` ([`ANY_TEAM`] when it has no team).
+    pub fn of(handoff: &Handoff, now: DateTime<Utc>) -> QueueEntry {
+        QueueEntry {
+            handoff_id: handoff.id.clone(),
+            team: handoff.team.clone().unwrap_or_else(|| ANY_TEAM.to_string()),
+            priority: handoff.priority,
+            enqueued_at: handoff.created_at,
+            cooling_down: handoff
+                .cooling_agents(now)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        }
+    }
 }
 
 impl Ord for QueueEntry {
@@ -76,14 +101,16 @@ pub struct DrainPlan {
     pub waiting: Vec<StillWaiting>,
 }
 
-/// Drains the queue as far as the agents' spare capacity allows: in queue order, each entry
-/// gets [`choose_agent`] among its team, skipping agents who declined it; each assignment
-/// counts against the chosen agent's capacity (and makes them the most recently assigned)
-/// before the next entry is placed. Run it whenever capacity frees up or an agent comes
-/// online. Pure: the caller applies the plan.
+/// Drains the queue as far as the agents' room allows: in queue order, each entry gets
+/// [`choose_agent`] among its team, skipping agents cooling down from it and, where `mode`
+/// says the team offers one at a time, agents answering another offer; each offer counts
+/// against the chosen agent's capacity (and makes them the most recently assigned) before the
+/// next entry is placed. Run it whenever capacity frees up or an agent comes online. Pure: the
+/// caller applies the plan.
 pub fn drain(
     entries: &[QueueEntry],
     agents: &[AgentAvailability],
+    mode: impl Fn(&str) -> OfferMode,
     now: DateTime<Utc>,
 ) -> DrainPlan {
     let mut ordered: Vec<&QueueEntry> = entries.iter().collect();
@@ -91,15 +118,13 @@ pub fn drain(
     let mut agents: Vec<AgentAvailability> = agents.to_vec();
     let mut plan = DrainPlan::default();
     for entry in ordered {
-        let declined: Vec<&str> = agents
-            .iter()
-            .filter(|a| a.declined_handoffs.contains(&entry.handoff_id))
-            .map(|a| a.id.as_str())
-            .collect();
-        match choose_agent(&entry.team, &agents, &declined, now) {
+        let exclude: Vec<&str> = entry.cooling_down.iter().map(String::as_str).collect();
+        let one_at_a_time = mode(&entry.team) == OfferMode::OneAtATime;
+        match choose_agent(&entry.team, &agents, &exclude, one_at_a_time, now) {
             Ok(choice) => {
                 if let Some(agent) = agents.iter_mut().find(|a| a.id == choice.agent_id) {
                     agent.active_conversations += 1;
+                    agent.offers_pending += 1;
                     agent.idle_since = Some(now);
                 }
                 plan.assignments.push(Assignment {
@@ -132,6 +157,7 @@ mod tests {
             team: team.into(),
             priority,
             enqueued_at: t(at),
+            cooling_down: Vec::new(),
         }
     }
 
@@ -144,8 +170,46 @@ mod tests {
             active_conversations: active,
             capacity,
             idle_since: None,
-            declined_handoffs: Vec::new(),
+            offers_pending: 0,
         }
+    }
+
+    fn several(_: &str) -> OfferMode {
+        OfferMode::UpToCapacity
+    }
+
+    #[test]
+    fn one_offer_at_a_time_gives_each_agent_the_oldest_first_and_no_more() {
+        let queue = vec![
+            entry("h1", "billing", Priority::Normal, "2026-03-02T10:00:00Z"),
+            entry("h2", "billing", Priority::Normal, "2026-03-02T09:50:00Z"),
+            entry("h3", "billing", Priority::Normal, "2026-03-02T10:05:00Z"),
+        ];
+        let agents = vec![online("dana", "billing", 0, 4)];
+        let plan = drain(
+            &queue,
+            &agents,
+            |_| OfferMode::OneAtATime,
+            t("2026-03-02T10:10:00Z"),
+        );
+        let placed: Vec<&str> = plan
+            .assignments
+            .iter()
+            .map(|a| a.handoff_id.as_str())
+            .collect();
+        assert_eq!(placed, vec!["h2"]);
+        assert!(matches!(
+            plan.waiting[0].why,
+            NoAgent::AllBusy { answering: 1, .. }
+        ));
+        // Several at once: all three, oldest first.
+        let plan = drain(&queue, &agents, several, t("2026-03-02T10:10:00Z"));
+        let placed: Vec<&str> = plan
+            .assignments
+            .iter()
+            .map(|a| a.handoff_id.as_str())
+            .collect();
+        assert_eq!(placed, vec!["h2", "h1", "h3"]);
     }
 
     #[test]
@@ -178,7 +242,7 @@ mod tests {
             online("dana", "billing", 2, 3),
             online("sam", "billing", 0, 1),
         ];
-        let plan = drain(&queue, &agents, t("2026-03-02T10:10:00Z"));
+        let plan = drain(&queue, &agents, several, t("2026-03-02T10:10:00Z"));
         let placed: Vec<(&str, &str)> = plan
             .assignments
             .iter()
@@ -204,9 +268,9 @@ mod tests {
         let mut agents = vec![online("dana", "billing", 0, 2)];
         agents[0].presence = Presence::Offline;
         let now = t("2026-03-02T10:10:00Z");
-        assert!(drain(&queue, &agents, now).assignments.is_empty());
+        assert!(drain(&queue, &agents, several, now).assignments.is_empty());
         agents[0].presence = Presence::Online;
-        let plan = drain(&queue, &agents, now);
+        let plan = drain(&queue, &agents, several, now);
         assert_eq!(plan.assignments[0].choice.agent_id, "dana");
     }
 
@@ -218,12 +282,15 @@ mod tests {
             Priority::Normal,
             "2026-03-02T10:00:00Z",
         )];
-        let mut agents = vec![
+        let agents = vec![
             online("dana", "billing", 0, 2),
             online("sam", "billing", 1, 2),
         ];
-        agents[0].declined_handoffs.push("h1".into());
-        let plan = drain(&queue, &agents, t("2026-03-02T10:10:00Z"));
+        let queue = vec![QueueEntry {
+            cooling_down: vec!["dana".into()],
+            ..queue[0].clone()
+        }];
+        let plan = drain(&queue, &agents, several, t("2026-03-02T10:10:00Z"));
         assert_eq!(plan.assignments[0].choice.agent_id, "sam");
     }
 }

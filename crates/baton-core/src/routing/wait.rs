@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
-use super::agents::{AgentAvailability, Presence};
+use chrono::{DateTime, Utc};
+
+use super::agents::{ANY_TEAM, AgentAvailability, Presence};
+use super::queue::QueueEntry;
+use crate::handoff::notice::{HandoverNotice, NoticeKind};
+use crate::handoff::{Handoff, HandoffStatus};
 
 /// What a wait estimate is based on, for one team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,8 +102,85 @@ pub fn median_handle_time(
     })
 }
 
+/// What the customer's standing depends on, for one team (or for handoffs without one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TeamOutlook {
+    /// The team's name as customers see it.
+    pub display: Option<String>,
+    /// Whether the team works now.
+    pub open: bool,
+    /// When a closed team works again.
+    pub back_at: Option<DateTime<Utc>>,
+    /// How long a conversation takes a person: the team's median, or the configured typical
+    /// time while there are too few to say.
+    pub handle_time: Option<Duration>,
+    /// Above this estimated wait the customer is told the team is busy rather than promised
+    /// a time (none: no limit).
+    pub max_wait: Option<Duration>,
+}
+
+/// Where each waiting customer stands at `now`, in queue order: `waiting` are the open
+/// handoffs without an owner (queued or offered), in any order. A handoff being offered is
+/// `connecting`; in a closed team, `closed` with when it is back; with nobody of the team
+/// online, `unavailable`; otherwise `in_line` with the place among the team's waiting
+/// handoffs and an estimate when there is a basis for one (`busy` past the team's limit).
+/// Never "nobody is available" while an agent is being offered the conversation.
+pub fn standings(
+    waiting: &[&Handoff],
+    agents: &[AgentAvailability],
+    team: impl Fn(Option<&str>) -> TeamOutlook,
+    now: DateTime<Utc>,
+) -> Vec<(String, HandoverNotice)> {
+    let mut ordered: Vec<(QueueEntry, &Handoff)> = waiting
+        .iter()
+        .filter(|h| matches!(h.status, HandoffStatus::Queued | HandoffStatus::Offered))
+        .map(|h| (QueueEntry::of(h, now), *h))
+        .collect();
+    ordered.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut places: std::collections::HashMap<&str, usize> = Default::default();
+    let mut outlooks: std::collections::HashMap<Option<&str>, (TeamOutlook, TeamStats)> =
+        Default::default();
+    let mut out = Vec::with_capacity(ordered.len());
+    for (entry, handoff) in &ordered {
+        let place = places.entry(entry.team.as_str()).or_default();
+        *place += 1;
+        let position = *place;
+        let (outlook, stats) = outlooks.entry(handoff.team.as_deref()).or_insert_with(|| {
+            let outlook = team(handoff.team.as_deref());
+            let key = handoff.team.as_deref().unwrap_or(ANY_TEAM);
+            let stats = TeamStats::from_agents(key, agents, outlook.handle_time);
+            (outlook, stats)
+        });
+        let mut notice = HandoverNotice {
+            team: outlook.display.clone(),
+            position: Some(position),
+            ..HandoverNotice::new(NoticeKind::InLine)
+        };
+        if handoff.status == HandoffStatus::Offered {
+            notice.kind = NoticeKind::Connecting;
+        } else if !outlook.open {
+            notice.kind = NoticeKind::Closed;
+            notice.back_at = outlook.back_at;
+        } else if stats.agents_online == 0 {
+            notice.kind = NoticeKind::Unavailable;
+        } else {
+            let estimate = estimate_wait(position, stats);
+            if outlook
+                .max_wait
+                .is_some_and(|max| estimate.is_some_and(|e| e > max))
+            {
+                notice.kind = NoticeKind::Busy;
+            } else {
+                notice.estimate_secs = estimate.map(|e| e.as_secs());
+            }
+        }
+        out.push((handoff.id.clone(), notice));
+    }
+    out
+}
+
 /// "1st", "2nd", "3rd", "11th", "22nd".
-fn ordinal(n: usize) -> String {
+pub(crate) fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",
@@ -111,7 +193,7 @@ fn ordinal(n: usize) -> String {
 
 /// The estimate in plain words, rounded the way people say it: "about a minute", "about 3
 /// minutes", "about 25 minutes", "about an hour", "about 2 hours".
-fn in_words(wait: Duration) -> String {
+pub(crate) fn in_words(wait: Duration) -> String {
     let minutes = (wait.as_secs() + 30) / 60;
     match minutes {
         0 | 1 => "about a minute".to_string(),
@@ -250,7 +332,7 @@ mod tests {
             active_conversations: active,
             capacity,
             idle_since: None,
-            declined_handoffs: Vec::new(),
+            offers_pending: 0,
         };
         let agents = [
             member("a", "billing", Presence::Online, 2, 3),

@@ -1,13 +1,19 @@
 // The agent console: sign in with an API key, then the inbox (queue on the left, the
 // conversation in the middle, the brief on the right) kept live by the agent stream, and for
 // admins the supervisor view (live too) and the admin pages. Keyboard first: j/k move through
-// the queue, a accepts, d declines, r replies, n writes a note, t transfers, b hands back,
-// e resolves, Esc leaves the message box, ? shows the keys.
+// the queue, a accepts, d declines, p picks up (takes) a waiting conversation, r replies,
+// n writes a note, t transfers, b hands back, e resolves, Esc leaves the message box, ? shows
+// the keys.
+//
+// The stream keeps every console true without a reload: offers, each change to a handoff on
+// the agent's queue (a closed one leaves it), handoffs that left it (transferred to a team
+// the agent is not in), the customer's latest message on each card, supervisors' alerts
+// about handoffs that waited too long, and Baton changing the agent's own presence.
 
 import { Api, forgetKey, savedKey } from "./api.js";
 import { fill, h, typing } from "./dom.js";
 import * as alerts from "./alerts.js";
-import { renderQueue, tickWaits } from "./queue.js";
+import { QueueList, tickWaits, takeable } from "./queue.js";
 import { ConversationView } from "./conversation.js";
 import { renderSupervisor, updateSupervisor } from "./supervisor.js";
 import { renderAgents, renderKnowledge, renderPolicy } from "./admin.js";
@@ -18,7 +24,7 @@ const app = {
   api: null,
   /** The signed-in agent (profile, presence, load). */
   me: null,
-  /** Open handoffs by id, as the stream reports them. */
+  /** Open handoffs on the agent's queue by id, as the stream reports them (with `preview`). */
   handoffs: new Map(),
   /** Briefs that came with offers, by handoff id. */
   offers: new Map(),
@@ -27,6 +33,8 @@ const app = {
   teams: new Map(),
   selected: null,
   alerted: new Set(),
+  /** The queue column while the inbox is shown. */
+  queue: null,
   /** The agent stream: `send(frame)`, `stop()`. */
   stream: null,
   view: null,
@@ -44,6 +52,11 @@ const app = {
     upsert(handoff);
     renderInboxQueue();
     refreshMe();
+  },
+
+  /** Whether the agent may take this handoff from the queue (a waiting one of their teams). */
+  mayTake(handoff) {
+    return takeable(handoff, app.me);
   },
 
   openHandoff(id) {
@@ -189,7 +202,7 @@ function shell() {
     if (capacity.value.trim() === "") return;
     const value = Number(capacity.value);
     try {
-      app.me = { ...app.me, ...(await app.api.put("/v1/agent/capacity", { capacity: value })) };
+      app.me = { ...(await app.api.put("/v1/agent/capacity", { capacity: value })) };
       updateMe();
       app.toast(`You take up to ${app.me.capacity} conversations at once.`);
     } catch (error) {
@@ -199,7 +212,7 @@ function shell() {
   });
   presence.addEventListener("change", async () => {
     try {
-      app.me = { ...app.me, ...(await app.api.put("/v1/agent/presence", { presence: presence.value })) };
+      app.me = { ...(await app.api.put("/v1/agent/presence", { presence: presence.value })) };
       updateMe();
       app.toast(presence.value === "online" ? "You're online: offers come to you." : `You're ${presence.value}.`);
     } catch (error) {
@@ -223,10 +236,51 @@ function shell() {
       h("span", { class: "me" }, app.me.name),
       h("button", { class: "btn small", type: "button", id: "sign-out", onclick: signOut }, "Sign out"),
     ),
+    h("div", { id: "presence-note", class: "presence-note", role: "alert", hidden: true }),
     h("div", { id: "view", class: "view" }),
     h("div", { id: "toasts", class: "toasts" }),
   );
   updateMe();
+}
+
+const PRESENCE_WORDS = { online: "Online", away: "Away", offline: "Offline" };
+
+/**
+ * When Baton changed the agent's presence (they let offers lapse), a line under the top bar
+ * says so and why until they set their presence themselves.
+ */
+function presenceNote() {
+  const note = document.getElementById("presence-note");
+  if (!note) return;
+  const reason = app.me.presence_reason;
+  if (!reason || app.me.presence === "online") {
+    note.hidden = true;
+    note.replaceChildren();
+    return;
+  }
+  const text = `You were set to ${PRESENCE_WORDS[app.me.presence] || app.me.presence}: you ${reason}. Set yourself Online when you're back.`;
+  if (!note.hidden && note.dataset.text === text) return;
+  note.dataset.text = text;
+  fill(
+    note,
+    h("span", {}, text),
+    h(
+      "button",
+      {
+        class: "btn small",
+        type: "button",
+        id: "go-online",
+        onclick: () => {
+          const select = document.getElementById("presence");
+          if (!select) return;
+          select.value = "online";
+          select.dispatchEvent(new Event("change"));
+        },
+      },
+      "Go online",
+    ),
+  );
+  note.hidden = false;
 }
 
 function updateMe() {
@@ -239,6 +293,7 @@ function updateMe() {
   const capacity = document.getElementById("capacity");
   if (capacity && document.activeElement !== capacity && app.me.capacity) capacity.value = String(app.me.capacity);
   if (app.agents.has(app.me.id)) app.agents.set(app.me.id, { ...app.agents.get(app.me.id), ...app.me });
+  presenceNote();
 }
 
 let meTimer = null;
@@ -292,21 +347,23 @@ function inbox(view) {
     side,
   );
   app.view = new ConversationView(app, main, side);
+  app.queue = new QueueList(queue, { onSelect: (id) => select(id), onTake: (id) => take(id) });
   renderInboxQueue();
   if (app.selected) select(app.selected);
 }
 
 function renderInboxQueue() {
   const container = document.getElementById("queue");
-  if (!container) return;
-  app.order = renderQueue(container, {
-    handoffs: [...app.handoffs.values()],
-    me: app.me.id,
-    agents: app.agents,
-    selected: app.selected,
-    teams: app.teams,
-    onSelect: (id) => select(id),
-  });
+  if (container && app.queue && app.queue.container === container) {
+    app.order = app.queue.show({
+      handoffs: [...app.handoffs.values()],
+      me: app.me.id,
+      profile: app.me,
+      agents: app.agents,
+      selected: app.selected,
+      teams: app.teams,
+    });
+  }
   const offers = [...app.handoffs.values()].filter((x) => x.status === "offered" && x.offer && x.offer.agent_id === app.me.id).length;
   alerts.titleCount(offers);
 }
@@ -322,11 +379,62 @@ async function select(id) {
   }
 }
 
+/** The Take button of a queue card: open the handoff, then take it. */
+async function take(id) {
+  if (app.selected !== id || !app.view || !app.view.handoff || app.view.handoff.id !== id) await select(id);
+  if (app.view) await app.view.take();
+}
+
 // ---- The agent stream ---------------------------------------------------------------------
 
+/**
+ * A handoff as it now stands: a closed one leaves the queue; an open one keeps the preview
+ * of its customer's last message (changes carry the bare handoff).
+ */
 function upsert(handoff) {
-  if (handoff.status === "closed") app.handoffs.delete(handoff.id);
-  else app.handoffs.set(handoff.id, handoff);
+  if (handoff.status === "closed") {
+    forget(handoff.id);
+    return;
+  }
+  const known = app.handoffs.get(handoff.id);
+  const preview = handoff.preview || (known && known.preview);
+  app.handoffs.set(handoff.id, { ...handoff, preview });
+  // New on the queue: its card shows what the customer wrote as soon as the queue says.
+  if (!preview && !previewAsked.has(handoff.id)) {
+    previewAsked.add(handoff.id);
+    fillPreviews();
+  }
+}
+
+/** Handoffs whose preview was asked for once already. */
+const previewAsked = new Set();
+let previewTimer = null;
+/** Reads the queue once for the previews of cards that have none yet (debounced). */
+function fillPreviews() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    let queue;
+    try {
+      queue = await app.api.get("/v1/agent/queue");
+    } catch {
+      return;
+    }
+    let changed = false;
+    for (const entry of queue.handoffs || []) {
+      const known = app.handoffs.get(entry.id);
+      if (known && !known.preview && entry.preview) {
+        app.handoffs.set(entry.id, { ...known, preview: entry.preview });
+        changed = true;
+      }
+    }
+    if (changed) renderInboxQueue();
+  }, 300);
+}
+
+/** A handoff is off the agent's queue. */
+function forget(id) {
+  app.handoffs.delete(id);
+  app.offers.delete(id);
 }
 
 function onFrame(frame) {
@@ -358,6 +466,29 @@ function onFrame(frame) {
       if (frame.handoff.agent_id === app.me.id || (frame.handoff.offer && frame.handoff.offer.agent_id === app.me.id) || frame.step === "offered") refreshMe();
       if (frame.step === "reassigned" && frame.handoff.status === "assigned" && frame.handoff.agent_id === app.me.id) givenToMe(frame.handoff, frame.reason);
       break;
+    case "handoff_left":
+      // Transferred to a team the agent is not in: off their queue.
+      forget(frame.handoff_id);
+      if (app.view) app.view.handoffLeft(frame.handoff_id, frame.reason);
+      renderInboxQueue();
+      updateSupervisor(app);
+      break;
+    case "preview":
+      for (const handoff of app.handoffs.values()) {
+        if (handoff.conversation_id === frame.conversation_id) app.handoffs.set(handoff.id, { ...handoff, preview: frame.preview });
+      }
+      renderInboxQueue();
+      break;
+    case "alert":
+      if (frame.kind === "waited_too_long") waitedTooLongAlert(frame.handoff, frame.reason);
+      break;
+    case "presence":
+      if (frame.agent) {
+        app.me = { ...frame.agent };
+        updateMe();
+        renderInboxQueue();
+      }
+      break;
     case "event":
       if (app.view) app.view.event(frame.conversation_id, frame.event);
       break;
@@ -381,6 +512,20 @@ function offered(handoff, brief) {
   app.alerted.add(key);
   const team = (app.teams.get(handoff.team) || {}).display_name || handoff.team || "Support";
   alertAgent(handoff, `New conversation for ${team}`, brief ? brief.needs : handoff.route_reason, `New offer for ${team}: open the inbox to accept.`);
+}
+
+/** For supervisors: a handoff waited past its team's wait target and its priority rose. */
+function waitedTooLongAlert(handoff, reason) {
+  const key = `${handoff.id} late ${handoff.priority}`;
+  if (app.alerted.has(key)) return;
+  app.alerted.add(key);
+  if (handoff.status !== "closed") upsert(handoff);
+  renderInboxQueue();
+  updateSupervisor(app);
+  const team = (app.teams.get(handoff.team) || {}).display_name || handoff.team || "any team";
+  const who = handoff.customer_name || "A visitor";
+  alerts.beep();
+  app.toast(`Waited too long: ${who} (${team}) — ${reason}`, "warn");
 }
 
 /** A supervisor gave this agent a conversation: it is theirs already, so it alerts like an offer. */
@@ -438,6 +583,9 @@ document.addEventListener("keydown", (e) => {
     case "d":
       if (app.view) app.view.decline();
       break;
+    case "p":
+      if (app.view) app.view.take();
+      break;
     case "r":
       if (app.view) {
         e.preventDefault();
@@ -478,7 +626,7 @@ function help() {
       h(
         "dl",
         { class: "keys" },
-        [["j / ↓", "next in the queue"], ["k / ↑", "previous"], ["a", "accept the offer"], ["d", "decline the offer"], ["r", "write a reply"], ["n", "write an internal note"], ["Ctrl+Enter", "send (or confirm a dialog)"], ["Esc", "leave the message box"], ["t", "transfer to another team"], ["b", "hand back to the AI"], ["e", "resolve"], ["?", "this help"]].map(([k, v]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, v)]),
+        [["j / ↓", "next in the queue"], ["k / ↑", "previous"], ["a", "accept the offer"], ["d", "decline the offer"], ["p", "pick up (take) a waiting conversation"], ["r", "write a reply"], ["n", "write an internal note"], ["Ctrl+Enter", "send (or confirm a dialog)"], ["Esc", "leave the message box"], ["t", "transfer to another team"], ["b", "hand back to the AI"], ["e", "resolve"], ["?", "this help"]].map(([k, v]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, v)]),
       ),
       h("div", { class: "dialog-buttons" }, h("button", { class: "btn primary", type: "submit" }, "Close")),
     ),

@@ -22,13 +22,19 @@ export function tierBadge(tier) {
   return tier ? badge(tier, `tier ${tier}`) : null;
 }
 
-/** Why a person is needed and what the customer needs, in one block. */
-export function whyAndNeeds(brief, handoff) {
+/**
+ * Why a person is needed and what the customer needs, in one block. The reasons read as the
+ * brief's sentences ("asked for a person: “…”", "disputes a charge"), each with the rule that
+ * fired as a muted detail; after a transfer, the block opens with who moved it and their note.
+ * `teamName(id)` and `staffName(id)` give display names when the caller knows them.
+ */
+export function whyAndNeeds(brief, handoff, { teamName, staffName } = {}) {
   const triggers = brief ? brief.why.triggers : [];
   const issue = (brief && brief.issue_type && brief.issue_type.label) || (handoff && handoff.issue_type);
   return h(
     "section",
     { class: "why", "aria-label": "Why this came to you" },
+    transferLine(latestTransfer(handoff), { teamName, staffName }),
     h(
       "div",
       { class: "why-line" },
@@ -37,24 +43,90 @@ export function whyAndNeeds(brief, handoff) {
       issue ? badge(words(issue), "issue") : null,
       handoff ? badge(handoff.priority, `priority ${handoff.priority}`) : null,
     ),
-    brief
-      ? h(
-          "ul",
-          { class: "evidence" },
-          triggers.map((t) =>
-            h(
-              "li",
-              {},
-              h("span", { class: "rule" }, `${t.rule}: ${formatValue(t.value)}${t.threshold === null || t.threshold === undefined ? "" : ` (threshold ${formatValue(t.threshold)})`}`),
-              t.evidence && t.evidence.length ? h("q", {}, t.evidence.join(" · ")) : null,
-            ),
-          ),
-        )
-      : null,
-    brief ? h("p", { class: "explanation" }, brief.why.explanation) : null,
+    brief ? reasons(brief) : null,
     brief ? h("div", { class: "needs" }, h("span", { class: "label" }, "Needs"), h("strong", {}, brief.needs)) : null,
     handoff && handoff.route_reason ? h("p", { class: "route" }, `Routed: ${handoff.route_reason}`) : null,
   );
+}
+
+/** One line per reason, in the support team's words; briefs stored before reasons had
+ * sentences show the rules and their evidence as before. */
+function reasons(brief) {
+  const why = brief.why;
+  const sentences = why.reasons || [];
+  if (!sentences.length) {
+    return [
+      h(
+        "ul",
+        { class: "evidence" },
+        why.triggers.map((t) => h("li", {}, h("span", { class: "rule" }, ruleDetail(t)), t.evidence && t.evidence.length ? h("q", {}, t.evidence.join(" · ")) : null)),
+      ),
+      h("p", { class: "explanation" }, why.explanation),
+    ];
+  }
+  // The decision's explanation says the same with the numbers: a tooltip, not a paragraph.
+  return h(
+    "ul",
+    { class: "evidence", title: why.explanation || null },
+    sentences.map((reason, i) => {
+      const trigger = why.triggers[i] && why.triggers[i].kind === reason.kind ? why.triggers[i] : null;
+      return h("li", { class: `reason ${reason.kind}` }, reason.sentence, " ", h("small", { class: "rule" }, trigger ? ruleDetail(trigger) : reason.rule));
+    }),
+  );
+}
+
+/** `always_human.billing_dispute: 0.82 (threshold 0.50)` */
+function ruleDetail(t) {
+  return `${t.rule}: ${formatValue(t.value)}${t.threshold === null || t.threshold === undefined ? "" : ` (threshold ${formatValue(t.threshold)})`}`;
+}
+
+/**
+ * The latest transfer in a handoff's history: `{at, from, to, by, name, note}`, or null.
+ * `from` is the team it was in before (the step before the transfer names it).
+ */
+export function latestTransfer(handoff) {
+  const history = (handoff && handoff.history) || [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const step = history[i];
+    if (step.step !== "transferred") continue;
+    const before = history.slice(0, i).reverse().find((s) => s.team);
+    return { at: step.at, from: before ? before.team : null, to: step.team || null, by: step.by, ...transferNote(step) };
+  }
+  return null;
+}
+
+// A transfer carries its note inside `reason`, written by the server as "Dana moved it to
+// Billing: customer needs a refund" (or, for an automatic overflow by `baton`, the timer's own
+// reason). Until the step has a `note` field of its own, the note is what follows the first
+// ": " after " moved it to "; a reason in any other shape is shown whole.
+function transferNote(step) {
+  if (typeof step.note === "string") return { name: null, note: step.note || null };
+  const reason = (step.reason || "").trim();
+  const marker = " moved it to ";
+  const at = step.by === "baton" ? -1 : reason.indexOf(marker);
+  if (at <= 0) return { name: null, note: reason || null };
+  const rest = reason.slice(at + marker.length);
+  const colon = rest.indexOf(": ");
+  return { name: reason.slice(0, at), note: colon >= 0 ? rest.slice(colon + 2).trim() || null : null };
+}
+
+/** "Transferred from Support by Dana: customer needs a refund". */
+function transferLine(transfer, { teamName, staffName } = {}) {
+  if (!transfer) return null;
+  const team = (id) => (teamName && teamName(id)) || capitalised(words(id));
+  const from = transfer.from && transfer.from !== transfer.to ? ` from ${team(transfer.from)}` : "";
+  const who = transfer.by === "baton" ? " automatically" : ` by ${transfer.name || (staffName && staffName(transfer.by)) || "a colleague"}`;
+  return h(
+    "p",
+    { class: "explanation transfer" },
+    h("strong", {}, `Transferred${from}${who}`),
+    transfer.note ? `: ${transfer.note}` : null,
+    transfer.at ? h("span", { class: "muted" }, ` · ${clock(transfer.at)}`) : null,
+  );
+}
+
+function capitalised(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
 function formatValue(value) {

@@ -1,5 +1,5 @@
 // The conversation in the middle of the inbox: the offer (accept or decline, with the brief
-// beside it), why it came here and what the customer needs, the transcript with internal
+// beside it) or a waiting handoff the agent may take from the queue, why it came here and what the customer needs, the transcript with internal
 // notes and page activity, the reply box prefilled with the brief's opening line, and the
 // actions that end the agent's part: transfer, hand back to the AI, resolve. The open
 // conversation follows the agent stream live even when the agent does not hold it (a queued
@@ -14,6 +14,8 @@ const STEP_WORDS = {
   declined: "Declined",
   offer_expired: "Offer expired",
   accepted: "Accepted",
+  taken: "Taken from the queue",
+  priority_raised: "Priority raised",
   released: "Released",
   transferred: "Transferred",
   reassigned: "Reassigned",
@@ -44,13 +46,18 @@ export class ConversationView {
     this.handoff = null;
     this.conversationId = null;
     this.app.watch(null);
-    fill(this.main, h("div", { class: "placeholder" }, h("h2", {}, "No conversation open"), h("p", {}, "Pick one from the queue, or wait for an offer: it opens here with its brief. Keys: j/k move, a accept, d decline, r reply, n note, t transfer, b hand back, e resolve, ? help.")));
+    fill(this.main, h("div", { class: "placeholder" }, h("h2", {}, "No conversation open"), h("p", {}, "Pick one from the queue, or wait for an offer: it opens here with its brief. Keys: j/k move, a accept, d decline, p pick up, r reply, n note, t transfer, b hand back, e resolve, ? help.")));
     fill(this.side, h("p", { class: "muted pad" }, "The brief appears here."));
   }
 
   isOwner() {
     const handoff = this.handoff;
     return Boolean(handoff && handoff.status === "assigned" && (handoff.agent_id === this.app.me.id || this.app.me.role === "admin"));
+  }
+
+  /** A waiting handoff of the agent's teams, previewed: they may take it. */
+  isTakeable() {
+    return this.app.mayTake(this.handoff);
   }
 
   isOfferedToMe() {
@@ -139,6 +146,18 @@ export class ConversationView {
     this.renderComposer(wasOwner !== this.isOwner());
   }
 
+  /** The handoff left the agent's queue (transferred to a team they are not in). */
+  async handoffLeft(handoffId, reason) {
+    if (!this.handoff || this.handoff.id !== handoffId) return;
+    this.app.toast(`This conversation left your queue: ${reason}`);
+    try {
+      const detail = await this.app.api.get(`/v1/agent/handoffs/${handoffId}`);
+      this.handoffChanged(detail.handoff);
+    } catch {
+      // The header stays as it was; the next change updates it.
+    }
+  }
+
   /** An event of a conversation arrived on the stream. */
   event(conversationId, event) {
     if (conversationId !== this.conversationId) return;
@@ -206,6 +225,15 @@ export class ConversationView {
           left,
           h("button", { class: "btn primary", type: "button", id: "accept", onclick: () => this.accept(), "aria-keyshortcuts": "a" }, "Accept (a)"),
           h("button", { class: "btn", type: "button", id: "decline", onclick: () => this.decline(), "aria-keyshortcuts": "d" }, "Decline (d)"),
+        ),
+      );
+    } else if (this.isTakeable()) {
+      actions.push(
+        h(
+          "div",
+          { class: "offer waiting", role: "group", "aria-label": "Waiting in the queue" },
+          h("strong", {}, handoff.offline ? "Waiting (offline ticket)" : "Waiting"),
+          h("button", { class: "btn primary", type: "button", id: "take", onclick: () => this.take(), "aria-keyshortcuts": "p" }, "Take (p)"),
         ),
       );
     } else if (this.isOwner()) {
@@ -329,6 +357,12 @@ export class ConversationView {
   async accept() {
     if (!this.isOfferedToMe()) return;
     if (await this.act("accept", {}, "Accepted: the customer sees that you joined.")) this.focusReply();
+  }
+
+  /** Takes the waiting handoff on screen from the queue; a refusal (409) says why. */
+  async take() {
+    if (!this.isTakeable()) return;
+    if (await this.act("take", {}, "Taken: the customer sees that you joined.")) this.focusReply();
   }
 
   async decline() {

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AdminAuth, CustomerAuth, Json, StaffAuth, StaffKeyHash, StreamStaffAuth};
 use crate::handoffs;
+use crate::handoffs::queue::{QueueEntryView, Viewer, queue_for};
 use crate::state::SharedState;
 
 /// Longest agent message, note or resolution note, in characters.
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(get_queue))
         .routes(routes!(get_handoff))
         .routes(routes!(accept))
+        .routes(routes!(take))
         .routes(routes!(decline))
         .routes(routes!(transfer))
         .routes(routes!(hand_back))
@@ -197,18 +199,8 @@ pub struct QueueView {
     pub handoffs: Vec<QueueEntryView>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct QueueEntryView {
-    #[serde(flatten)]
-    pub handoff: Handoff,
-    /// Seconds the customer has waited.
-    pub waiting_secs: i64,
-    /// Place among the queued handoffs of its team (from 1), while queued.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub position: Option<usize>,
-}
-
-/// The open handoffs of the agent's teams (every team for admins), in queue order.
+/// The open handoffs of the agent's teams (every team for admins) and their own, in queue
+/// order, each with the wait, the place in line and a preview of the customer's last message.
 #[utoipa::path(get, path = "/v1/agent/queue", tag = "agent",
     responses((status = 200, body = QueueView), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -217,43 +209,13 @@ async fn get_queue(
     StaffAuth(staff): StaffAuth,
 ) -> Result<axum::Json<QueueView>, ApiError> {
     let agent = state.store.agent(&staff.id).await?;
-    let teams = agent.map(|a| a.teams).unwrap_or_default();
-    let everything = staff.role == baton_core::StaffRole::Admin;
-    let open = state
-        .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![
-                HandoffStatus::Queued,
-                HandoffStatus::Offered,
-                HandoffStatus::Assigned,
-            ],
-            ..Default::default()
-        })
-        .await?;
-    let now = state.now();
-    let mut positions: std::collections::HashMap<Option<String>, usize> = Default::default();
-    let mut entries = Vec::new();
-    for handoff in open {
-        let position = (handoff.status == HandoffStatus::Queued).then(|| {
-            let p = positions.entry(handoff.team.clone()).or_default();
-            *p += 1;
-            *p
-        });
-        let visible = everything
-            || handoff.holder() == Some(staff.id.as_str())
-            || handoff
-                .team
-                .as_ref()
-                .is_none_or(|t| teams.iter().any(|m| m == t));
-        if visible {
-            entries.push(QueueEntryView {
-                waiting_secs: handoff.waiting(now).num_seconds(),
-                position,
-                handoff,
-            });
-        }
-    }
-    Ok(axum::Json(QueueView { handoffs: entries }))
+    let viewer = Viewer {
+        staff_id: staff.id.clone(),
+        teams: agent.map(|a| a.teams).unwrap_or_default(),
+        everything: staff.role == baton_core::StaffRole::Admin,
+    };
+    let handoffs = queue_for(&state, &viewer, state.now()).await?;
+    Ok(axum::Json(QueueView { handoffs }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -297,6 +259,25 @@ async fn accept(
 ) -> Result<axum::Json<Handoff>, ApiError> {
     Ok(axum::Json(
         handoffs::accept(&state, &staff, &id, state.now()).await?,
+    ))
+}
+
+/// Takes a waiting handoff of the calling agent's teams from the queue (supervisors: any
+/// team's): the conversation becomes theirs at once, within their capacity. A handoff being
+/// offered to someone else cannot be taken; one offered to the caller is taken like an
+/// accept.
+#[utoipa::path(post, path = "/v1/agent/handoffs/{id}/take", tag = "agent",
+    params(("id" = String, Path, description = "Handoff id")),
+    responses((status = 200, body = Handoff), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not waiting, offered to someone else, not in the caller's teams, or the caller is at capacity", body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn take(
+    State(state): State<SharedState>,
+    StaffAuth(staff): StaffAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Handoff>, ApiError> {
+    Ok(axum::Json(
+        handoffs::take(&state, &staff, &id, state.now()).await?,
     ))
 }
 
@@ -714,6 +695,7 @@ async fn contact(
                     page: None,
                     articles: Vec::new(),
                     choices: Vec::new(),
+                    handover: None,
                 },
             },
         )

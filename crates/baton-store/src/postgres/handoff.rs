@@ -2,28 +2,38 @@
 //!
 //! A handoff change is one transaction that locks the handoff's row, then, when the change
 //! takes an agent's capacity, the agent's `staff` row, and only then counts the agent's
-//! other handoffs: changes from every process sharing the database queue up on those locks,
-//! always taken in that order, so one handoff never goes to two agents nor an agent past
-//! their capacity. Offers skip a handoff another transaction holds instead of waiting.
+//! other handoffs and offers: changes from every process sharing the database queue up on
+//! those locks, always taken in that order, so one handoff never goes to two agents nor an
+//! agent past their capacity (or a second pending offer, one at a time). The agent's
+//! `agents` row (their counters) comes next and the conversation's row last, when the step
+//! is written to its timeline. Offers skip a handoff another transaction holds instead of
+//! waiting.
 
-use baton_core::handoff::{AgentSlot, Handoff, HandoffChange, Refusal};
-use baton_core::{Agent, Brief, ConversationState, Event, NewEvent};
+use std::collections::HashMap;
+
+use baton_core::handoff::{AgentSlot, Handoff, HandoffChange, Names, Refusal};
+use baton_core::routing::Presence;
+use baton_core::{Agent, Brief, ConversationState, Event};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use sqlx::postgres::{PgConnection, PgExecutor, PgPool, Postgres};
 
-use crate::codec::{self, AgentRow, EventRecord, HandoffRecord, SlotRow};
+use crate::codec::{self, AgentRow, SlotRow};
+use crate::step::{self, Escalation, MissedOffers, StepWrite};
 use crate::{Changed, HandoffFilter, HandoffResult, Result, StoreError};
 
-/// Staff joined with their profile and the count of handoffs they hold, then `$tail`.
+/// Staff joined with their profile and the counts of handoffs they hold (offered or
+/// assigned, and offered alone), then `$tail`.
 macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
             "SELECT s.id, s.name, s.role, s.disabled, s.created_at,
                 a.teams::text, a.capacity::bigint, a.presence, a.presence_at,
-                a.last_seen_at, a.last_assigned_at,
+                a.last_seen_at, a.last_assigned_at, a.missed_offers::bigint, a.presence_reason,
                 (SELECT COUNT(*) FROM handoffs h
-                 WHERE h.holder = s.id AND h.status IN ('offered', 'assigned'))
+                 WHERE h.holder = s.id AND h.status IN ('offered', 'assigned')),
+                (SELECT COUNT(*) FROM handoffs h
+                 WHERE h.holder = s.id AND h.status = 'offered')
              FROM staff s LEFT JOIN agents a ON a.staff_id = s.id",
             $tail
         )
@@ -103,6 +113,33 @@ pub(super) async fn handoffs(pool: &PgPool, filter: &HandoffFilter) -> Result<Ve
     bodies.iter().map(|body| codec::handoff(body)).collect()
 }
 
+/// The latest customer message of each conversation of `ids` that has one.
+pub(super) async fn last_customer_messages(
+    pool: &PgPool,
+    ids: &[String],
+) -> Result<HashMap<String, Event>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT conversation_id, seq, at, body::text FROM (
+            SELECT conversation_id, seq, at, body,
+                ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY seq DESC) AS latest
+            FROM events
+            WHERE conversation_id = ANY($1)
+                AND type = 'message' AND body->>'role' = 'customer'
+         ) latest_messages WHERE latest = 1",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(conversation_id, seq, at, body)| {
+            Ok((conversation_id, codec::event((seq, at, body))?))
+        })
+        .collect()
+}
+
 // --- agent profiles ---
 
 /// Sets an agent's teams and capacity, creating their profile (offline since they were
@@ -128,7 +165,9 @@ pub(super) async fn set_profile(
 }
 
 /// A heartbeat, with a new presence when given: `presence_at` moves only when the presence
-/// changes. One statement, so concurrent heartbeats never lose a presence change.
+/// changes, and a presence the agent sets clears Baton's reason for the last one and their
+/// count of missed offers. One statement, so concurrent heartbeats never lose a presence
+/// change.
 pub(super) async fn touch(
     pool: &PgPool,
     staff_id: &str,
@@ -145,6 +184,8 @@ pub(super) async fn touch(
             presence = COALESCE($3, agents.presence),
             presence_at = CASE WHEN COALESCE($3, agents.presence) = agents.presence
                 THEN agents.presence_at ELSE $4 END,
+            presence_reason = CASE WHEN $3 IS NULL THEN agents.presence_reason ELSE NULL END,
+            missed_offers = CASE WHEN $3 IS NULL THEN agents.missed_offers ELSE 0 END,
             last_seen_at = $4",
     )
     .bind(staff_id)
@@ -158,19 +199,14 @@ pub(super) async fn touch(
 
 // --- handoffs ---
 
-/// Stores a new handoff and its brief; the unique index on open handoffs turns a second
-/// open one for the conversation into a conflict, whichever process inserts it.
 /// Stores a new handoff, moves its conversation to `waiting_human` and appends the
-/// `state_changed` and `queued` events, in one transaction that locks the conversation first
-/// (as appends do). Returns the events appended.
-pub(super) async fn create(
-    pool: &PgPool,
-    record: &HandoffRecord,
-    brief_json: &str,
-    state_reason: &str,
-    at: DateTime<Utc>,
-    queued: EventRecord,
-) -> Result<Vec<Event>> {
+/// `state_changed` event, the handoff's steps and the customer's message, in one
+/// transaction that locks the conversation first (as appends do); the unique index on open
+/// handoffs turns a second open one for the conversation into a conflict, whichever process
+/// inserts it. Returns the events appended.
+pub(super) async fn create(pool: &PgPool, escalation: &Escalation) -> Result<Vec<Event>> {
+    let e = escalation;
+    let record = &e.record;
     let mut tx = pool.begin().await?;
     let state: Option<String> =
         sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
@@ -185,8 +221,8 @@ pub(super) async fn create(
     let state_change = codec::state_change(
         &state,
         ConversationState::WaitingHuman,
-        Some(state_reason.to_string()),
-        at,
+        Some(e.state_reason.clone()),
+        e.at,
     )?;
     sqlx::query(
         "INSERT INTO handoffs (id, conversation_id, status, priority, holder, created_at,
@@ -201,23 +237,25 @@ pub(super) async fn create(
     .bind(record.created_at)
     .bind(record.updated_at)
     .bind(&record.body_json)
-    .bind(brief_json)
+    .bind(&e.brief_json)
     .execute(&mut *tx)
     .await
     .map_err(|error| insert_error(error, &record.conversation_id))?;
-    let mut events = Vec::with_capacity(2);
+    let mut events = Vec::with_capacity(e.steps.len() + 2);
     if let Some(change) = state_change {
         let seq = super::move_to(
             &mut tx,
             &record.conversation_id,
             ConversationState::WaitingHuman,
-            at,
+            e.at,
         )
         .await?;
         super::insert_event(&mut tx, &record.conversation_id, seq, &change).await?;
         events.push(change.into_event(seq));
     }
-    events.push(super::append_one(&mut tx, &record.conversation_id, queued).await?);
+    for step in e.steps.iter().chain(&e.message) {
+        events.push(super::append_one(&mut tx, &record.conversation_id, step.clone()).await?);
+    }
     tx.commit().await?;
     Ok(events)
 }
@@ -234,13 +272,14 @@ fn insert_error(error: sqlx::Error, conversation_id: &str) -> StoreError {
     }
 }
 
-/// Applies a [`HandoffChange`] in one transaction: locks, reads, decides
-/// ([`Handoff::apply`]) and writes back.
+/// Applies a [`HandoffChange`] as one step, in one transaction: locks, reads, decides
+/// ([`Handoff::apply`]), and writes back the handoff, the agent's counters, the step on the
+/// conversation's timeline, the conversation's new state and the customer's message.
 pub(super) async fn change(
     pool: &PgPool,
     id: &str,
     change: &HandoffChange,
-    (step, reason): (&str, &str),
+    names: &Names,
     now: DateTime<Utc>,
 ) -> Result<Option<HandoffResult>> {
     let mut tx = pool.begin().await?;
@@ -276,8 +315,10 @@ pub(super) async fn change(
             return Ok(Some(Err(refusal)));
         }
     };
-    let record = HandoffRecord::new(&next)?;
+    let write = StepWrite::new(next, change, names, now)?;
+    let conversation_id = write.handoff.conversation_id.as_str();
 
+    let record = &write.record;
     sqlx::query(
         "UPDATE handoffs SET status = $2, priority = $3, holder = $4, updated_at = $5,
             body = $6::jsonb
@@ -294,21 +335,94 @@ pub(super) async fn change(
     if let Some(agent_id) = change.assigns() {
         mark_assigned(&mut tx, agent_id, now).await?;
     }
-    let step = EventRecord::new(NewEvent {
-        at: now,
-        body: next.step_event(step, reason),
-    })?;
-    // The conversation's row is locked last, after the handoff's and the agent's.
-    let event = super::append_one(&mut tx, &next.conversation_id, step).await?;
+    let set_away = count_missed_offers(&mut tx, &write.missed_offers, now).await?;
+
+    // The conversation's row is locked last, after the handoff's and the agent's. A move
+    // the conversation cannot make fails here, and dropping the transaction rolls back
+    // what was written above.
+    let state_change = match &write.moves_to {
+        Some((to, reason)) => {
+            let state: Option<String> =
+                sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
+                    .bind(conversation_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let state =
+                state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.into()))?;
+            codec::state_change(&state, *to, reason.clone(), now)?.map(|record| (*to, record))
+        }
+        None => None,
+    };
+    let mut events = Vec::with_capacity(3);
+    events.push(super::append_one(&mut tx, conversation_id, write.step_event.clone()).await?);
+    if let Some((to, change)) = state_change {
+        let seq = super::move_to(&mut tx, conversation_id, to, now).await?;
+        super::insert_event(&mut tx, conversation_id, seq, &change).await?;
+        events.push(change.into_event(seq));
+    }
+    if let Some(message) = &write.message {
+        events.push(super::append_one(&mut tx, conversation_id, message.clone()).await?);
+    }
     tx.commit().await?;
     Ok(Some(Ok(Changed {
-        handoff: next,
-        event,
+        handoff: write.handoff,
+        events,
+        set_away,
     })))
 }
 
-/// Locks the agent a change takes the capacity of, then counts their other open handoffs;
-/// `None` when there is no such member of staff.
+/// Counts a missed offer (setting the agent away at the step's limit) or starts the count
+/// again; returns the agent set away, if any. An agent without a profile has no count. The
+/// first update locks the agent's row, so the count and presence it returns are the latest.
+async fn count_missed_offers(
+    conn: &mut PgConnection,
+    missed: &MissedOffers,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    match missed {
+        MissedOffers::Unchanged => Ok(None),
+        MissedOffers::Reset { agent_id } => {
+            sqlx::query(
+                "UPDATE agents SET missed_offers = 0 WHERE staff_id = $1 AND missed_offers <> 0",
+            )
+            .bind(agent_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(None)
+        }
+        MissedOffers::OneMore {
+            agent_id,
+            away_after,
+        } => {
+            let counted: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE agents SET missed_offers = missed_offers + 1 WHERE staff_id = $1
+                 RETURNING missed_offers::bigint, presence",
+            )
+            .bind(agent_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(reason) = counted
+                .and_then(|(count, presence)| step::away_reason(*away_after, count, &presence))
+            else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "UPDATE agents SET presence = $2, presence_at = $3, presence_reason = $4
+                 WHERE staff_id = $1",
+            )
+            .bind(agent_id)
+            .bind(Presence::Away.as_str())
+            .bind(codec::micros(now))
+            .bind(reason)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Some(agent_id.clone()))
+        }
+    }
+}
+
+/// Locks the agent a change takes the capacity of, then counts their other open handoffs
+/// and their other pending offers; `None` when there is no such member of staff.
 ///
 /// The lock is on the `staff` row, which exists whether or not the agent has a profile
 /// (`NO KEY UPDATE`: it does not block inserts that only reference the row). The count is
@@ -320,8 +434,9 @@ async fn agent_slot(
     agent_id: &str,
     handoff_id: &str,
 ) -> Result<Option<AgentSlot>> {
-    let locked: Option<(String, bool, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT s.id, s.disabled, a.capacity::bigint, a.presence
+    type Locked = (String, bool, Option<i64>, Option<String>, Option<String>);
+    let locked: Option<Locked> = sqlx::query_as(
+        "SELECT s.id, s.disabled, a.capacity::bigint, a.presence, a.teams::text
          FROM staff s LEFT JOIN agents a ON a.staff_id = s.id
          WHERE s.id = $1
          FOR NO KEY UPDATE OF s",
@@ -329,18 +444,26 @@ async fn agent_slot(
     .bind(agent_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id, disabled, capacity, presence)) = locked else {
+    let Some((id, disabled, capacity, presence, teams)) = locked else {
         return Ok(None);
     };
-    let others: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM handoffs
+    let (others, offers_other): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'offered') FROM handoffs
          WHERE holder = $1 AND status IN ('offered', 'assigned') AND id <> $2",
     )
     .bind(agent_id)
     .bind(handoff_id)
     .fetch_one(&mut *conn)
     .await?;
-    let row: SlotRow = (id, disabled, capacity, presence, others);
+    let row: SlotRow = (
+        id,
+        disabled,
+        capacity,
+        presence,
+        teams,
+        others,
+        offers_other,
+    );
     codec::agent_slot(row).map(Some)
 }
 

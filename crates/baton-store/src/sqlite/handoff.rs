@@ -2,29 +2,37 @@
 //!
 //! Every write is a command of the single writer, which holds SQLite's write lock for the
 //! whole batch: a handoff change reads the handoff, the agent and their other handoffs and
-//! writes the result with nothing able to slip in between, so no lock of its own is needed.
-//! A refused change, like a failed check, returns before anything is written.
+//! the conversation's state, then writes the handoff, the agent's counters, the timeline and
+//! the conversation's state with nothing able to slip in between, so no lock of its own is
+//! needed. A refused change, like a failed check, returns before anything is written.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use baton_core::handoff::{AgentSlot, Handoff, HandoffChange};
-use baton_core::{Agent, Brief, ConversationState, Event, EventBody, NewEvent};
+use baton_core::handoff::{AgentSlot, Handoff, HandoffChange, Names};
+use baton_core::routing::Presence;
+use baton_core::{Agent, Brief, ConversationState, Event, EventBody};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteExecutor, SqlitePool};
 
 use super::writer::Command;
-use crate::codec::{self, AgentRow, EventRecord, HandoffRecord, SlotRow};
+use crate::codec::{self, AgentRow, SlotRow};
+use crate::step::{self, Escalation, MissedOffers, StepWrite};
 use crate::{Changed, EventNotice, HandoffFilter, HandoffResult, Result, StoreError};
 
-/// Staff joined with their profile and the count of handoffs they hold, then `$tail`.
+/// Staff joined with their profile and the counts of handoffs they hold (offered or
+/// assigned, and offered alone), then `$tail`.
 macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
             "SELECT s.id, s.name, s.role, s.disabled, s.created_at,
                 a.teams, a.capacity, a.presence, a.presence_at, a.last_seen_at,
-                a.last_assigned_at,
+                a.last_assigned_at, a.missed_offers, a.presence_reason,
                 (SELECT COUNT(*) FROM handoffs h
-                 WHERE h.holder = s.id AND h.status IN ('offered', 'assigned'))
+                 WHERE h.holder = s.id AND h.status IN ('offered', 'assigned')),
+                (SELECT COUNT(*) FROM handoffs h
+                 WHERE h.holder = s.id AND h.status = 'offered')
              FROM staff s LEFT JOIN agents a ON a.staff_id = s.id",
             $tail
         )
@@ -112,6 +120,34 @@ pub(super) async fn handoffs(pool: &SqlitePool, filter: &HandoffFilter) -> Resul
     bodies.iter().map(|body| codec::handoff(body)).collect()
 }
 
+/// The latest customer message of each conversation of `ids` that has one.
+pub(super) async fn last_customer_messages(
+    pool: &SqlitePool,
+    ids: &[String],
+) -> Result<HashMap<String, Event>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The ids travel as one JSON array: one statement shape, whatever their number.
+    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT conversation_id, seq, at, body FROM (
+            SELECT conversation_id, seq, at, body,
+                ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY seq DESC) AS latest
+            FROM events
+            WHERE conversation_id IN (SELECT value FROM json_each(?))
+                AND type = 'message' AND json_extract(body, '$.role') = 'customer'
+         ) WHERE latest = 1",
+    )
+    .bind(codec::to_json(&ids)?)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(conversation_id, seq, at, body)| {
+            Ok((conversation_id, codec::event((seq, at, body))?))
+        })
+        .collect()
+}
+
 // --- agent profiles ---
 
 /// Sets an agent's teams and capacity, creating their profile (offline since they were
@@ -143,7 +179,8 @@ impl Command for SetAgentProfile {
 }
 
 /// A heartbeat, with a new presence when given: `presence_at` moves only when the presence
-/// changes.
+/// changes, and a presence the agent sets clears Baton's reason for the last one and their
+/// count of missed offers.
 pub(super) struct TouchAgent {
     pub staff_id: String,
     pub presence: Option<&'static str>,
@@ -165,6 +202,8 @@ impl Command for TouchAgent {
                 presence = COALESCE(?3, agents.presence),
                 presence_at = CASE WHEN COALESCE(?3, agents.presence) = agents.presence
                     THEN agents.presence_at ELSE ?4 END,
+                presence_reason = CASE WHEN ?3 IS NULL THEN agents.presence_reason ELSE NULL END,
+                missed_offers = CASE WHEN ?3 IS NULL THEN agents.missed_offers ELSE 0 END,
                 last_seen_at = ?4",
         )
         .bind(&self.staff_id)
@@ -179,16 +218,10 @@ impl Command for TouchAgent {
 
 // --- handoffs ---
 
-/// Stores a new handoff and its brief.
+/// Stores a new handoff and its brief, moves the conversation to `waiting_human` and
+/// appends the handoff's steps and the customer's message.
 pub(super) struct CreateHandoff {
-    pub handoff: Handoff,
-    pub record: HandoffRecord,
-    pub brief_json: String,
-    /// Why the conversation moves to `waiting_human`.
-    pub state_reason: String,
-    pub at: DateTime<Utc>,
-    /// The handoff's `queued` event.
-    pub queued: EventRecord,
+    pub escalation: Escalation,
 }
 
 #[async_trait]
@@ -196,21 +229,15 @@ impl Command for CreateHandoff {
     type Output = Vec<Event>;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Event>> {
-        let r = &self.record;
+        let e = &self.escalation;
+        let r = &e.record;
         // Checked first, so that these failures write nothing and fail only this caller.
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
-                .bind(&r.conversation_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some(state) = state else {
-            return Err(StoreError::ConversationNotFound(r.conversation_id.clone()));
-        };
+        let state = conversation_state(conn, &r.conversation_id).await?;
         let state_change = codec::state_change(
             &state,
             ConversationState::WaitingHuman,
-            Some(self.state_reason.clone()),
-            self.at,
+            Some(e.state_reason.clone()),
+            e.at,
         )?;
         if r.is_open() {
             let open: Option<i64> = sqlx::query_scalar(
@@ -236,46 +263,39 @@ impl Command for CreateHandoff {
         .bind(r.created_at)
         .bind(r.updated_at)
         .bind(&r.body_json)
-        .bind(&self.brief_json)
+        .bind(&e.brief_json)
         .execute(&mut *conn)
         .await?;
-        let mut events = Vec::with_capacity(2);
+        let mut events = Vec::with_capacity(e.steps.len() + 2);
         if let Some(change) = state_change {
             let seq = super::move_to(
                 conn,
                 &r.conversation_id,
                 ConversationState::WaitingHuman,
-                self.at,
+                e.at,
             )
             .await?;
             super::insert_event(conn, &r.conversation_id, seq, &change).await?;
             events.push(change.into_event(seq));
         }
-        events.push(super::append_one(conn, &r.conversation_id, self.queued.clone()).await?);
+        for step in e.steps.iter().chain(&e.message) {
+            events.push(super::append_one(conn, &r.conversation_id, step.clone()).await?);
+        }
         Ok(events)
     }
 
     fn notices(&self, events: &Vec<Event>) -> Vec<EventNotice> {
-        events
-            .iter()
-            .map(|event| {
-                let mut notice = super::notice_of(&self.record.conversation_id, event);
-                if matches!(event.body, EventBody::Handoff { .. }) {
-                    notice.handoff = Some(self.handoff.clone());
-                }
-                notice
-            })
-            .collect()
+        notices(&self.escalation.handoff, events)
     }
 }
 
-/// Applies a [`HandoffChange`]: reads, decides ([`Handoff::apply`]), writes back and records
-/// the change on the conversation's timeline.
+/// Applies a [`HandoffChange`] as one step: reads, decides ([`Handoff::apply`]), and writes
+/// back the handoff, the agent's counters, the step on the conversation's timeline, the
+/// conversation's new state and the customer's message.
 pub(super) struct ChangeHandoff {
     pub id: String,
     pub change: HandoffChange,
-    pub step: String,
-    pub reason: String,
+    pub names: Names,
     pub now: DateTime<Utc>,
 }
 
@@ -295,12 +315,19 @@ impl Command for ChangeHandoff {
             Ok(next) => next,
             Err(refusal) => return Ok(Some(Err(refusal))),
         };
-        let record = HandoffRecord::new(&next)?;
-        let step = EventRecord::new(NewEvent {
-            at: self.now,
-            body: next.step_event(&self.step, &self.reason),
-        })?;
+        let write = StepWrite::new(next, &self.change, &self.names, self.now)?;
+        let conversation_id = write.handoff.conversation_id.as_str();
+        // Checked before anything is written: a failure must leave the batch untouched.
+        let state_change = match &write.moves_to {
+            Some((to, reason)) => {
+                let state = conversation_state(conn, conversation_id).await?;
+                codec::state_change(&state, *to, reason.clone(), self.now)?
+                    .map(|record| (*to, record))
+            }
+            None => None,
+        };
 
+        let record = &write.record;
         sqlx::query(
             "UPDATE handoffs SET status = ?, priority = ?, holder = ?, updated_at = ?, body = ?
              WHERE id = ?",
@@ -316,36 +343,118 @@ impl Command for ChangeHandoff {
         if let Some(agent_id) = self.change.assigns() {
             mark_assigned(conn, agent_id, self.now).await?;
         }
-        let event = super::append_one(conn, &next.conversation_id, step).await?;
+        let set_away = count_missed_offers(conn, &write.missed_offers, self.now).await?;
+
+        let mut events = Vec::with_capacity(3);
+        events.push(super::append_one(conn, conversation_id, write.step_event.clone()).await?);
+        if let Some((to, change)) = state_change {
+            let seq = super::move_to(conn, conversation_id, to, self.now).await?;
+            super::insert_event(conn, conversation_id, seq, &change).await?;
+            events.push(change.into_event(seq));
+        }
+        if let Some(message) = &write.message {
+            events.push(super::append_one(conn, conversation_id, message.clone()).await?);
+        }
         Ok(Some(Ok(Changed {
-            handoff: next,
-            event,
+            handoff: write.handoff,
+            events,
+            set_away,
         })))
     }
 
     fn notices(&self, output: &Option<HandoffResult>) -> Vec<EventNotice> {
         match output {
-            Some(Ok(changed)) => {
-                let mut notice = super::notice_of(&changed.handoff.conversation_id, &changed.event);
-                notice.handoff = Some(changed.handoff.clone());
-                vec![notice]
-            }
+            Some(Ok(changed)) => notices(&changed.handoff, &changed.events),
             _ => Vec::new(),
         }
     }
 }
 
-/// The agent a change takes the capacity of, with their other open handoffs counted; `None`
-/// when there is no such member of staff.
+/// The notices of a handoff's events: its `handoff` events carry the handoff as it is now.
+fn notices(handoff: &Handoff, events: &[Event]) -> Vec<EventNotice> {
+    events
+        .iter()
+        .map(|event| {
+            let mut notice = super::notice_of(&handoff.conversation_id, event);
+            if matches!(event.body, EventBody::Handoff { .. }) {
+                notice.handoff = Some(handoff.clone());
+            }
+            notice
+        })
+        .collect()
+}
+
+/// The conversation's stored state.
+async fn conversation_state(conn: &mut SqliteConnection, conversation_id: &str) -> Result<String> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
+        .bind(conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
+}
+
+/// Counts a missed offer (setting the agent away at the step's limit) or starts the count
+/// again; returns the agent set away, if any. An agent without a profile has no count.
+async fn count_missed_offers(
+    conn: &mut SqliteConnection,
+    missed: &MissedOffers,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    match missed {
+        MissedOffers::Unchanged => Ok(None),
+        MissedOffers::Reset { agent_id } => {
+            sqlx::query(
+                "UPDATE agents SET missed_offers = 0 WHERE staff_id = ? AND missed_offers <> 0",
+            )
+            .bind(agent_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(None)
+        }
+        MissedOffers::OneMore {
+            agent_id,
+            away_after,
+        } => {
+            let counted: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE agents SET missed_offers = missed_offers + 1 WHERE staff_id = ?
+                 RETURNING missed_offers, presence",
+            )
+            .bind(agent_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(reason) = counted
+                .and_then(|(count, presence)| step::away_reason(*away_after, count, &presence))
+            else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "UPDATE agents SET presence = ?, presence_at = ?, presence_reason = ?
+                 WHERE staff_id = ?",
+            )
+            .bind(Presence::Away.as_str())
+            .bind(codec::micros(now))
+            .bind(reason)
+            .bind(agent_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Some(agent_id.clone()))
+        }
+    }
+}
+
+/// The agent a change takes the capacity of, with their teams, their other open handoffs
+/// and their other pending offers; `None` when there is no such member of staff.
 async fn agent_slot(
     conn: &mut SqliteConnection,
     agent_id: &str,
     handoff_id: &str,
 ) -> Result<Option<AgentSlot>> {
     let row: Option<SlotRow> = sqlx::query_as(
-        "SELECT s.id, s.disabled, a.capacity, a.presence,
+        "SELECT s.id, s.disabled, a.capacity, a.presence, a.teams,
             (SELECT COUNT(*) FROM handoffs h
-             WHERE h.holder = s.id AND h.status IN ('offered', 'assigned') AND h.id <> ?2)
+             WHERE h.holder = s.id AND h.status IN ('offered', 'assigned') AND h.id <> ?2),
+            (SELECT COUNT(*) FROM handoffs h
+             WHERE h.holder = s.id AND h.status = 'offered' AND h.id <> ?2)
          FROM staff s LEFT JOIN agents a ON a.staff_id = s.id
          WHERE s.id = ?1",
     )

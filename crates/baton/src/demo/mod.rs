@@ -318,6 +318,7 @@ async fn seed_history(store: &dyn Store, base: &str, now: DateTime<Utc>) -> anyh
         page: None,
         articles,
         choices: Vec::new(),
+        handover: None,
     };
     let append = |after: i64, body: EventBody| {
         store.append_event(

@@ -178,6 +178,20 @@ impl Server {
         }
     }
 
+    /// A server following `policy` (a policy file's text), with short timers for the handoff
+    /// service and the `[handoff]` settings in `handoff` (TOML lines).
+    pub async fn start_with_policy(db: &TestDatabase, policy: &str, handoff: &str) -> Server {
+        let config = policy_config(db.dir.path(), policy, handoff);
+        Server::start_with(
+            db,
+            ServerOptions {
+                config: Some(&config),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -249,6 +263,64 @@ impl Server {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// PUT JSON with an optional bearer credential; returns (status, body).
+    pub async fn put(&self, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.http.put(self.url(path)).json(&body);
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        let response = request.send().await.expect("PUT");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A configuration file in `dir` that follows `policy` (written beside it) and checks the
+/// handoff timers every 100 ms, with `handoff`'s lines added to `[handoff]`: short timers
+/// with generous margins for a busy machine.
+pub fn policy_config(dir: &Path, policy: &str, handoff: &str) -> PathBuf {
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(&policy_path, policy).expect("write the policy");
+    let config_path = dir.join("baton.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[policy]\npath = {:?}\n\n[handoff]\ntick_ms = 100\n{handoff}\n",
+            policy_path.display().to_string()
+        ),
+    )
+    .expect("write the configuration");
+    config_path
+}
+
+/// An agent's staff id and API key.
+pub struct Agent {
+    pub id: String,
+    pub key: String,
+}
+
+/// Creates an agent with a profile (teams, capacity), through the CLI and the admin API.
+pub async fn create_agent(
+    server: &Server,
+    admin: &str,
+    name: &str,
+    teams: &[&str],
+    capacity: u32,
+) -> Agent {
+    let key = create_staff(&server.database_url, "agent", name);
+    let (status, me) = server.get("/v1/agent/me", Some(&key)).await;
+    assert_eq!(status, 200, "{me}");
+    let id = me["agent"]["id"].as_str().expect("agent id").to_string();
+    let (status, body) = server
+        .put(
+            &format!("/v1/admin/agents/{id}"),
+            Some(admin),
+            json!({"teams": teams, "capacity": capacity}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    Agent { id, key }
 }
 
 /// Runs `baton admin ...` on a database and returns the key printed on the last line.
@@ -303,13 +375,16 @@ impl Stream {
         }
     }
 
-    /// Collects frames until one with `seq == last` arrives (or `secs` pass).
+    /// Collects stored events until the one with `seq == last` arrives (or `secs` pass);
+    /// transient notices are skipped.
     pub async fn collect_until_seq(&mut self, last: i64, secs: u64) -> Vec<Value> {
         let mut out = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         while tokio::time::Instant::now() < deadline {
             let remaining = deadline - tokio::time::Instant::now();
             match self.next_json(remaining.as_secs().max(1)).await {
+                // Transient notices (typing, where a waiting customer stands) carry no seq.
+                Some(v) if v.get("seq").is_none() => {}
                 Some(v) => {
                     let seq = v["seq"].as_i64();
                     out.push(v);
