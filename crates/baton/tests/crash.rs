@@ -119,3 +119,236 @@ async fn sigterm_shuts_down_cleanly() {
         .count();
     assert_eq!(customer_messages, 1);
 }
+
+/// Two always-open teams, so that conversations can be transferred.
+const TWO_TEAMS: &str = "default_team = \"support\"
+[[teams]]
+name = \"support\"
+[[teams]]
+name = \"billing\"
+offers = \"up_to_capacity\"
+";
+
+/// A member of staff working the queue as fast as they can, choosing at random (from a
+/// seed) among everything an agent does: accept, decline or ignore an offer, take from the
+/// queue, transfer, hand back or resolve. Requests fail once the server is killed; the task
+/// just goes on until it is stopped.
+async fn work_the_queue(http: reqwest::Client, base: String, key: String, seed: u64) {
+    let mut state = seed | 1;
+    let mut roll = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let post = |path: String, body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        let key = key.clone();
+        async move {
+            let _ = http.post(url).bearer_auth(key).json(&body).send().await;
+        }
+    };
+    loop {
+        let me = http
+            .get(format!("{base}/v1/agent/me"))
+            .bearer_auth(&key)
+            .send()
+            .await;
+        let Ok(me) = me else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let me: serde_json::Value = me.json().await.unwrap_or_default();
+        for handoff in me["handoffs"].as_array().cloned().unwrap_or_default() {
+            let id = handoff["id"].as_str().unwrap_or_default().to_string();
+            let path = |action: &str| format!("/v1/agent/handoffs/{id}/{action}");
+            // One offer in five this agent never answers: it lapses.
+            let ignored = id
+                .bytes()
+                .fold(seed, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                % 5
+                == 0;
+            match (handoff["status"].as_str(), roll(10)) {
+                (Some("offered"), _) if ignored => {}
+                (Some("offered"), 0..=5) => post(path("accept"), json!({})).await,
+                (Some("offered"), 6..=7) => post(path("decline"), json!({})).await,
+                (Some("assigned"), 0..=3) => post(path("resolve"), json!({"note": "done"})).await,
+                (Some("assigned"), 4..=5) => post(path("hand-back"), json!({})).await,
+                (Some("assigned"), 6) => {
+                    let team = if handoff["team"] == "support" {
+                        "billing"
+                    } else {
+                        "support"
+                    };
+                    post(path("transfer"), json!({"team": team, "note": "yours"})).await
+                }
+                // Left to lapse, or kept for now.
+                _ => {}
+            }
+        }
+        if roll(3) == 0
+            && let Ok(queue) = http
+                .get(format!("{base}/v1/agent/queue"))
+                .bearer_auth(&key)
+                .send()
+                .await
+        {
+            let queue: serde_json::Value = queue.json().await.unwrap_or_default();
+            if let Some(waiting) = queue["handoffs"]
+                .as_array()
+                .and_then(|l| l.iter().find(|h| h["status"] == "queued"))
+            {
+                let id = waiting["id"].as_str().unwrap_or_default();
+                post(format!("/v1/agent/handoffs/{id}/take"), json!({})).await;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Customers asking for a person, as fast as the server takes them.
+async fn ask_for_people(http: reqwest::Client, base: String, round: usize) {
+    for n in 0.. {
+        let Ok(opened) = http
+            .post(format!("{base}/v1/conversations"))
+            .json(&json!({}))
+            .send()
+            .await
+        else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let opened: serde_json::Value = opened.json().await.unwrap_or_default();
+        let (Some(id), Some(token)) = (opened["id"].as_str(), opened["token"].as_str()) else {
+            continue;
+        };
+        let _ = http
+            .post(format!("{base}/v1/conversations/{id}/messages"))
+            .bearer_auth(token)
+            .json(&json!({"client_msg_id": format!("r{round}-{n}"),
+                          "text": "I want to talk to a human please"}))
+            .send()
+            .await;
+    }
+}
+
+/// `baton doctor` on the database: (exit code, output).
+fn doctor(database_url: &str) -> (i32, String) {
+    let output = std::process::Command::new(BIN)
+        .args(["doctor", "--database", database_url])
+        .env("BATON_LOG", "warn")
+        .output()
+        .expect("run baton doctor");
+    (
+        output.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// Every handoff step is one write: killed at any moment under a load of escalations, offers
+/// lapsing, accepts, declines, takes, transfers, hand-backs and resolutions, the server never
+/// leaves a handoff and its conversation disagreeing, as `baton doctor` checks after each
+/// kill; and after a restart the queue keeps moving.
+#[tokio::test]
+async fn no_handoff_and_conversation_disagree_after_kills_under_load() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let handoff = "offer_timeout_ms = 600\ndecline_cooldown_ms = 300\nmissed_offers_before_away = 0\npresence_timeout_ms = 600000";
+        let mut server = Server::start_with_policy(&db, TWO_TEAMS, handoff).await;
+        let admin = create_staff(&db.url, "admin", "Ada");
+        let mut agents = Vec::new();
+        for (i, teams) in [&["support"][..], &["billing"], &["support", "billing"]]
+            .iter()
+            .enumerate()
+        {
+            agents.push(create_agent(&server, &admin, &format!("Agent {i}"), teams, 3).await);
+        }
+        for round in 0..4 {
+            for agent in &agents {
+                let (status, body) = server
+                    .put(
+                        "/v1/agent/presence",
+                        Some(&agent.key),
+                        json!({"presence": "online"}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+            let mut load = Vec::new();
+            for _ in 0..2 {
+                load.push(tokio::spawn(ask_for_people(
+                    server.http.clone(),
+                    server.base.clone(),
+                    round,
+                )));
+            }
+            for (i, agent) in agents.iter().enumerate() {
+                load.push(tokio::spawn(work_the_queue(
+                    server.http.clone(),
+                    server.base.clone(),
+                    agent.key.clone(),
+                    (round * 31 + i) as u64 + 7,
+                )));
+            }
+            // Long enough for escalations, offers, lapses and every kind of step.
+            tokio::time::sleep(std::time::Duration::from_millis(1500 + 400 * round as u64)).await;
+            server.kill_hard().await;
+            for task in &load {
+                task.abort();
+            }
+            let (code, report) = doctor(&db.url);
+            assert_eq!(code, 0, "{backend:?}, after kill {round}: {report}");
+            assert!(
+                report.contains("everything agrees") || report.contains("no errors"),
+                "{report}"
+            );
+            server = Server::start_with_policy(&db, TWO_TEAMS, handoff).await;
+        }
+        // The queue still moves after the last restart: every waiting handoff is offered or
+        // taken once agents answer.
+        let (status, queue) = server.get("/v1/agent/queue", Some(&admin)).await;
+        assert_eq!(status, 200);
+        let handoffs = queue["handoffs"].as_array().unwrap().len();
+        assert!(handoffs > 0, "{backend:?}: the load made handoffs");
+        let (code, report) = doctor(&db.url);
+        assert_eq!(code, 0, "{backend:?}: {report}");
+        server.kill_hard().await;
+        // The kills fell among every kind of step.
+        let store = baton_store::open(&db.url, Default::default())
+            .await
+            .unwrap();
+        let all = store
+            .handoffs(&baton_store::HandoffFilter {
+                limit: u32::MAX,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.close().await;
+        let steps: std::collections::HashSet<&str> = all
+            .iter()
+            .flat_map(|h| h.history.iter().map(|s| s.step.as_str()))
+            .collect();
+        for step in [
+            "queued",
+            "offered",
+            "accepted",
+            "declined",
+            "offer_expired",
+            "taken",
+            "transferred",
+            "handed_back",
+            "resolved",
+        ] {
+            assert!(
+                steps.contains(step),
+                "{backend:?}: no {step} step in {steps:?}"
+            );
+        }
+    }
+}
