@@ -395,6 +395,8 @@ impl View {
             self.mine.remove(&handoff.conversation_id);
         }
         if step == Step::Offered && for_me && handoff.status == HandoffStatus::Offered {
+            // Offers go to online agents only.
+            self.presence = Some(Presence::Online);
             let brief = state.dispatcher.brief(state, &handoff.id).await;
             let text = brief.as_deref().map(baton_core::render_text);
             send(
@@ -437,6 +439,7 @@ impl View {
         if step == Step::OfferExpired && for_me {
             // Letting offers lapse in a row may have set the agent away: say so, and why.
             if let Ok(Some(agent)) = state.store.agent(&self.staff_id).await
+                && agent.presence_reason.is_some()
                 && Some(agent.presence) != self.presence
             {
                 self.presence = Some(agent.presence);

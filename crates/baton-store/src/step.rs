@@ -198,7 +198,10 @@ impl MissedOffers {
 /// not online).
 pub(crate) fn away_reason(away_after: u32, missed: i64, presence: &str) -> Option<String> {
     (away_after > 0 && missed >= i64::from(away_after) && presence == Presence::Online.as_str())
-        .then(|| format!("missed {missed} offers in a row"))
+        .then(|| match missed {
+            1 => "missed an offer".to_string(),
+            n => format!("missed {n} offers in a row"),
+        })
 }
 
 #[cfg(test)]

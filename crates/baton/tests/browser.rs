@@ -1569,6 +1569,7 @@ async fn a_waiting_customer_sees_their_place_when_an_agent_comes_online_and_the_
     )
     .await;
     assert_ne!(line, nobody);
+    save_screenshot(&customer, "widget-waiting.png").await;
 
     // The second customer's card: who (an anonymous visitor), what they wrote, and that they
     // wait; with a Take button.
@@ -1590,6 +1591,7 @@ async fn a_waiting_customer_sees_their_place_when_an_agent_comes_online_and_the_
             .is_some_and(|s| s.starts_with("Waiting")),
         "{shown}"
     );
+    save_screenshot(&agent, "console-queue.png").await;
 
     // Keyboard only: the next card is the waiting customer; p picks it up.
     press(&agent, "j").await;

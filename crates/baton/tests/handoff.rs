@@ -24,6 +24,22 @@ display_name = "Billing"
 skills = ["billing_question", "billing_dispute", "refund"]
 "#;
 
+/// The same teams, offering agents as many conversations at once as they have room for.
+const TWO_TEAMS_SEVERAL_OFFERS: &str = r#"
+default_team = "support"
+
+[[teams]]
+name = "support"
+display_name = "Support"
+offers = "up_to_capacity"
+
+[[teams]]
+name = "billing"
+display_name = "Billing"
+skills = ["billing_question", "billing_dispute", "refund"]
+offers = "up_to_capacity"
+"#;
+
 async fn online(server: &Server, agent: &Agent) {
     let (status, body) = server
         .put(
@@ -281,11 +297,12 @@ async fn an_offer_not_accepted_in_time_goes_to_the_next_agent() {
         assert_eq!(waiting["handoff"]["conversation_id"], id.as_str());
         let next = next_of(other_stream, "offer", 15).await;
         assert_eq!(next["handoff"]["id"], waiting["handoff"]["id"]);
+        // The first agent cools down from it for a while (not for good).
+        let cooling = next["handoff"]["declined"].as_array().unwrap();
         assert!(
-            next["handoff"]["declined"]
-                .as_array()
-                .unwrap()
-                .contains(&json!(waiting_stream.id)),
+            cooling
+                .iter()
+                .any(|c| c["agent_id"] == waiting_stream.id.as_str() && c["until"].is_string()),
             "{next}"
         );
         // Too late for the first agent.
@@ -500,7 +517,9 @@ async fn transfer_re_routes_and_hand_back_returns_to_the_ai() {
 async fn two_hundred_simultaneous_escalations_never_overload_an_agent() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend).await;
-        let server = Server::start_with_policy(&db, TWO_TEAMS, "offer_timeout_ms = 600000").await;
+        let server =
+            Server::start_with_policy(&db, TWO_TEAMS_SEVERAL_OFFERS, "offer_timeout_ms = 600000")
+                .await;
         let admin = create_staff(&db.url, "admin", "Ada");
         let mut agents = Vec::new();
         for n in 0..10 {
@@ -815,7 +834,13 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
             )
             .await;
         assert_eq!(status, 204);
-        let notice = next_of(&mut dana_stream, "notice", 10).await;
+        // (Dana's stream also carries where her customers stood while they waited.)
+        let notice = loop {
+            let notice = next_of(&mut dana_stream, "notice", 10).await;
+            if notice["notice"]["type"] == "typing" {
+                break notice;
+            }
+        };
         assert_eq!(notice["conversation_id"], first.as_str());
         assert_eq!(
             notice["notice"],
@@ -840,8 +865,16 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
             .await;
         assert!(status == 401 || status == 403 || status == 404, "{status}");
 
-        // Dana resolves the first conversation and gets the second: the third customer moves
-        // up and is told so.
+        // The third customer's stream said where they stand when it opened: 2nd in line.
+        let standing = next_transient(&mut third_stream, "queue", 10).await;
+        assert_eq!(
+            (standing["kind"].as_str(), standing["position"].as_i64()),
+            (Some("in_line"), Some(2)),
+            "{standing}"
+        );
+
+        // Dana resolves the first conversation and takes the second: the third customer moves
+        // up and is told so, as data and in words.
         let (status, _) = server
             .post(
                 &format!("/v1/agent/handoffs/{first_handoff}/resolve"),
@@ -850,8 +883,21 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
             )
             .await;
         assert_eq!(status, 200);
-        let moved = next_transient(&mut third_stream, "queue", 10).await;
-        assert_eq!(moved["position"], 1, "{moved}");
+        let second_offer = next_of(&mut dana_stream, "offer", 10).await;
+        accept(
+            &server,
+            &dana.key,
+            second_offer["handoff"]["id"].as_str().unwrap(),
+        )
+        .await;
+        let moved = loop {
+            let frame = next_transient(&mut third_stream, "queue", 10).await;
+            if frame["position"] == 1 {
+                break frame;
+            }
+        };
+        assert_eq!(moved["kind"], "in_line", "{moved}");
+        assert_eq!(moved["team"], "Support", "{moved}");
         assert!(
             moved["text"]
                 .as_str()
@@ -859,19 +905,27 @@ async fn waiting_customers_hear_their_place_move_and_both_sides_see_typing() {
                 .contains("next in line"),
             "{moved}"
         );
-        // Nothing transient is replayed: a reconnect sees stored events only.
+        // Nothing transient is replayed: a reconnect sees stored events, and where the
+        // customer stands now, once.
         third_stream.close().await;
         let mut again = Stream::connect(&format!(
             "{}/v1/conversations/{third}/stream?token={third_token}",
             server.ws_base
         ))
         .await;
+        let mut standings = 0;
         while let Some(frame) = again.next_json(1).await {
-            assert!(
-                frame["seq"].is_i64(),
-                "only stored events on replay: {frame}"
-            );
+            if frame["type"] == "queue" {
+                standings += 1;
+                assert_eq!(frame["position"], 1, "{frame}");
+            } else {
+                assert!(
+                    frame["seq"].is_i64(),
+                    "only stored events on replay: {frame}"
+                );
+            }
         }
+        assert_eq!(standings, 1, "where the customer stands, once");
         again.close().await;
         first_stream.close().await;
         dana_stream.close().await;
@@ -930,12 +984,13 @@ async fn an_agent_sets_their_own_capacity_and_routing_follows() {
     let error: Value = response.json().await.expect("json");
     assert_eq!(error["error"]["code"], "unauthorized", "{error}");
 
-    // At capacity 1 the second customer waits…
+    // At capacity 1, with the first customer taken, the second customer waits…
     let mut stream = agent_stream(&server, &dana).await;
     online(&server, &dana).await;
     let (first, _, _) = escalate(&server, "let me speak to a human").await;
     let offer = next_of(&mut stream, "offer", 10).await;
     assert_eq!(offer["handoff"]["conversation_id"], first.as_str());
+    accept(&server, &dana.key, offer["handoff"]["id"].as_str().unwrap()).await;
     let (second, _, _) = escalate(&server, "I want to talk to a person").await;
     let waiting = wait_for_handoff(&server, &admin, &second).await;
     assert_eq!(waiting["status"], "queued", "{waiting}");
@@ -1195,5 +1250,124 @@ async fn disabling_an_agent_closes_their_stream_and_gives_their_conversations_ba
         assert_eq!(status, 401);
         let (status, _) = server.get("/v1/agent/me", rotated["key"].as_str()).await;
         assert_eq!(status, 200);
+    }
+}
+
+/// The scenario that stranded customers for good: twelve waiting, two agents who let their
+/// offers lapse until Baton sets them away (and tells them why). Once they are back, every
+/// conversation is still offered and taken: by offers, and by an agent pulling from the
+/// queue.
+#[tokio::test]
+async fn twelve_waiting_whose_offers_lapse_on_both_agents_are_all_offered_and_taken() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend).await;
+        let server = Server::start_with_policy(
+            &db,
+            TWO_TEAMS,
+            "offer_timeout_ms = 1000\ndecline_cooldown_ms = 1500\nmissed_offers_before_away = 3",
+        )
+        .await;
+        let admin = create_staff(&db.url, "admin", "Ada Admin");
+        let ada = create_agent(&server, &admin, "Ada", &["support"], 4).await;
+        let bo = create_agent(&server, &admin, "Bo", &["support"], 4).await;
+        let mut ada_stream = agent_stream(&server, &ada).await;
+        let mut bo_stream = agent_stream(&server, &bo).await;
+        let mut waiting = Vec::new();
+        for n in 0..12 {
+            let (id, _, _) = escalate(&server, &format!("I want to talk to a person ({n})")).await;
+            waiting.push(id);
+        }
+        online(&server, &ada).await;
+        online(&server, &bo).await;
+
+        // Nobody answers: after three lapsed offers in a row each is set away, and told why.
+        for stream in [&mut ada_stream, &mut bo_stream] {
+            let mut offers = 0;
+            let presence = loop {
+                let frame = stream.next_json(15).await.expect("a frame within 15 s");
+                match frame["type"].as_str() {
+                    Some("offer") => offers += 1,
+                    Some("presence") => break frame,
+                    _ => {}
+                }
+            };
+            assert_eq!(offers, 3, "{backend:?}: three offers, then away");
+            assert_eq!(presence["agent"]["presence"], "away", "{presence}");
+            assert_eq!(
+                presence["agent"]["presence_reason"], "missed 3 offers in a row",
+                "{presence}"
+            );
+        }
+        let (_, queue) = server.get("/v1/agent/queue", Some(&admin)).await;
+        assert_eq!(
+            count(&queue, "queued"),
+            12,
+            "{backend:?}: all twelve still wait"
+        );
+
+        // Back online, they answer: Bo pulls the newest conversation from the queue himself,
+        // and every other one is offered and taken.
+        online(&server, &ada).await;
+        online(&server, &bo).await;
+        let newest = wait_for_handoff(&server, &admin, waiting.last().unwrap()).await;
+        let (status, taken) = server
+            .post(
+                &format!("/v1/agent/handoffs/{}/take", newest["id"].as_str().unwrap()),
+                Some(&bo.key),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {taken}");
+        assert_eq!(taken["status"], "assigned");
+        let mut served = std::collections::HashSet::new();
+        served.insert(waiting.last().unwrap().clone());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while served.len() < 12 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{backend:?}: only {} of 12 taken",
+                served.len()
+            );
+            for (stream, agent) in [(&mut ada_stream, &ada), (&mut bo_stream, &bo)] {
+                let Some(frame) = stream.next_json(1).await else {
+                    continue;
+                };
+                if frame["type"] != "offer" {
+                    continue;
+                }
+                let id = frame["handoff"]["id"].as_str().unwrap();
+                let (status, body) = server
+                    .post(
+                        &format!("/v1/agent/handoffs/{id}/accept"),
+                        Some(&agent.key),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                let (status, body) = server
+                    .post(
+                        &format!("/v1/agent/handoffs/{id}/resolve"),
+                        Some(&agent.key),
+                        json!({"note": "sorted"}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                served.insert(
+                    frame["handoff"]["conversation_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
+            }
+        }
+        let (_, queue) = server.get("/v1/agent/queue", Some(&admin)).await;
+        assert_eq!(
+            count(&queue, "queued") + count(&queue, "offered"),
+            0,
+            "{queue}"
+        );
+        for id in &waiting {
+            assert!(served.contains(id), "{backend:?}: {id} was never taken");
+        }
     }
 }

@@ -276,19 +276,13 @@ mod tests {
 
     #[test]
     fn a_declined_handoff_is_offered_to_someone_else() {
-        let queue = vec![entry(
-            "h1",
-            "billing",
-            Priority::Normal,
-            "2026-03-02T10:00:00Z",
-        )];
         let agents = vec![
             online("dana", "billing", 0, 2),
             online("sam", "billing", 1, 2),
         ];
         let queue = vec![QueueEntry {
             cooling_down: vec!["dana".into()],
-            ..queue[0].clone()
+            ..entry("h1", "billing", Priority::Normal, "2026-03-02T10:00:00Z")
         }];
         let plan = drain(&queue, &agents, several, t("2026-03-02T10:10:00Z"));
         assert_eq!(plan.assignments[0].choice.agent_id, "sam");

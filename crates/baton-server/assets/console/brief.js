@@ -95,10 +95,10 @@ export function latestTransfer(handoff) {
   return null;
 }
 
-// A transfer carries its note inside `reason`, written by the server as "Dana moved it to
-// Billing: customer needs a refund" (or, for an automatic overflow by `baton`, the timer's own
-// reason). Until the step has a `note` field of its own, the note is what follows the first
-// ": " after " moved it to "; a reason in any other shape is shown whole.
+// A transfer's note travels as the step's `note`. Transfers stored before steps had one kept
+// it only inside `reason` ("Dana moved it to Billing: customer needs a refund"): there the note
+// is what follows the first ": " after " moved it to "; an automatic overflow's reason (by
+// `baton`) is shown whole.
 function transferNote(step) {
   if (typeof step.note === "string") return { name: null, note: step.note || null };
   const reason = (step.reason || "").trim();

@@ -196,7 +196,10 @@ export class ConversationView {
     this.log = h("div", { class: "transcript", role: "log", "aria-label": "Transcript", tabindex: "0" });
     this.composer = h("div", { class: "composer-area" });
     this.typingLine = h("div", { class: "typing-line", role: "status", hidden: true }, "The customer is typing…");
-    fill(this.main, this.header, whyAndNeeds(this.detail.brief, this.handoff), this.log, this.typingLine, this.composer);
+    fill(this.main, this.header, whyAndNeeds(this.detail.brief, this.handoff, {
+      teamName: (team) => (this.app.teams.get(team) || {}).display_name,
+      staffName: (id) => this.app.staffName(id),
+    }), this.log, this.typingLine, this.composer);
     fill(this.side, h("p", { class: "muted pad" }, "Loading the brief…"));
     this.renderHeader();
     this.renderComposer(true);

@@ -97,11 +97,14 @@ pub struct Dispatcher {
     told: std::sync::Mutex<HashMap<String, Told>>,
     /// Recently closed handoffs (most recent first) for the median handle times behind wait
     /// estimates, read at most once per [`dispatch::HANDLE_TIMES_TTL_SECS`].
-    recent_closed: std::sync::Mutex<Option<(DateTime<Utc>, Arc<Vec<Handoff>>)>>,
+    recent_closed: std::sync::Mutex<Option<RecentClosed>>,
     /// The briefs of handoffs this process created lately, so that an offer carries its
     /// brief without reading it back.
     briefs: std::sync::Mutex<RecentBriefs>,
 }
+
+/// When the recently closed handoffs were read, and what was read.
+type RecentClosed = (DateTime<Utc>, Arc<Vec<Handoff>>);
 
 /// How many recent briefs [`Dispatcher`] keeps.
 const RECENT_BRIEFS: usize = 256;
