@@ -191,6 +191,39 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// A message of `role` with nothing attached (no idempotency key, author, page,
+    /// articles or handover facts).
+    pub fn message(role: Role, text: impl Into<String>) -> EventBody {
+        EventBody::Message {
+            role,
+            text: text.into(),
+            client_msg_id: None,
+            author: None,
+            page: None,
+            articles: Vec::new(),
+            choices: Vec::new(),
+            handover: None,
+        }
+    }
+
+    /// The same message with the handover facts it states (Baton's system messages about
+    /// the customer's handover); other events are returned as they are.
+    pub fn with_handover(mut self, notice: crate::handoff::HandoverNotice) -> EventBody {
+        if let EventBody::Message { handover, .. } = &mut self {
+            *handover = Some(notice);
+        }
+        self
+    }
+
+    /// The same message signed by `author` (an agent's name); other events are returned as
+    /// they are.
+    pub fn with_author(mut self, name: impl Into<String>) -> EventBody {
+        if let EventBody::Message { author, .. } = &mut self {
+            *author = Some(name.into());
+        }
+        self
+    }
+
     /// The event's `type` on the wire and in the database.
     pub fn type_name(&self) -> &'static str {
         match self {

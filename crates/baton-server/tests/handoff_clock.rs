@@ -197,10 +197,7 @@ async fn twelve_waiting_whose_offers_lapse_on_both_agents_are_all_offered_again_
     // Nobody was set away, nobody stranded: still twelve waiting, none marked offline.
     let open = state
         .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![HandoffStatus::Queued, HandoffStatus::Offered],
-            ..Default::default()
-        })
+        .handoffs(&HandoffFilter::waiting())
         .await
         .unwrap();
     assert_eq!(open.len(), 12);

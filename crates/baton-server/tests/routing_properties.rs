@@ -89,14 +89,7 @@ fn teams() -> impl Strategy<Value = Vec<Vec<&'static str>>> {
 async fn open_handoffs(desk: &Desk) -> Vec<Handoff> {
     desk.state
         .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![
-                HandoffStatus::Queued,
-                HandoffStatus::Offered,
-                HandoffStatus::Assigned,
-            ],
-            ..Default::default()
-        })
+        .handoffs(&HandoffFilter::open())
         .await
         .unwrap()
 }

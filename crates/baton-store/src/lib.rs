@@ -162,6 +162,28 @@ pub struct HandoffFilter {
     pub recent_first: bool,
 }
 
+impl HandoffFilter {
+    /// Open handoffs, in queue order: queued, offered or assigned.
+    pub fn open() -> Self {
+        HandoffFilter {
+            statuses: vec![
+                HandoffStatus::Queued,
+                HandoffStatus::Offered,
+                HandoffStatus::Assigned,
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// Handoffs waiting for a person, in queue order: queued or offered.
+    pub fn waiting() -> Self {
+        HandoffFilter {
+            statuses: vec![HandoffStatus::Queued, HandoffStatus::Offered],
+            ..Default::default()
+        }
+    }
+}
+
 /// A handoff as a change left it, with the events the change appended, in `seq` order: the
 /// staff-only `handoff` event of the step, then, when the step moves the conversation, its
 /// `state_changed` event, then the customer's system message about it, if the step has one.

@@ -139,16 +139,7 @@ impl StepWrite {
 /// Baton's message to the customer about their handover: the sentence, and the same facts
 /// as data.
 fn system_message(notice: HandoverNotice, now: DateTime<Utc>) -> EventBody {
-    EventBody::Message {
-        role: Role::System,
-        text: notice.text(now),
-        client_msg_id: None,
-        author: None,
-        page: None,
-        articles: Vec::new(),
-        choices: Vec::new(),
-        handover: Some(notice),
-    }
+    EventBody::message(Role::System, notice.text(now)).with_handover(notice)
 }
 
 /// What a step does to an agent's count of offers missed in a row.

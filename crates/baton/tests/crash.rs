@@ -270,14 +270,7 @@ async fn no_handoff_and_conversation_disagree_after_kills_under_load() {
         }
         for round in 0..4 {
             for agent in &agents {
-                let (status, body) = server
-                    .put(
-                        "/v1/agent/presence",
-                        Some(&agent.key),
-                        json!({"presence": "online"}),
-                    )
-                    .await;
-                assert_eq!(status, 200, "{body}");
+                online(&server, agent).await;
             }
             let mut load = Vec::new();
             for _ in 0..2 {

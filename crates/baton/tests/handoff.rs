@@ -40,18 +40,6 @@ skills = ["billing_question", "billing_dispute", "refund"]
 offers = "up_to_capacity"
 "#;
 
-async fn online(server: &Server, agent: &Agent) {
-    let (status, body) = server
-        .put(
-            "/v1/agent/presence",
-            Some(&agent.key),
-            json!({"presence": "online"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["presence"], "online");
-}
-
 async fn agent_stream(server: &Server, agent: &Agent) -> Stream {
     let mut stream = Stream::connect(&format!(
         "{}/v1/agent/stream?token={}",

@@ -685,18 +685,12 @@ async fn contact(
             &id,
             NewEvent {
                 at: state.now(),
-                body: EventBody::Message {
-                    role: Role::System,
-                    text: format!(
+                body: EventBody::message(
+                    Role::System,
+                    format!(
                         "Contact email left: {email}. The team will reply here and can write to that address."
                     ),
-                    client_msg_id: None,
-                    author: None,
-                    page: None,
-                    articles: Vec::new(),
-                    choices: Vec::new(),
-                    handover: None,
-                },
+                ),
             },
         )
         .await?

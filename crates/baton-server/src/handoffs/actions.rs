@@ -57,6 +57,20 @@ fn check_owner(staff: &Staff, handoff: &Handoff) -> Result<()> {
     }
 }
 
+/// Checks that `staff` owns the handoff, or supervises: a supervisor may also `act` on one
+/// still waiting.
+fn check_owner_or_supervisor(staff: &Staff, handoff: &Handoff, act: &str) -> Result<()> {
+    if handoff.status == HandoffStatus::Assigned {
+        check_owner(staff, handoff)
+    } else if supervises(staff) {
+        Ok(())
+    } else {
+        Err(HandoffError::Forbidden(format!(
+            "only the agent who owns a conversation, or a supervisor, can {act} it"
+        )))
+    }
+}
+
 /// The agent takes the handoff offered to them: the conversation becomes theirs and the
 /// customer sees who joined.
 #[tracing::instrument(skip_all, fields(handoff_id = id, agent = %staff.id))]
@@ -155,16 +169,7 @@ pub async fn reply(
             conversation_id,
             NewEvent {
                 at: now,
-                body: EventBody::Message {
-                    role: Role::Agent,
-                    text,
-                    client_msg_id: None,
-                    author: Some(staff.name.clone()),
-                    page: None,
-                    articles: Vec::new(),
-                    choices: Vec::new(),
-                    handover: None,
-                },
+                body: EventBody::message(Role::Agent, text).with_author(staff.name.clone()),
             },
         )
         .await?
@@ -225,13 +230,7 @@ pub async fn transfer(
     now: DateTime<Utc>,
 ) -> Result<Handoff> {
     let current = handoff_or_404(state, id).await?;
-    if current.status == HandoffStatus::Assigned {
-        check_owner(staff, &current)?;
-    } else if !supervises(staff) {
-        return Err(HandoffError::Forbidden(
-            "only the agent who owns a conversation, or a supervisor, can transfer it".into(),
-        ));
-    }
+    check_owner_or_supervisor(staff, &current, "transfer")?;
     let display = {
         let policy = state.policy.current();
         let target = policy.policy.team(team).ok_or_else(|| {
@@ -294,13 +293,7 @@ pub async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Handoff> {
     let current = handoff_or_404(state, id).await?;
-    if current.status == HandoffStatus::Assigned {
-        check_owner(staff, &current)?;
-    } else if !supervises(staff) {
-        return Err(HandoffError::Forbidden(
-            "only the agent who owns a conversation, or a supervisor, can resolve it".into(),
-        ));
-    }
+    check_owner_or_supervisor(staff, &current, "resolve")?;
     let change = HandoffChange::Close {
         outcome: Outcome::Resolved,
         by: staff.id.clone(),

@@ -103,13 +103,7 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
     // A customer told their standing after this moment may be missing from the queue read
     // below: their entry stays.
     let started = std::time::Instant::now();
-    let mut waiting = state
-        .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![HandoffStatus::Queued, HandoffStatus::Offered],
-            ..Default::default()
-        })
-        .await?;
+    let mut waiting = state.store.handoffs(&HandoffFilter::waiting()).await?;
     if waiting.is_empty() {
         lock(&state.dispatcher.told).retain(|_, told| told.at > started);
         return Ok(Vec::new());

@@ -1,7 +1,7 @@
 //! Escalation: an escalating decision becomes a handoff in the routed team's queue, with its
 //! brief, and the customer is told honestly where they stand — in one write.
 
-use baton_core::handoff::{Handoff, HandoffChange, HandoffStatus, HandoverNotice, NoticeKind};
+use baton_core::handoff::{Handoff, HandoffChange, HandoverNotice, NoticeKind};
 use baton_core::policy::Policy;
 use baton_core::signals::TurnSignals;
 use baton_core::{Brief, BriefInput, Conversation, Decision, Event, EventBody, NewEvent, Role};
@@ -84,13 +84,7 @@ pub async fn escalate(
 
     // Where the customer will stand: their place among the team's waiting handoffs and an
     // estimate from the agents on now.
-    let waiting = state
-        .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![HandoffStatus::Queued, HandoffStatus::Offered],
-            ..Default::default()
-        })
-        .await?;
+    let waiting = state.store.handoffs(&HandoffFilter::waiting()).await?;
     let agents = state.store.agents().await?;
     let mut line: Vec<&Handoff> = waiting.iter().filter(|h| h.team == handoff.team).collect();
     line.push(&handoff);
@@ -126,16 +120,8 @@ pub async fn escalate(
     }
     let message = NewEvent {
         at: now,
-        body: EventBody::Message {
-            role: Role::System,
-            text: notice.escalation_text(now),
-            client_msg_id: None,
-            author: None,
-            page: None,
-            articles: Vec::new(),
-            choices: Vec::new(),
-            handover: Some(notice.clone()),
-        },
+        body: EventBody::message(Role::System, notice.escalation_text(now))
+            .with_handover(notice.clone()),
     };
     let appended = match state
         .store

@@ -93,17 +93,7 @@ pub async fn queue_for(
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> Result<Vec<QueueEntryView>> {
-    let open = state
-        .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![
-                HandoffStatus::Queued,
-                HandoffStatus::Offered,
-                HandoffStatus::Assigned,
-            ],
-            ..Default::default()
-        })
-        .await?;
+    let open = state.store.handoffs(&HandoffFilter::open()).await?;
     let mut positions: std::collections::HashMap<Option<String>, usize> = Default::default();
     let mut entries = Vec::new();
     for handoff in open {

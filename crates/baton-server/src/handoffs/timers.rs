@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_core::handoff::timers::{self, AgentClock, TeamClock, TimerAction};
-use baton_core::handoff::{BY_BATON, HandoffChange, HandoffStatus};
+use baton_core::handoff::{BY_BATON, HandoffChange};
 use baton_core::{ConversationState, EventBody, Role, routing};
 use baton_store::HandoffFilter;
 use chrono::{DateTime, Utc};
@@ -18,17 +18,7 @@ use crate::state::AppState;
 /// Runs the timers due at `now`, then a dispatch pass. Returns what the timers did.
 #[tracing::instrument(skip_all)]
 pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<Vec<TimerAction>> {
-    let open = state
-        .store
-        .handoffs(&HandoffFilter {
-            statuses: vec![
-                HandoffStatus::Queued,
-                HandoffStatus::Offered,
-                HandoffStatus::Assigned,
-            ],
-            ..Default::default()
-        })
-        .await?;
+    let open = state.store.handoffs(&HandoffFilter::open()).await?;
     let agents = state.store.agents().await?;
     let clocks: Vec<AgentClock> = agents
         .iter()

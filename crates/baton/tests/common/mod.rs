@@ -323,6 +323,19 @@ pub async fn create_agent(
     Agent { id, key }
 }
 
+/// Sets the agent online through the API.
+pub async fn online(server: &Server, agent: &Agent) {
+    let (status, body) = server
+        .put(
+            "/v1/agent/presence",
+            Some(&agent.key),
+            json!({"presence": "online"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["presence"], "online");
+}
+
 /// Runs `baton admin ...` on a database and returns the key printed on the last line.
 pub fn create_staff(database_url: &str, role: &str, name: &str) -> String {
     let output = std::process::Command::new(BIN)
