@@ -79,6 +79,10 @@ pub enum BenchCommand {
         /// Database for the server started for the run (default: a new SQLite file).
         #[arg(long)]
         database: Option<String>,
+        /// How the team offers conversations: `one_at_a_time` (the default of a policy) or
+        /// `up_to_capacity`.
+        #[arg(long, default_value = "one_at_a_time", value_parser = ["one_at_a_time", "up_to_capacity"])]
+        offers: String,
     },
 }
 
@@ -134,6 +138,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             agents,
             kb,
             database,
+            offers,
         } => {
             if conversations == 0 || agents == 0 || escalate_every == 0 || interval_ms == 0 {
                 bail!(
@@ -153,6 +158,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                     duration: Duration::from_secs(seconds),
                     agents,
                     kb,
+                    offers,
                 },
             )
             .await;

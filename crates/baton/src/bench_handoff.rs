@@ -26,6 +26,8 @@ pub struct Load {
     pub agents: usize,
     /// The knowledge base the AI answers from.
     pub kb: std::path::PathBuf,
+    /// How the team offers conversations (the policy's `offers`).
+    pub offers: String,
 }
 
 /// Acknowledgements that follow each answered question, so that the routine messages neither
@@ -52,10 +54,12 @@ type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(dir: &std::path::Path, database: &str, load: Load) -> anyhow::Result<()> {
     let policy = dir.join("policy.toml");
-    let policy_text =
-        "default_team = \"support\"\n\n[[teams]]\nname = \"support\"\ndisplay_name = \"Support\"\n";
-    std::fs::write(&policy, policy_text)?;
-    let always_human = baton_core::policy::Policy::parse(policy_text)
+    let policy_text = format!(
+        "default_team = \"support\"\n\n[[teams]]\nname = \"support\"\ndisplay_name = \"Support\"\noffers = {:?}\n",
+        load.offers
+    );
+    std::fs::write(&policy, &policy_text)?;
+    let always_human = baton_core::policy::Policy::parse(&policy_text)
         .map_err(|e| anyhow::anyhow!("the bench's policy: {e}"))?
         .always_human;
     let config = dir.join("baton.toml");

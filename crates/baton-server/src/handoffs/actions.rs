@@ -85,6 +85,8 @@ pub async fn accept(
     };
     let handoff = step(state, id, change, &names(state, Some(&staff.name)), now).await?;
     record_wait(&handoff, now);
+    // An agent answering one offer at a time can be offered the next.
+    state.dispatcher.kick();
     Ok(handoff)
 }
 

@@ -103,12 +103,13 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
     // A customer told their standing after this moment may be missing from the queue read
     // below: their entry stays.
     let started = std::time::Instant::now();
-    let mut waiting = state.store.handoffs(&HandoffFilter::waiting()).await?;
+    let line = HandoffFilter::waiting();
+    let (mut waiting, mut agents) =
+        tokio::try_join!(state.store.handoffs(&line), state.store.agents())?;
     if waiting.is_empty() {
         lock(&state.dispatcher.told).retain(|_, told| told.at > started);
         return Ok(Vec::new());
     }
-    let mut agents = state.store.agents().await?;
     let active = state.policy.current();
     let policy = &active.policy;
     let entries: Vec<QueueEntry> = waiting
@@ -140,6 +141,14 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
             {
                 Some(Ok(changed)) => {
                     metrics::counter!("baton_handoff_offers_total").increment(1);
+                    // The agent's load as the offer left it, for the standings below.
+                    if let Some(agent) = agents
+                        .iter_mut()
+                        .find(|a| a.id == assignment.choice.agent_id)
+                    {
+                        agent.active += 1;
+                        agent.offered += 1;
+                    }
                     offered.push(changed.handoff);
                 }
                 // Someone else changed it or the agent's load moved: the next pass plans
@@ -149,9 +158,6 @@ pub async fn dispatch(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Handof
                 }
                 None => {}
             }
-        }
-        if !offered.is_empty() {
-            agents = state.store.agents().await?;
         }
     }
     // The waiting line as the offers left it.

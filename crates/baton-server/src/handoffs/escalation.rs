@@ -41,6 +41,13 @@ pub async fn escalate(
         .as_ref()
         .ok_or_else(|| HandoffError::Internal("the conversation's customer is missing".into()))?;
     let account = who.account.as_ref();
+    // Where the customer will stand depends on the line and the agents: read them while the
+    // brief is built.
+    let store = state.store.clone();
+    let line_and_agents = tokio::spawn(async move {
+        let line = HandoffFilter::waiting();
+        tokio::try_join!(store.handoffs(&line), store.agents())
+    });
     let events = state
         .store
         .events_after(&conversation.id, 0, 0, None)
@@ -84,8 +91,9 @@ pub async fn escalate(
 
     // Where the customer will stand: their place among the team's waiting handoffs and an
     // estimate from the agents on now.
-    let waiting = state.store.handoffs(&HandoffFilter::waiting()).await?;
-    let agents = state.store.agents().await?;
+    let (waiting, agents) = line_and_agents
+        .await
+        .map_err(|e| HandoffError::Internal(format!("reading the queue failed: {e}")))??;
     let mut line: Vec<&Handoff> = waiting.iter().filter(|h| h.team == handoff.team).collect();
     line.push(&handoff);
     let closed = super::dispatch::recent_closed(state, now).await;
