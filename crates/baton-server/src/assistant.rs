@@ -147,37 +147,41 @@ pub async fn take_turn(
     } else {
         None
     };
-    state
-        .store
-        .append_event(
-            conversation_id,
-            NewEvent {
-                at: now,
-                body: EventBody::Decision {
-                    message_seq,
-                    decision: Box::new(decision),
-                    signals: Box::new(turn),
-                },
-            },
-        )
-        .await?;
+    let decision_event = NewEvent {
+        at: now,
+        body: EventBody::Decision {
+            message_seq,
+            decision: Box::new(decision),
+            signals: Box::new(turn),
+        },
+    };
     metrics::counter!(
         "baton_decisions_total",
         "action" => if escalates { "escalate" } else { "answer" }
     )
     .increment(1);
-    if let Some((decision, turn)) = escalated {
-        let handed = crate::handoffs::escalate(
-            state,
-            conversation,
-            &decision,
-            &turn,
-            &who,
-            &active.policy,
-            now,
-        )
-        .await?;
-        visible.extend(handed.visible);
+    match escalated {
+        // The decision is stored with the handoff it makes, in one write.
+        Some((decision, turn)) => {
+            let handed = crate::handoffs::escalate(
+                state,
+                conversation,
+                &decision,
+                &turn,
+                &who,
+                &active.policy,
+                decision_event,
+                now,
+            )
+            .await?;
+            visible.extend(handed.visible);
+        }
+        None => {
+            state
+                .store
+                .append_event(conversation_id, decision_event)
+                .await?;
+        }
     }
     Ok(visible)
 }

@@ -287,19 +287,22 @@ pub trait Store: Send + Sync + 'static {
 
     // --- handoffs ---
 
-    /// Stores a new handoff with its brief, moves the conversation to `waiting_human` (its
+    /// Stores a new handoff with its brief in one transaction: first `decision` (the staff-only
+    /// decision event of the escalating turn, when given, so that the turn's decision and its
+    /// handoff are one write), then the conversation's move to `waiting_human` (its
     /// `state_changed` event gives a customer-facing reason: the `message`'s
     /// [`state_reason`](baton_core::HandoverNotice::state_reason) when it carries a handover
-    /// notice), appends one staff-only `handoff` event per step of the handoff's history
-    /// (`queued`, and `offline` when it was created as an offline ticket) and then `message`
-    /// (what the customer is told), all in one transaction; returns the events appended.
-    /// Fails with [`StoreError::Conflict`] when the conversation already has an open handoff
-    /// (at most one per conversation) and with [`StoreError::InvalidTransition`] when the
-    /// conversation cannot wait for a person from its state; nothing is written then.
+    /// notice), one staff-only `handoff` event per step of the handoff's history (`queued`,
+    /// and `offline` when it was created as an offline ticket) and then `message` (what the
+    /// customer is told); returns the events appended. Fails with [`StoreError::Conflict`]
+    /// when the conversation already has an open handoff (at most one per conversation) and
+    /// with [`StoreError::InvalidTransition`] when the conversation cannot wait for a person
+    /// from its state; nothing is written then.
     async fn create_handoff(
         &self,
         handoff: &Handoff,
         brief: &Brief,
+        decision: Option<NewEvent>,
         message: Option<NewEvent>,
     ) -> Result<Vec<Event>>;
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;

@@ -426,9 +426,10 @@ impl Store for PostgresStore {
         &self,
         handoff: &Handoff,
         brief: &Brief,
+        decision: Option<NewEvent>,
         message: Option<NewEvent>,
     ) -> Result<Vec<Event>> {
-        let escalation = Escalation::new(handoff, brief, message)?;
+        let escalation = Escalation::new(handoff, brief, decision, message)?;
         let events = handoff::create(&self.pool, &escalation).await?;
         self.publish_handoff_events(handoff, &events);
         Ok(events)

@@ -734,10 +734,11 @@ impl Store for SqliteStore {
         &self,
         handoff: &Handoff,
         brief: &Brief,
+        decision: Option<NewEvent>,
         message: Option<NewEvent>,
     ) -> Result<Vec<Event>> {
         // Serialized before queueing, like appends.
-        let escalation = Escalation::new(handoff, brief, message)?;
+        let escalation = Escalation::new(handoff, brief, decision, message)?;
         self.write(CreateHandoff { escalation }).await
     }
 

@@ -25,6 +25,8 @@ pub(crate) struct Escalation {
     pub at: DateTime<Utc>,
     /// The customer-facing reason of that move.
     pub state_reason: String,
+    /// The escalating turn's decision, written first.
+    pub decision: Option<EventRecord>,
     /// One staff-only `handoff` event per step of the handoff's history.
     pub steps: Vec<EventRecord>,
     /// What the customer is told.
@@ -32,7 +34,12 @@ pub(crate) struct Escalation {
 }
 
 impl Escalation {
-    pub fn new(handoff: &Handoff, brief: &Brief, message: Option<NewEvent>) -> Result<Self> {
+    pub fn new(
+        handoff: &Handoff,
+        brief: &Brief,
+        decision: Option<NewEvent>,
+        message: Option<NewEvent>,
+    ) -> Result<Self> {
         let state_reason = match &message {
             Some(NewEvent {
                 body:
@@ -60,6 +67,7 @@ impl Escalation {
             brief_json: codec::to_json(brief)?,
             at: codec::truncate_to_micros(handoff.created_at),
             state_reason,
+            decision: decision.map(EventRecord::new).transpose()?,
             steps,
             message: message.map(EventRecord::new).transpose()?,
         })

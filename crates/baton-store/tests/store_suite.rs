@@ -1667,7 +1667,10 @@ async fn handed_off(store: &dyn Store, seconds: i64, priority: Priority) -> (Han
         .unwrap();
     let handoff = queued(&conversation.id, seconds, priority);
     let brief = brief_of(&conversation, &customer, seconds);
-    store.create_handoff(&handoff, &brief, None).await.unwrap();
+    store
+        .create_handoff(&handoff, &brief, None, None)
+        .await
+        .unwrap();
     (handoff, brief)
 }
 
@@ -1914,7 +1917,10 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
     let mut everything = store.bus().subscribe_all();
     let handoff = queued(&conversation.id, 5, Priority::High);
     let brief = brief_of(&conversation, &customer, 5);
-    let created = store.create_handoff(&handoff, &brief, None).await.unwrap();
+    let created = store
+        .create_handoff(&handoff, &brief, None, None)
+        .await
+        .unwrap();
     let timeline = store
         .events_after(&conversation.id, 1, 0, None)
         .await
@@ -2007,7 +2013,10 @@ async fn handoff_steps_are_recorded_with_the_change(db: &TestDb) {
         .await
         .unwrap();
     let late = queued(&other.id, 10, Priority::Normal);
-    let error = store.create_handoff(&late, &brief, None).await.unwrap_err();
+    let error = store
+        .create_handoff(&late, &brief, None, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, StoreError::InvalidTransition { .. }),
         "{error:?}"
@@ -2029,11 +2038,14 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
         .unwrap();
     let brief = brief_of(&conversation, &customer, 1);
     let first = queued(&conversation.id, 1, Priority::Normal);
-    store.create_handoff(&first, &brief, None).await.unwrap();
+    store
+        .create_handoff(&first, &brief, None, None)
+        .await
+        .unwrap();
 
     let second = queued(&conversation.id, 2, Priority::High);
     let error = store
-        .create_handoff(&second, &brief, None)
+        .create_handoff(&second, &brief, None, None)
         .await
         .unwrap_err();
     match &error {
@@ -2053,7 +2065,10 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
         tags: Vec::new(),
     };
     change(store, &first.id, close, 3).await.unwrap();
-    store.create_handoff(&second, &brief, None).await.unwrap();
+    store
+        .create_handoff(&second, &brief, None, None)
+        .await
+        .unwrap();
     let filter = HandoffFilter {
         conversation_id: Some(conversation.id.clone()),
         ..Default::default()
@@ -2065,7 +2080,7 @@ async fn a_conversation_has_at_most_one_open_handoff(db: &TestDb) {
 
     let orphan = queued("no-such-conversation", 4, Priority::Normal);
     let error = store
-        .create_handoff(&orphan, &brief, None)
+        .create_handoff(&orphan, &brief, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -2633,7 +2648,7 @@ async fn escalation_creates_the_handoff_moves_the_conversation_and_tells_the_cus
     };
     let brief = brief_of(&conversation, &customer, 5);
     let created = store
-        .create_handoff(&handoff, &brief, Some(told.clone()))
+        .create_handoff(&handoff, &brief, None, Some(told.clone()))
         .await
         .unwrap();
 
@@ -3055,7 +3070,12 @@ async fn the_doctor_finds_nothing_on_a_healthy_store_and_names_a_disagreement(db
             .unwrap();
         let handoff = queued(&conversation.id, n + 1, Priority::Normal);
         store
-            .create_handoff(&handoff, &brief_of(&conversation, &customer, n + 1), None)
+            .create_handoff(
+                &handoff,
+                &brief_of(&conversation, &customer, n + 1),
+                None,
+                None,
+            )
             .await
             .unwrap();
         conversations.push((conversation, handoff));
@@ -3076,6 +3096,57 @@ async fn the_doctor_finds_nothing_on_a_healthy_store_and_names_a_disagreement(db
     let finding = &report.findings[0];
     assert_eq!(finding.code, "handoff_state_mismatch");
     assert_eq!(finding.handoff_id.as_deref(), Some(handoff.id.as_str()));
+}
+
+async fn the_escalating_turns_decision_and_its_handoff_are_one_write(db: &TestDb) {
+    let store = &*db.store;
+    let customer = store.create_anonymous_customer(at(0)).await.unwrap();
+    let (conversation, _) = store
+        .create_conversation(&customer.id, None, at(0))
+        .await
+        .unwrap();
+    let decision = NewEvent {
+        at: at(3),
+        body: EventBody::Decision {
+            message_seq: 1,
+            decision: Box::new(Decision {
+                action: Action::Escalate,
+                triggers: Vec::new(),
+                explanation: "the customer asked for a person".into(),
+                policy_version: "builtin".into(),
+                kb_revision: None,
+                segments: Vec::new(),
+            }),
+            signals: Box::default(),
+        },
+    };
+    let handoff = queued(&conversation.id, 3, Priority::Normal);
+    let brief = brief_of(&conversation, &customer, 3);
+    let created = store
+        .create_handoff(&handoff, &brief, Some(decision.clone()), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        shapes(&created),
+        vec![
+            (2, "decision", Visibility::Staff),
+            (3, "state_changed", Visibility::Customer),
+            (4, "handoff", Visibility::Staff),
+        ]
+    );
+    assert_eq!(created[0].body, decision.body);
+    // A second escalation of the conversation writes nothing, its decision included.
+    let error = store
+        .create_handoff(
+            &queued(&conversation.id, 4, Priority::Normal),
+            &brief,
+            Some(decision),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    assert_eq!(all_events(store, &conversation.id).await.len(), 4);
 }
 
 async fn releasing_puts_the_customer_back_in_line(db: &TestDb) {
@@ -3381,6 +3452,7 @@ suite! {
         declining_resets_the_missed_offer_count,
         an_agent_takes_from_the_queue_within_capacity_and_team,
         releasing_puts_the_customer_back_in_line,
+        the_escalating_turns_decision_and_its_handoff_are_one_write,
         the_doctor_finds_nothing_on_a_healthy_store_and_names_a_disagreement,
         the_latest_customer_message_of_each_conversation,
         concurrent_takes_and_offers_of_one_handoff_have_one_winner,

@@ -19,10 +19,10 @@ pub struct Escalated {
 }
 
 /// Hands the conversation over after an escalating decision: builds the brief, and in one
-/// write stores the handoff in the routed team's queue, moves the conversation to
-/// `waiting_human` and tells the customer who they wait for, their place in line and an
-/// honest estimate — or, when nobody can come now, when someone will (the handoff then waits
-/// as an offline ticket). Then asks for a dispatch pass.
+/// write stores the turn's decision (`decision_event`), the handoff in the routed team's
+/// queue, moves the conversation to `waiting_human` and tells the customer who they wait for,
+/// their place in line and an honest estimate — or, when nobody can come now, when someone
+/// will (the handoff then waits as an offline ticket). Then asks for a dispatch pass.
 #[tracing::instrument(skip_all, fields(conversation_id = %conversation.id))]
 pub async fn escalate(
     state: &AppState,
@@ -31,6 +31,7 @@ pub async fn escalate(
     signals: &TurnSignals,
     who: &crate::assistant::Who,
     policy: &Policy,
+    decision_event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<Escalated> {
     let customer_context = &who.context;
@@ -48,10 +49,16 @@ pub async fn escalate(
         let line = HandoffFilter::waiting();
         tokio::try_join!(store.handoffs(&line), store.agents())
     });
-    let events = state
+    let mut events = state
         .store
         .events_after(&conversation.id, 0, 0, None)
         .await?;
+    // The brief reads the turn's decision with the timeline it closes.
+    events.push(Event {
+        seq: events.last().map_or(1, |e| e.seq + 1),
+        at: decision_event.at,
+        body: decision_event.body.clone(),
+    });
     // A configured language model writes the summary; the built-in responder writes none and
     // the brief keeps its extractive one.
     let transcript: Vec<baton_ai::Turn> = events
@@ -133,12 +140,24 @@ pub async fn escalate(
     };
     let appended = match state
         .store
-        .create_handoff(&handoff, &brief, Some(message))
+        .create_handoff(
+            &handoff,
+            &brief,
+            Some(decision_event.clone()),
+            Some(message),
+        )
         .await
     {
         Ok(events) => events,
-        // Another turn of the same conversation escalated first: one handoff is enough.
-        Err(baton_store::StoreError::Conflict(_)) => return Ok(Escalated { visible: vec![] }),
+        // Another turn of the same conversation escalated first: one handoff is enough, and
+        // this turn's decision is kept on its own.
+        Err(baton_store::StoreError::Conflict(_)) => {
+            state
+                .store
+                .append_event(&conversation.id, decision_event)
+                .await?;
+            return Ok(Escalated { visible: vec![] });
+        }
         Err(e) => return Err(e.into()),
     };
     metrics::counter!("baton_escalations_total").increment(1);

@@ -241,7 +241,10 @@ pub(super) async fn create(pool: &PgPool, escalation: &Escalation) -> Result<Vec
     .execute(&mut *tx)
     .await
     .map_err(|error| insert_error(error, &record.conversation_id))?;
-    let mut events = Vec::with_capacity(e.steps.len() + 2);
+    let mut events = Vec::with_capacity(e.steps.len() + 3);
+    if let Some(decision) = &e.decision {
+        events.push(super::append_one(&mut tx, &record.conversation_id, decision.clone()).await?);
+    }
     if let Some(change) = state_change {
         let seq = super::move_to(
             &mut tx,

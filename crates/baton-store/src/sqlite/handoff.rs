@@ -266,7 +266,10 @@ impl Command for CreateHandoff {
         .bind(&e.brief_json)
         .execute(&mut *conn)
         .await?;
-        let mut events = Vec::with_capacity(e.steps.len() + 2);
+        let mut events = Vec::with_capacity(e.steps.len() + 3);
+        if let Some(decision) = &e.decision {
+            events.push(super::append_one(conn, &r.conversation_id, decision.clone()).await?);
+        }
         if let Some(change) = state_change {
             let seq = super::move_to(
                 conn,
