@@ -163,17 +163,14 @@ pub async fn take_turn(
     match escalated {
         // The decision is stored with the handoff it makes, in one write.
         Some((decision, turn)) => {
-            let handed = crate::handoffs::escalate(
-                state,
-                conversation,
-                &decision,
-                &turn,
-                &who,
-                &active.policy,
-                decision_event,
-                now,
-            )
-            .await?;
+            let turn = crate::handoffs::EscalatingTurn {
+                decision: &decision,
+                signals: &turn,
+                event: decision_event,
+            };
+            let handed =
+                crate::handoffs::escalate(state, conversation, turn, &who, &active.policy, now)
+                    .await?;
             visible.extend(handed.visible);
         }
         None => {

@@ -18,8 +18,16 @@ pub struct Escalated {
     pub visible: Vec<Event>,
 }
 
+/// The turn that escalates: the decision, what was read off the turn, and the decision event
+/// to store with the handoff.
+pub struct EscalatingTurn<'a> {
+    pub decision: &'a Decision,
+    pub signals: &'a TurnSignals,
+    pub event: NewEvent,
+}
+
 /// Hands the conversation over after an escalating decision: builds the brief, and in one
-/// write stores the turn's decision (`decision_event`), the handoff in the routed team's
+/// write stores the turn's decision, the handoff in the routed team's
 /// queue, moves the conversation to `waiting_human` and tells the customer who they wait for,
 /// their place in line and an honest estimate — or, when nobody can come now, when someone
 /// will (the handoff then waits as an offline ticket). Then asks for a dispatch pass.
@@ -27,13 +35,16 @@ pub struct Escalated {
 pub async fn escalate(
     state: &AppState,
     conversation: &Conversation,
-    decision: &Decision,
-    signals: &TurnSignals,
+    turn: EscalatingTurn<'_>,
     who: &crate::assistant::Who,
     policy: &Policy,
-    decision_event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<Escalated> {
+    let EscalatingTurn {
+        decision,
+        signals,
+        event: decision_event,
+    } = turn;
     let customer_context = &who.context;
     let issue_type = signals.signals.issue_type.label.clone();
     let route = policy.route(&issue_type, customer_context, now);

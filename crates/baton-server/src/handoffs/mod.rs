@@ -48,7 +48,7 @@ pub use actions::{
     take, transfer, typing,
 };
 pub use dispatch::dispatch;
-pub use escalation::{Escalated, escalate};
+pub use escalation::{Escalated, EscalatingTurn, escalate};
 pub use presence::{set_capacity, set_presence, withdraw_agent};
 pub use timers::{close_quiet_conversations, run, tick};
 
