@@ -69,6 +69,8 @@
   /** Baton asked the customer to leave an email (nobody is available and it has none). */
   let emailInvited = false;
   let emailSaved = false;
+  /** The team has the customer's email address: a reply may come by email too. */
+  let emailKnown = false;
   let hadPerson = false;
   /** Rated since the conversation was last resolved. */
   let rated = false;
@@ -400,17 +402,22 @@
         return team ? `Connecting you with someone from ${team}…` : "Connecting you with a person…";
       case "closed": {
         const back = standing.back_at ? backAt(standing.back_at) : null;
-        return `${team || "The team"} is away — ${back ? `back ${back}, ` : ""}we'll reply here`;
+        return `${team || "The team"} is away — ${back ? `back ${back}, ` : ""}we'll reply here${byEmail()}`;
       }
       case "unavailable":
-        return `Nobody from ${team || "the team"} is on right now — we'll reply here`;
+        return `Nobody from ${team || "the team"} is on right now — we'll reply here${byEmail()}`;
       case "busy":
-        return `${team || "The team"} is very busy — we'll reply here as soon as someone is free`;
+        return `${team || "The team"} is very busy — we'll reply here${byEmail()} as soon as someone is free`;
       case "transferred":
         return `Waiting for ${team || "a person"} — they'll see everything above`;
       default:
         return "Waiting for a person — they'll see everything above";
     }
+  }
+
+  /** " and by email" once the team has the customer's address. */
+  function byEmail() {
+    return emailKnown || emailSaved ? " and by email" : "";
   }
 
   /** Lets the person on the other side see the customer typing, at most every 3 seconds. */
@@ -509,6 +516,7 @@
     } else if (handover.kind === "released") {
       standing = null;
     }
+    if (handover.reply_by_email) emailKnown = true;
     if (handover.ask_email) {
       emailInvited = true;
       ui.emailCapture(!emailSaved);

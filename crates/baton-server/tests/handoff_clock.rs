@@ -426,3 +426,45 @@ async fn the_waiting_customer_is_told_where_they_stand_as_agents_come_and_go() {
     handoffs::tick(state, desk.now()).await.unwrap();
     assert_eq!(standing(&busy), Some(NoticeKind::Unavailable));
 }
+
+#[tokio::test]
+async fn a_customer_whose_email_the_team_has_hears_the_reply_may_come_by_email() {
+    let desk = Desk::new(ONE_TEAM, |_| {}).await;
+    let state = &desk.state;
+    let customer = state
+        .store
+        .upsert_identified_customer(
+            "u-42",
+            Some("Jordan"),
+            Some("jordan@example.com"),
+            None,
+            desk.now(),
+        )
+        .await
+        .unwrap();
+    // Nobody is on: the customer is told a person will reply here and by email.
+    let conversation = desk.escalated_for(&customer.id).await;
+    let events = state
+        .store
+        .events_after(&conversation, 0, 0, None)
+        .await
+        .unwrap();
+    let told = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::Message {
+                handover: Some(notice),
+                text,
+                ..
+            } => Some((notice.clone(), text.clone())),
+            _ => None,
+        })
+        .expect("the customer is told where they stand");
+    assert_eq!(told.0.kind, NoticeKind::Unavailable);
+    assert!(told.0.reply_by_email && !told.0.ask_email, "{:?}", told.0);
+    assert!(
+        told.1.contains("reply here in this chat and by email"),
+        "{}",
+        told.1
+    );
+}

@@ -78,6 +78,10 @@ pub struct HandoverNotice {
     /// Baton asks the customer for an email address (nobody can come now and it has none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ask_email: bool,
+    /// The team has the customer's email address and can reply by email too (nobody can
+    /// come now).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reply_by_email: bool,
 }
 
 impl HandoverNotice {
@@ -91,6 +95,7 @@ impl HandoverNotice {
             agent: None,
             back_at: None,
             ask_email: false,
+            reply_by_email: false,
         }
     }
 
@@ -103,6 +108,11 @@ impl HandoverNotice {
             None => "our support team".to_string(),
         };
         let someone = self.agent.as_deref().unwrap_or("The person helping you");
+        let reply = if self.reply_by_email {
+            "reply here in this chat and by email"
+        } else {
+            "reply here in this chat"
+        };
         let mut text = match self.kind {
             NoticeKind::InLine => {
                 let place = match self.position.unwrap_or(1) {
@@ -129,15 +139,15 @@ impl HandoverNotice {
                     .back_at
                     .map_or("soon".to_string(), |at| describe_when(at, now));
                 format!(
-                    "{} is away right now; they're back {when} and will reply here in this chat — you can close this window and come back.",
+                    "{} is away right now; they're back {when} and will {reply} — you can close this window and come back.",
                     capitalised(&the_team)
                 )
             }
             NoticeKind::Unavailable => format!(
-                "Nobody from {the_team} is available right now; a person will reply here in this chat as soon as one is free — you can close this window and come back."
+                "Nobody from {the_team} is available right now; a person will {reply} as soon as one is free — you can close this window and come back."
             ),
             NoticeKind::Busy => format!(
-                "{} is very busy right now; a person will reply here in this chat as soon as one is free — you can close this window and come back.",
+                "{} is very busy right now; a person will {reply} as soon as one is free — you can close this window and come back.",
                 capitalised(&the_team)
             ),
             NoticeKind::Joined => match &self.team {
@@ -330,6 +340,18 @@ mod tests {
             HandoverNotice::new(NoticeKind::Connecting)
                 .text(now)
                 .contains("being connected")
+        );
+        let known = HandoverNotice {
+            ask_email: false,
+            reply_by_email: true,
+            ..closed
+        };
+        assert!(
+            known
+                .text(now)
+                .contains("will reply here in this chat and by email —"),
+            "{}",
+            known.text(now)
         );
     }
 

@@ -143,6 +143,7 @@ pub async fn escalate(
             now,
         )?;
         notice.ask_email = customer.email.is_none();
+        notice.reply_by_email = customer.email.is_some();
     }
     let message = NewEvent {
         at: now,

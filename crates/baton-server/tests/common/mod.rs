@@ -106,19 +106,25 @@ impl Desk {
         staff
     }
 
-    /// A new conversation whose customer asks for a person: it waits for one. Returns its id.
+    /// A new conversation whose anonymous customer asks for a person: it waits for one.
+    /// Returns its id.
     pub async fn escalated(&self) -> String {
-        let now = self.now();
         let customer = self
             .state
             .store
-            .create_anonymous_customer(now)
+            .create_anonymous_customer(self.now())
             .await
             .unwrap();
+        self.escalated_for(&customer.id).await
+    }
+
+    /// A new conversation of `customer_id` whose customer asks for a person. Returns its id.
+    pub async fn escalated_for(&self, customer_id: &str) -> String {
+        let now = self.now();
         let (conversation, _) = self
             .state
             .store
-            .create_conversation(&customer.id, None, now)
+            .create_conversation(customer_id, None, now)
             .await
             .unwrap();
         post_customer_message(
