@@ -1359,3 +1359,84 @@ async fn twelve_waiting_whose_offers_lapse_on_both_agents_are_all_offered_and_ta
         }
     }
 }
+
+/// Every console stays true without a reload: a handoff transferred out of an agent's teams
+/// leaves their queue, one resolved by someone else closes there, and what a waiting
+/// customer writes shows on the card.
+#[tokio::test]
+async fn an_agents_queue_follows_changes_made_by_others() {
+    let db = TestDatabase::new(&Backend::Sqlite).await;
+    let server = Server::start_with_policy(&db, TWO_TEAMS, "").await;
+    let admin = create_staff(&db.url, "admin", "Ada");
+    // Dana stays offline: nothing is offered to her, she only watches her queue.
+    let dana = create_agent(&server, &admin, "Dana", &["support"], 2).await;
+    let mut stream = agent_stream(&server, &dana).await;
+
+    let (first, first_token, _) = escalate(&server, "Can I talk to a person?").await;
+    let shown = next_of(&mut stream, "handoff", 10).await;
+    assert_eq!(shown["handoff"]["conversation_id"], first.as_str());
+    let first_id = shown["handoff"]["id"].as_str().unwrap().to_string();
+    assert_eq!(shown["handoff"]["customer_name"], Value::Null, "{shown}");
+
+    // The customer writes while they wait: the card's preview follows.
+    server
+        .post_message(
+            &first,
+            &first_token,
+            "m2",
+            "It's about my invoice from March",
+        )
+        .await;
+    let preview = next_of(&mut stream, "preview", 10).await;
+    assert_eq!(preview["conversation_id"], first.as_str());
+    assert_eq!(
+        preview["preview"]["text"],
+        "It's about my invoice from March"
+    );
+
+    // A supervisor moves it to Billing, which Dana is not in: it leaves her queue.
+    let (status, body) = server
+        .post(
+            &format!("/v1/agent/handoffs/{first_id}/transfer"),
+            Some(&admin),
+            json!({"team": "billing", "note": "invoice question"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["history"].as_array().unwrap().last().unwrap()["note"],
+        "invoice question"
+    );
+    let left = next_of(&mut stream, "handoff_left", 10).await;
+    assert_eq!(left["handoff_id"], first_id.as_str());
+    assert_eq!(left["step"], "transferred");
+
+    // Another waits in Support; the supervisor resolves it: it closes on Dana's queue.
+    let (second, _, _) = escalate(&server, "I need a human").await;
+    let shown = loop {
+        let frame = next_of(&mut stream, "handoff", 10).await;
+        if frame["handoff"]["conversation_id"] == second.as_str() {
+            break frame;
+        }
+    };
+    let second_id = shown["handoff"]["id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .post(
+            &format!("/v1/agent/handoffs/{second_id}/resolve"),
+            Some(&admin),
+            json!({"note": "answered by phone"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let closed = loop {
+        let frame = next_of(&mut stream, "handoff", 10).await;
+        if frame["handoff"]["id"] == second_id.as_str() && frame["handoff"]["status"] != "queued" {
+            break frame;
+        }
+    };
+    assert_eq!(closed["handoff"]["status"], "closed", "{closed}");
+    assert_eq!(closed["step"], "resolved");
+    // The queue read afresh agrees: nothing of Dana's is left open.
+    let (_, queue) = server.get("/v1/agent/queue", Some(&dana.key)).await;
+    assert_eq!(queue["handoffs"].as_array().unwrap().len(), 0, "{queue}");
+}

@@ -131,9 +131,9 @@ pub async fn escalate(
     ) {
         // Nobody can come now: an offline ticket, owned by its team until someone can.
         let why = match notice.kind {
-            NoticeKind::Closed => "the team is closed",
-            NoticeKind::Busy => "the wait is longer than the team's limit",
-            _ => "nobody of the team is online",
+            NoticeKind::Closed => "the team was closed",
+            NoticeKind::Busy => "the wait was longer than the team's limit",
+            _ => "nobody of the team was online",
         };
         handoff = handoff.apply(
             &HandoffChange::MarkOffline {
