@@ -38,7 +38,7 @@
 //! closes with code [`ACCESS_REVOKED`]: at once on this process, and within a heartbeat on
 //! others (each heartbeat checks the key again).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,10 +208,10 @@ struct View {
     viewer: Viewer,
     /// Conversations the agent holds (offered or assigned): their events are forwarded.
     mine: HashSet<String>,
-    /// The open handoffs on the agent's queue, with their conversations: a change that takes
-    /// one off it (a transfer to another team) is sent too, and so are previews of what
-    /// their customers write.
-    shown: HashMap<String, String>,
+    /// The conversations whose open handoff is on the agent's queue (a conversation has one
+    /// open handoff at most): a change that takes one off it (a transfer to another team) is
+    /// sent too, and so are previews of what their customers write.
+    shown: HashSet<String>,
     /// The agent's presence as last sent: when Baton changes it (missed offers), they are
     /// told why.
     presence: Option<Presence>,
@@ -239,7 +239,7 @@ impl View {
                 everything: staff.role == StaffRole::Admin,
             },
             mine: held.into_iter().map(|h| h.conversation_id).collect(),
-            shown: HashMap::new(),
+            shown: HashSet::new(),
             presence: agent.map(|a| a.presence),
             watching: None,
         })
@@ -316,7 +316,7 @@ impl View {
             .unwrap_or_default();
         self.shown = queue
             .iter()
-            .map(|e| (e.handoff.id.clone(), e.handoff.conversation_id.clone()))
+            .map(|e| e.handoff.conversation_id.clone())
             .collect();
         json!({"type": "hello", "agent": agent, "queue": queue})
     }
@@ -357,10 +357,7 @@ impl View {
             };
             self.handoff_changed(socket, state, &handoff, *step, agent_id.as_deref(), reason)
                 .await?;
-        } else if self
-            .shown
-            .values()
-            .any(|conversation| *conversation == notice.conversation_id)
+        } else if self.shown.contains(&notice.conversation_id)
             && let Some(preview) = MessagePreview::of(&event)
         {
             send(
@@ -405,13 +402,12 @@ impl View {
             )
             .await?;
         }
-        let was_shown = self.shown.contains_key(&handoff.id);
+        let was_shown = self.shown.contains(&handoff.conversation_id);
         if self.viewer.sees(handoff) || for_me || (was_shown && !handoff.status.is_open()) {
             if handoff.status.is_open() {
-                self.shown
-                    .insert(handoff.id.clone(), handoff.conversation_id.clone());
+                self.shown.insert(handoff.conversation_id.clone());
             } else {
-                self.shown.remove(&handoff.id);
+                self.shown.remove(&handoff.conversation_id);
             }
             send(
                 socket,
@@ -419,7 +415,7 @@ impl View {
             )
             .await?;
         } else if was_shown {
-            self.shown.remove(&handoff.id);
+            self.shown.remove(&handoff.conversation_id);
             send(
                 socket,
                 &json!({"type": "handoff_left", "handoff_id": handoff.id,

@@ -156,6 +156,16 @@ async fn append_one(
     Ok(record.into_event(seq))
 }
 
+/// Locks the conversation's row for the rest of the transaction and returns its state.
+async fn locked_state(conn: &mut PgConnection, conversation_id: &str) -> Result<String> {
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
+            .bind(conversation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
+}
+
 /// Moves the (locked) conversation to `state` and bumps its `last_seq` (and `updated_at`),
 /// returning the new seq.
 async fn move_to(
@@ -686,13 +696,7 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Event>> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
-                .bind(conversation_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let state =
-            state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))?;
+        let state = locked_state(&mut tx, conversation_id).await?;
         let Some(record) = codec::state_change(&state, to, reason.map(str::to_string), now)? else {
             return Ok(None);
         };

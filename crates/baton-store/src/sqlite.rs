@@ -163,6 +163,16 @@ fn create_parent_folder(path: &Path) -> Result<()> {
 
 // --- the commands ---
 
+/// The conversation's state as stored (inside the writer's batch: nothing can change it
+/// before the batch commits).
+async fn conversation_state(conn: &mut SqliteConnection, conversation_id: &str) -> Result<String> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
+        .bind(conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
+}
+
 /// Moves the conversation to `state` and bumps its `last_seq` (and `updated_at`),
 /// returning the new seq.
 async fn move_to(
@@ -292,13 +302,7 @@ impl Command for ChangeState {
     type Output = Option<Event>;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Option<Event>> {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
-                .bind(&self.conversation_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let state =
-            state.ok_or_else(|| StoreError::ConversationNotFound(self.conversation_id.clone()))?;
+        let state = conversation_state(conn, &self.conversation_id).await?;
         let Some(record) = codec::state_change(&state, self.to, self.reason.clone(), self.at)?
         else {
             return Ok(None);
@@ -1025,16 +1029,7 @@ mod tests {
     use sqlx::Connection;
 
     fn append(conversation_id: &str, text: &str) -> AppendEvent {
-        let body = EventBody::Message {
-            role: Role::Customer,
-            text: text.to_string(),
-            client_msg_id: None,
-            author: None,
-            page: None,
-            articles: Vec::new(),
-            choices: Vec::new(),
-            handover: None,
-        };
+        let body = EventBody::message(Role::Customer, text);
         AppendEvent {
             conversation_id: conversation_id.to_string(),
             record: EventRecord::new(NewEvent {

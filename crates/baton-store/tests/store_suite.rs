@@ -2635,16 +2635,8 @@ async fn escalation_creates_the_handoff_moves_the_conversation_and_tells_the_cus
     };
     let told = NewEvent {
         at: at(5),
-        body: EventBody::Message {
-            role: Role::System,
-            text: notice.escalation_text(at(5)),
-            client_msg_id: None,
-            author: None,
-            page: None,
-            articles: Vec::new(),
-            choices: Vec::new(),
-            handover: Some(notice.clone()),
-        },
+        body: EventBody::message(Role::System, notice.escalation_text(at(5)))
+            .with_handover(notice.clone()),
     };
     let brief = brief_of(&conversation, &customer, 5);
     let created = store
@@ -3176,16 +3168,7 @@ async fn releasing_puts_the_customer_back_in_line(db: &TestDb) {
 
 async fn the_latest_customer_message_of_each_conversation(db: &TestDb) {
     let store = &*db.store;
-    let said = |role: Role, text: &str| EventBody::Message {
-        role,
-        text: text.to_string(),
-        client_msg_id: None,
-        author: None,
-        page: None,
-        articles: Vec::new(),
-        choices: Vec::new(),
-        handover: None,
-    };
+    let said = EventBody::message;
     let chatty = conversation(store).await;
     let quiet = conversation(store).await;
     let noted = conversation(store).await;

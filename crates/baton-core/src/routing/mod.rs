@@ -7,7 +7,8 @@
 //!
 //! ```
 //! use baton_core::routing::{AgentAvailability, Presence, choose_agent, estimate_wait,
-//!     waiting_message, TeamStats};
+//!     TeamStats};
+//! use baton_core::{HandoverNotice, NoticeKind};
 //!
 //! let now = "2026-03-02T10:30:00Z".parse().unwrap();
 //! let dana = AgentAvailability {
@@ -25,8 +26,14 @@
 //!
 //! let stats = TeamStats { agents_online: 2, spare_capacity: 0, active_conversations: 6,
 //!     median_handle_time: Some(std::time::Duration::from_secs(540)) };
-//! let message = waiting_message("Billing", 2, estimate_wait(2, &stats));
-//! assert_eq!(message, "You're 2nd in line for Billing; a person usually joins in about 3 minutes.");
+//! let standing = HandoverNotice {
+//!     team: Some("Billing".into()),
+//!     position: Some(2),
+//!     estimate_secs: estimate_wait(2, &stats).map(|e| e.as_secs()),
+//!     ..HandoverNotice::new(NoticeKind::InLine)
+//! };
+//! assert_eq!(standing.text(now),
+//!     "You're 2nd in line for Billing; a person usually joins in about 3 minutes.");
 //! ```
 
 pub mod agents;
@@ -38,9 +45,7 @@ pub use agents::{
     Presence, choose_agent,
 };
 pub use queue::{Assignment, DrainPlan, QueueEntry, StillWaiting, drain, queue_position};
-pub use wait::{
-    TeamOutlook, TeamStats, estimate_wait, median_handle_time, standings, waiting_message,
-};
+pub use wait::{TeamOutlook, TeamStats, estimate_wait, median_handle_time, standings};
 
 #[cfg(test)]
 mod properties;

@@ -242,7 +242,13 @@ proptest! {
         if let (Some(a), Some(b)) = (estimate_wait(position, &stats), estimate_wait(position + 1, &stats)) {
             prop_assert!(a <= b);
         }
-        let message = waiting_message("Billing", position, estimate_wait(position, &stats));
+        let message = crate::HandoverNotice {
+            team: Some("Billing".into()),
+            position: Some(position),
+            estimate_secs: estimate_wait(position, &stats).map(|e| e.as_secs()),
+            ..crate::HandoverNotice::new(crate::NoticeKind::InLine)
+        }
+        .text(now());
         prop_assert!(message.contains("in line for Billing"));
     }
 }

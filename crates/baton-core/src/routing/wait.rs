@@ -204,28 +204,22 @@ pub(crate) fn in_words(wait: Duration) -> String {
     }
 }
 
-/// The line the customer sees while waiting: "You're 2nd in line for Billing; a person
-/// usually joins in about 3 minutes." Without an estimate it promises no time.
-pub fn waiting_message(team: &str, position: usize, estimate: Option<Duration>) -> String {
-    let place = if position <= 1 {
-        format!("You're next in line for {team}")
-    } else {
-        format!("You're {} in line for {team}", ordinal(position))
-    };
-    match estimate {
-        Some(wait) if wait < Duration::from_secs(30) => {
-            format!("{place}; a person should join you in a moment.")
-        }
-        Some(wait) => format!("{place}; a person usually joins in {}.", in_words(wait)),
-        None => format!("{place}. We'll let you know here as soon as a person joins."),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::handoff::Handoff;
     use chrono::{DateTime, Utc};
+
+    /// What the customer in line at `position` for `team` reads.
+    fn waiting_message(team: &str, position: usize, estimate: Option<Duration>) -> String {
+        HandoverNotice {
+            team: Some(team.into()),
+            position: Some(position),
+            estimate_secs: estimate.map(|e| e.as_secs()),
+            ..HandoverNotice::new(NoticeKind::InLine)
+        }
+        .text(DateTime::<Utc>::MIN_UTC)
+    }
 
     fn handled(team: &str, minutes: i64) -> Handoff {
         let start: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();

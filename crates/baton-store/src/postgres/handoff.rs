@@ -208,16 +208,7 @@ pub(super) async fn create(pool: &PgPool, escalation: &Escalation) -> Result<Vec
     let e = escalation;
     let record = &e.record;
     let mut tx = pool.begin().await?;
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
-            .bind(&record.conversation_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(state) = state else {
-        return Err(StoreError::ConversationNotFound(
-            record.conversation_id.clone(),
-        ));
-    };
+    let state = super::locked_state(&mut tx, &record.conversation_id).await?;
     let state_change = codec::state_change(
         &state,
         ConversationState::WaitingHuman,
@@ -345,13 +336,7 @@ pub(super) async fn change(
     // what was written above.
     let state_change = match &write.moves_to {
         Some((to, reason)) => {
-            let state: Option<String> =
-                sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1 FOR UPDATE")
-                    .bind(conversation_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let state =
-                state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.into()))?;
+            let state = super::locked_state(&mut tx, conversation_id).await?;
             codec::state_change(&state, *to, reason.clone(), now)?.map(|record| (*to, record))
         }
         None => None,

@@ -19,7 +19,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteExecutor, SqlitePool};
 use super::writer::Command;
 use crate::codec::{self, AgentRow, SlotRow};
 use crate::step::{self, Escalation, MissedOffers, StepWrite};
-use crate::{Changed, EventNotice, HandoffFilter, HandoffResult, Result, StoreError};
+use crate::{Changed, EventNotice, HandoffFilter, HandoffResult, Result};
 
 /// Staff joined with their profile and the counts of handoffs they hold (offered or
 /// assigned, and offered alone), then `$tail`.
@@ -232,7 +232,7 @@ impl Command for CreateHandoff {
         let e = &self.escalation;
         let r = &e.record;
         // Checked first, so that these failures write nothing and fail only this caller.
-        let state = conversation_state(conn, &r.conversation_id).await?;
+        let state = super::conversation_state(conn, &r.conversation_id).await?;
         let state_change = codec::state_change(
             &state,
             ConversationState::WaitingHuman,
@@ -323,7 +323,7 @@ impl Command for ChangeHandoff {
         // Checked before anything is written: a failure must leave the batch untouched.
         let state_change = match &write.moves_to {
             Some((to, reason)) => {
-                let state = conversation_state(conn, conversation_id).await?;
+                let state = super::conversation_state(conn, conversation_id).await?;
                 codec::state_change(&state, *to, reason.clone(), self.now)?
                     .map(|record| (*to, record))
             }
@@ -385,15 +385,6 @@ fn notices(handoff: &Handoff, events: &[Event]) -> Vec<EventNotice> {
             notice
         })
         .collect()
-}
-
-/// The conversation's stored state.
-async fn conversation_state(conn: &mut SqliteConnection, conversation_id: &str) -> Result<String> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM conversations WHERE id = ?")
-        .bind(conversation_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    state.ok_or_else(|| StoreError::ConversationNotFound(conversation_id.to_string()))
 }
 
 /// Counts a missed offer (setting the agent away at the step's limit) or starts the count
